@@ -1,0 +1,505 @@
+/**
+ * One raw connection from the proxy to a backend MySQL/MariaDB server.
+ *
+ * It speaks the client side of the protocol through our own codec (not mysql2) because results
+ * are relayed as raw bytes: the connection hands every chunk it reads to a ResponseScanner and
+ * writes it straight to the client socket, pausing the backend socket while the client's buffer
+ * is full (backpressure end to end). Internal commands (session-state replay, USE, KILL) are
+ * read through a PacketDecoder instead.
+ *
+ * A connection runs one command at a time; the pool and the session guarantee that.
+ */
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { Capability, Command } from '../protocol/constants.js';
+import { PacketDecoder, encodePacket } from '../protocol/framer.js';
+import {
+  decodeInitialHandshake,
+  encodeHandshakeResponse,
+  decodeAuthSwitchRequest,
+  type InitialHandshake,
+} from '../protocol/handshake.js';
+import { scrambleNativePassword, scrambleCachingSha2, encryptPasswordWithPublicKey } from '../protocol/auth.js';
+import { decodeErr, decodeTextRow } from '../protocol/responses.js';
+import { encodeQuery, encodeInitDb, encodeSimpleCommand, encodeSetOption } from '../protocol/commands.js';
+import { ResponseScanner, ScanError, type ResponseShape, type ResponseSummary } from './response-scanner.js';
+
+/** Capabilities the proxy always asks of a backend (if the server offers them). */
+export const BASE_BACKEND_CAPABILITIES =
+  Capability.LONG_PASSWORD |
+  Capability.LONG_FLAG |
+  Capability.PROTOCOL_41 |
+  Capability.TRANSACTIONS |
+  Capability.SECURE_CONNECTION |
+  Capability.MULTI_RESULTS |
+  Capability.PS_MULTI_RESULTS |
+  Capability.PLUGIN_AUTH |
+  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+  Capability.CONNECT_ATTRS;
+
+/**
+ * Client capabilities that change the bytes of a response. A backend connection relays raw
+ * results only to clients that negotiated the same set, so pools are keyed by them
+ * (DESIGN §7). MULTI_STATEMENTS is not here: it is toggled per connection with COM_SET_OPTION.
+ */
+export const WIRE_FORMAT_CAPABILITIES =
+  Capability.DEPRECATE_EOF | Capability.FOUND_ROWS | Capability.IGNORE_SPACE | Capability.LOCAL_FILES;
+
+export interface BackendEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+}
+
+export interface ConnectOptions extends BackendEndpoint {
+  /** Wire-format capability bits (subset of WIRE_FORMAT_CAPABILITIES) this connection must use. */
+  readonly wireCapabilities: number;
+  /** Collation id sent in the handshake (the client's), so no SET NAMES is needed later. */
+  readonly charset: number;
+  readonly connectTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** The backend closed or failed while a command was running. */
+export class BackendGoneError extends Error {
+  override readonly name = 'BackendGoneError';
+  constructor(
+    message: string,
+    /** Bytes of the response already written to the client: a retry is only safe at 0. */
+    readonly bytesForwarded: number,
+    /** The command was written to the socket (the server may have run it). */
+    readonly commandSent: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** An ERR packet from the backend during an internal command or the handshake. */
+export class BackendSqlError extends Error {
+  override readonly name = 'BackendSqlError';
+  constructor(
+    readonly errno: number,
+    readonly sqlState: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Session state a backend connection carries; compared against a session's before each use. */
+export interface ConnectionSessionState {
+  schema: string | undefined;
+  /** Last `SET NAMES …` / `SET CHARACTER SET …` fragment applied, or the handshake collation. */
+  charsetSql: string;
+  /** Session system variables set on this connection (name → value SQL). */
+  vars: Map<string, string>;
+  /** User variables set on this connection (name → literal SQL). */
+  userVars: Map<string, string>;
+  /** Verbatim statements applied (see DesiredSessionState.statements). */
+  statements: Map<string, string>;
+  multiStatements: boolean;
+  /** Session whose LAST_INSERT_ID() value this connection holds. */
+  lastInsertIdSession: number | undefined;
+  /**
+   * The connection holds state that cannot be diffed (temporary tables, named locks, table locks,
+   * `SET @x = expr`): it must be reset before another session may use it.
+   */
+  dirty: boolean;
+}
+
+let nextBackendSerial = 1;
+
+export class BackendConnection {
+  /** Proxy-side serial, for logs and SHOW @@BACKEND. */
+  readonly serial = nextBackendSerial++;
+  readonly host: string;
+  readonly port: number;
+  /** `host:port` */
+  readonly hostId: string;
+  readonly wireCapabilities: number;
+  readonly charset: number;
+  /** Thread id the server gave this connection (what CONNECTION_ID() returns). */
+  threadId = 0;
+  serverVersion = '';
+  /** Capabilities in force on this connection (ours ∩ server's). */
+  capabilities = 0;
+  readonly createdAt = Date.now();
+  lastUsedAt = Date.now();
+  readonly state: ConnectionSessionState;
+
+  private readonly socket: net.Socket;
+  private readonly log: Logger;
+  private closed = false;
+  private closeReason: string | undefined;
+  /** Where incoming bytes go: the decoder (internal commands) or the relay scanner. */
+  private sink: ((chunk: Buffer) => void) | undefined;
+  private onGone: ((err: Error) => void) | undefined;
+  private busy = false;
+
+  private constructor(socket: net.Socket, opts: ConnectOptions) {
+    this.socket = socket;
+    this.host = opts.host;
+    this.port = opts.port;
+    this.hostId = `${opts.host}:${opts.port}`;
+    this.wireCapabilities = opts.wireCapabilities;
+    this.charset = opts.charset;
+    this.log = opts.logger;
+    this.state = {
+      schema: undefined,
+      charsetSql: '',
+      vars: new Map(),
+      userVars: new Map(),
+      statements: new Map(),
+      multiStatements: false,
+      lastInsertIdSession: undefined,
+      dirty: false,
+    };
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    socket.on('data', (chunk: Buffer) => {
+      if (this.sink) this.sink(chunk);
+      else this.fail(`unsolicited ${chunk.length} bytes from backend`);
+    });
+    socket.on('error', (err) => this.fail(err.message));
+    socket.on('close', () => this.fail('connection closed by backend'));
+  }
+
+  /** Opens a connection and completes the handshake and authentication. */
+  static async connect(opts: ConnectOptions): Promise<BackendConnection> {
+    const socket = net.connect({ host: opts.host, port: opts.port });
+    const conn = new BackendConnection(socket, opts);
+    const timer = setTimeout(() => conn.fail(`connect timeout after ${opts.connectTimeoutMs} ms`), opts.connectTimeoutMs);
+    try {
+      await conn.handshake(opts);
+      return conn;
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get alive(): boolean {
+    return !this.closed;
+  }
+
+  get isBusy(): boolean {
+    return this.busy;
+  }
+
+  /** Why the connection closed, for logs. */
+  get deathReason(): string | undefined {
+    return this.closeReason;
+  }
+
+  destroy(): void {
+    if (!this.closed) this.fail('destroyed by proxy');
+    this.socket.destroy();
+  }
+
+  /** Sends COM_QUIT and closes; used when a pool retires an idle connection. */
+  quit(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = 'quit';
+    this.socket.end(encodePacket(encodeSimpleCommand(Command.QUIT), 0));
+    this.socket.destroySoon();
+  }
+
+  private fail(reason: string): void {
+    if (this.closed) {
+      // Already failed; a late 'close' after 'error' needs no second report.
+      return;
+    }
+    this.closed = true;
+    this.closeReason = reason;
+    this.socket.destroy();
+    const gone = this.onGone;
+    this.onGone = undefined;
+    this.sink = undefined;
+    gone?.(new Error(reason));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Handshake
+
+  private async handshake(opts: ConnectOptions): Promise<void> {
+    const decoder = new PacketDecoder(16 * 1024 * 1024);
+    const packets: Buffer[] = [];
+    let lastSeq = 0;
+    let waiter: (() => void) | undefined;
+    let failure: Error | undefined;
+    this.sink = (chunk) => {
+      decoder.push(chunk);
+      for (let p = decoder.next(); p; p = decoder.next()) {
+        lastSeq = p.lastSeq;
+        packets.push(p.payload);
+      }
+      waiter?.();
+    };
+    this.onGone = (err) => {
+      failure = err;
+      waiter?.();
+    };
+    const nextPacket = async (): Promise<Buffer> => {
+      while (packets.length === 0) {
+        if (failure) throw new BackendGoneError(failure.message, 0, false);
+        await new Promise<void>((resolve) => (waiter = resolve));
+        waiter = undefined;
+      }
+      return packets.shift()!;
+    };
+    const send = (payload: Buffer): void => {
+      this.socket.write(encodePacket(payload, (lastSeq + 1) & 0xff));
+    };
+
+    const greeting = await nextPacket();
+    if (greeting[0] === 0xff) throw errFrom(greeting);
+    const hs: InitialHandshake = decodeInitialHandshake(greeting);
+    this.threadId = hs.connectionId;
+    this.serverVersion = hs.serverVersion;
+    const wanted = (BASE_BACKEND_CAPABILITIES | opts.wireCapabilities) >>> 0;
+    this.capabilities = (wanted & hs.capabilities) >>> 0;
+    if ((this.capabilities & Capability.PROTOCOL_41) === 0) throw new Error('backend does not speak protocol 4.1');
+    const missingWire = (opts.wireCapabilities & ~hs.capabilities) >>> 0;
+    if (missingWire !== 0) throw new Error(`backend lacks capabilities 0x${missingWire.toString(16)}`);
+
+    let plugin = hs.authPluginName || 'mysql_native_password';
+    let seed = hs.authPluginData.subarray(0, 20);
+    send(
+      encodeHandshakeResponse({
+        capabilities: this.capabilities,
+        maxPacketSize: 0x40000000,
+        charset: opts.charset,
+        user: opts.user,
+        authResponse: authResponseFor(plugin, opts.password, seed),
+        database: undefined,
+        authPluginName: plugin,
+        connectAttrs: new Map([
+          ['_client_name', 'sluice'],
+          ['program_name', 'sluice'],
+        ]),
+      }),
+    );
+
+    for (;;) {
+      const reply = await nextPacket();
+      const head = reply[0];
+      if (head === 0x00) break; // OK: authenticated
+      if (head === 0xff) throw errFrom(reply);
+      if (head === 0xfe) {
+        // Auth switch: the server wants another plugin (or a fresh scramble).
+        const sw = decodeAuthSwitchRequest(reply);
+        plugin = sw.pluginName;
+        seed = sw.pluginData.subarray(0, 20);
+        send(authResponseFor(plugin, opts.password, seed));
+        continue;
+      }
+      if (head === 0x01) {
+        // AuthMoreData: caching_sha2_password fast/full auth, or a public key.
+        const data = reply.subarray(1);
+        if (plugin === 'caching_sha2_password' && data.length === 1 && data[0] === 0x03) continue; // fast auth ok
+        if (plugin === 'caching_sha2_password' && data.length === 1 && data[0] === 0x04) {
+          send(Buffer.from([0x02])); // request the server's RSA public key
+          continue;
+        }
+        if (data.toString('latin1').includes('BEGIN PUBLIC KEY')) {
+          send(encryptPasswordWithPublicKey(opts.password, seed, data.toString('latin1')));
+          continue;
+        }
+        throw new Error(`unexpected auth data from backend (plugin ${plugin})`);
+      }
+      throw new Error(`unexpected packet 0x${(head ?? 0).toString(16)} during backend authentication`);
+    }
+    this.state.charsetSql = `collation:${opts.charset}`;
+    this.sink = undefined;
+    this.onGone = undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Relay: the hot path
+
+  /**
+   * Writes a client command (already framed) and streams the backend's response to `client`
+   * as raw bytes. Resolves with what the response said (status flags, error, insert id).
+   */
+  relay(command: Buffer, shape: ResponseShape, client: net.Socket, firstSeq: number): Promise<ResponseSummary> {
+    if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
+    this.busy = true;
+    this.lastUsedAt = Date.now();
+    const scanner = new ResponseScanner(shape, this.capabilities, firstSeq);
+    const backend = this.socket;
+    let forwarded = 0;
+    return new Promise<ResponseSummary>((resolve, reject) => {
+      const resume = (): void => {
+        backend.resume();
+      };
+      this.onGone = (err) => {
+        this.busy = false;
+        client.off('drain', resume);
+        reject(new BackendGoneError(err.message, forwarded, true));
+      };
+      this.sink = (chunk) => {
+        let used: number;
+        try {
+          used = scanner.push(chunk);
+        } catch (err) {
+          this.fail(`protocol error from backend: ${(err as Error).message}`);
+          return;
+        }
+        if (used !== chunk.length) {
+          this.fail(`backend sent ${chunk.length - used} bytes past the end of a response`);
+          return;
+        }
+        if (client.destroyed) {
+          // The client is gone: stop pulling a result nobody will read.
+          this.fail('client went away during a result');
+          return;
+        }
+        forwarded += chunk.length;
+        if (!client.write(chunk) && !scanner.done) {
+          backend.pause();
+          client.once('drain', resume);
+        }
+        if (scanner.done) {
+          this.sink = undefined;
+          this.onGone = undefined;
+          this.busy = false;
+          this.lastUsedAt = Date.now();
+          resolve(scanner.summary);
+        }
+      };
+      backend.write(command);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internal commands (replay, USE, KILL …): small results read whole.
+
+  /** Runs a command and returns its packets (for 'query': OK, or column defs + rows). */
+  private exchange(payload: Buffer): Promise<Buffer[]> {
+    if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
+    this.busy = true;
+    const decoder = new PacketDecoder(64 * 1024 * 1024);
+    const scanner = new ResponseScanner('query', this.capabilities, 1);
+    const packets: Buffer[] = [];
+    return new Promise<Buffer[]>((resolve, reject) => {
+      this.onGone = (err) => {
+        this.busy = false;
+        reject(new BackendGoneError(err.message, 0, true));
+      };
+      this.sink = (chunk) => {
+        try {
+          scanner.push(chunk);
+          decoder.push(chunk);
+          for (let p = decoder.next(); p; p = decoder.next()) packets.push(p.payload);
+        } catch (err) {
+          this.fail(`protocol error from backend: ${(err as Error).message}`);
+          return;
+        }
+        if (scanner.done) {
+          this.sink = undefined;
+          this.onGone = undefined;
+          this.busy = false;
+          this.lastUsedAt = Date.now();
+          resolve(packets);
+        }
+      };
+      this.socket.write(encodePacket(payload, 0));
+    });
+  }
+
+  /**
+   * Runs SQL for the proxy itself. Returns the rows of the last result set as text (or [] for
+   * statements without one); an ERR becomes a BackendSqlError.
+   */
+  async query(sql: string): Promise<(string | null)[][]> {
+    const packets = await this.exchange(encodeQuery(sql));
+    return rowsFrom(packets, this.capabilities);
+  }
+
+  /** COM_INIT_DB */
+  async initDb(schema: string): Promise<void> {
+    rowsFrom(await this.exchange(encodeInitDb(schema)), this.capabilities);
+    this.state.schema = schema;
+  }
+
+  /** COM_SET_OPTION: turn multi-statements on or off. */
+  async setMultiStatements(on: boolean): Promise<void> {
+    rowsFrom(await this.exchange(encodeSetOption(on ? 0 : 1)), this.capabilities);
+    this.state.multiStatements = on;
+  }
+
+  /** COM_PING */
+  async ping(): Promise<void> {
+    rowsFrom(await this.exchange(encodeSimpleCommand(Command.PING)), this.capabilities);
+  }
+
+  /**
+   * COM_RESET_CONNECTION: drops temporary tables, locks, user variables and session variables,
+   * rolls back, keeps the schema. Afterwards the connection is as fresh as a new one.
+   */
+  async reset(): Promise<void> {
+    rowsFrom(await this.exchange(encodeSimpleCommand(Command.RESET_CONNECTION)), this.capabilities);
+    const s = this.state;
+    s.charsetSql = `collation:${this.charset}`;
+    s.vars.clear();
+    s.userVars.clear();
+    s.statements.clear();
+    s.lastInsertIdSession = undefined;
+    s.dirty = false;
+  }
+}
+
+function authResponseFor(plugin: string, password: string, seed: Buffer): Buffer {
+  switch (plugin) {
+    case 'mysql_native_password':
+      return scrambleNativePassword(password, seed);
+    case 'caching_sha2_password':
+      return scrambleCachingSha2(password, seed);
+    default:
+      throw new Error(`backend asks for unsupported auth plugin ${plugin}`);
+  }
+}
+
+function errFrom(payload: Buffer): BackendSqlError {
+  const e = decodeErr(payload);
+  return new BackendSqlError(e.errno, e.sqlState, e.message);
+}
+
+/** Interprets the packets of a finished internal command. */
+function rowsFrom(packets: readonly Buffer[], capabilities: number): (string | null)[][] {
+  const first = packets[0];
+  if (first === undefined) throw new Error('empty response');
+  const last = packets[packets.length - 1]!;
+  if (last[0] === 0xff) throw errFrom(last);
+  if (first[0] === 0x00 || first[0] === 0xfe) return [];
+  // Result set: count, column definitions, [EOF], rows, EOF/OK. Multi-results: keep the last set.
+  const rows: (string | null)[][] = [];
+  let i = 0;
+  const deprecateEof = (capabilities & Capability.DEPRECATE_EOF) !== 0;
+  while (i < packets.length) {
+    const head = packets[i]!;
+    if (head[0] === 0x00 || head[0] === 0xfe) {
+      i++;
+      continue;
+    }
+    const columns = head[0]!;
+    rows.length = 0;
+    i += 1 + columns + (deprecateEof ? 0 : 1);
+    while (i < packets.length) {
+      const p = packets[i]!;
+      if (p[0] === 0xfe && p.length < 0xffffff && (deprecateEof || p.length < 9)) {
+        i++;
+        break;
+      }
+      rows.push(decodeTextRow(p, columns).map((v) => (v === null ? null : v.toString('utf8'))));
+      i++;
+    }
+  }
+  return rows;
+}
+
+export { ScanError };

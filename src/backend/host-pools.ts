@@ -1,0 +1,174 @@
+/**
+ * Backend connection pools: one generic-pool per (host, wire format, handshake collation).
+ *
+ * Keying by wire format lets raw results be relayed unchanged to every client (a client that
+ * negotiated CLIENT_DEPRECATE_EOF must get OK-terminated result sets, one that did not must get
+ * EOF packets). Keying by collation makes the common case need no `SET NAMES` at all.
+ *
+ * Every socket has exactly one owner: the pool while idle, a session while borrowed. Counters are
+ * read from the pools themselves, never kept on the side (user-pain #13).
+ */
+import genericPool from 'generic-pool';
+import type { Logger } from 'pino';
+import type { PoolConfig } from '../config/types.js';
+import { BackendConnection, type BackendEndpoint } from './backend-connection.js';
+
+export interface PoolKey {
+  readonly wireCapabilities: number;
+  readonly charset: number;
+}
+
+interface KeyedPool {
+  readonly key: PoolKey;
+  readonly pool: genericPool.Pool<BackendConnection>;
+}
+
+export interface HostPoolStats {
+  readonly hostId: string;
+  /** Connections lent to sessions right now. */
+  readonly borrowed: number;
+  /** Idle connections in the pools. */
+  readonly idle: number;
+  /** Statements waiting for a connection. */
+  readonly waiting: number;
+}
+
+/** The pools of one backend host. */
+export class HostPools {
+  readonly hostId: string;
+  private readonly pools = new Map<string, KeyedPool>();
+  private readonly endpoint: BackendEndpoint;
+  private readonly config: PoolConfig;
+  private readonly log: Logger;
+  /** Version string from the first handshake, advertised to clients when this is the writer. */
+  serverVersion: string | undefined;
+  private closed = false;
+
+  constructor(endpoint: BackendEndpoint, config: PoolConfig, log: Logger) {
+    this.endpoint = endpoint;
+    this.config = config;
+    this.hostId = `${endpoint.host}:${endpoint.port}`;
+    this.log = log.child({ backend: this.hostId });
+  }
+
+  /**
+   * Borrows a connection with the given wire format. Waits at most `acquireTimeoutMs`; rejects
+   * when the host cannot be reached (the caller turns that into a MySQL error or tries another).
+   */
+  async acquire(key: PoolKey): Promise<BackendConnection> {
+    if (this.closed) throw new Error(`pools of ${this.hostId} are closed`);
+    return this.poolFor(key).acquire();
+  }
+
+  /** Returns a healthy, clean connection to its pool. */
+  release(conn: BackendConnection): void {
+    const entry = this.pools.get(keyString(conn));
+    if (!entry || !entry.pool.isBorrowedResource(conn)) {
+      conn.destroy();
+      return;
+    }
+    if (!conn.alive || conn.isBusy || conn.state.dirty) {
+      void entry.pool.destroy(conn);
+      return;
+    }
+    void entry.pool.release(conn);
+  }
+
+  /** Closes a borrowed connection that cannot be trusted any more. */
+  discard(conn: BackendConnection): void {
+    const entry = this.pools.get(keyString(conn));
+    if (entry && entry.pool.isBorrowedResource(conn)) void entry.pool.destroy(conn);
+    else conn.destroy();
+  }
+
+  /** Opens a connection outside the pools (e.g. to send KILL while the pool is exhausted). */
+  connectDirect(key: PoolKey): Promise<BackendConnection> {
+    return BackendConnection.connect({
+      ...this.endpoint,
+      ...key,
+      connectTimeoutMs: this.config.connectTimeoutMs,
+      logger: this.log,
+    });
+  }
+
+  stats(): HostPoolStats {
+    let borrowed = 0;
+    let idle = 0;
+    let waiting = 0;
+    for (const { pool } of this.pools.values()) {
+      borrowed += pool.borrowed;
+      idle += pool.available;
+      waiting += pool.pending;
+    }
+    return { hostId: this.hostId, borrowed, idle, waiting };
+  }
+
+  /** Drops idle connections (e.g. the host went down); borrowed ones are closed on release. */
+  async clearIdle(): Promise<void> {
+    // generic-pool has no "evict all idle" call: drain+clear would refuse new acquires, so
+    // replace every pool; borrowed connections of the old pools are destroyed on release.
+    const old = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(old.map(async ({ pool }) => {
+      await pool.drain();
+      await pool.clear();
+    }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.clearIdle();
+  }
+
+  private poolFor(key: PoolKey): genericPool.Pool<BackendConnection> {
+    const k = `${key.wireCapabilities}/${key.charset}`;
+    const existing = this.pools.get(k);
+    if (existing) return existing.pool;
+    const cfg = this.config;
+    const pool = genericPool.createPool<BackendConnection>(
+      {
+        create: async () => {
+          const conn = await BackendConnection.connect({
+            ...this.endpoint,
+            ...key,
+            connectTimeoutMs: cfg.connectTimeoutMs,
+            logger: this.log,
+          });
+          this.serverVersion ??= conn.serverVersion;
+          return conn;
+        },
+        destroy: async (conn) => {
+          if (conn.alive && !conn.isBusy) conn.quit();
+          else conn.destroy();
+        },
+        // Cheap check on borrow: a socket the server closed (wait_timeout, restart) is refused
+        // here and replaced, so the client never sees it.
+        validate: async (conn) => conn.alive && !conn.isBusy && !conn.state.dirty,
+      },
+      {
+        min: cfg.min,
+        max: cfg.max,
+        testOnBorrow: true,
+        acquireTimeoutMillis: cfg.acquireTimeoutMs,
+        idleTimeoutMillis: cfg.idleTimeoutMs,
+        evictionRunIntervalMillis: Math.max(1000, Math.min(cfg.idleTimeoutMs / 2, 30_000)),
+        // Create errors reject the waiting acquire instead of retrying forever.
+        autostart: true,
+      },
+    );
+    pool.on('factoryCreateError', (err: unknown) => {
+      this.log.warn({ err: (err as Error).message }, 'backend connect failed');
+      // generic-pool keeps a failed create's waiter queued; fail it now so the session can
+      // answer with a MySQL error (or pick another host) instead of waiting for the timeout.
+      const waiters = (pool as unknown as { _waitingClientsQueue?: { dequeue(): { reject(e: unknown): void } | undefined; length: number } })._waitingClientsQueue;
+      const w = waiters && waiters.length > 0 ? waiters.dequeue() : undefined;
+      w?.reject(err);
+    });
+    this.pools.set(k, { key, pool });
+    return pool;
+  }
+}
+
+function keyString(conn: BackendConnection): string {
+  return `${conn.wireCapabilities}/${conn.charset}`;
+}

@@ -1,0 +1,288 @@
+/**
+ * Finds where a backend's response to one command ends, without decoding rows.
+ *
+ * The proxy forwards result sets as the raw bytes the backend sent (DESIGN §2): every chunk read
+ * from the backend socket is written to the client unchanged. This scanner only walks the
+ * 4-byte packet headers, looks at the first byte of each logical packet and reads the status
+ * flags of the few packets that can end a result (OK, EOF, ERR). It keeps no row bytes, so a
+ * 1 GB result passes through in bounded memory.
+ *
+ * Packets of exactly 0xffffff payload bytes are followed by a continuation packet that belongs
+ * to the same logical packet; only the first physical packet's first byte means anything.
+ *
+ * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_query_response.html
+ */
+import { Capability, ServerStatus } from '../protocol/constants.js';
+import { decodeErr, okStatusFlags } from '../protocol/responses.js';
+
+const MAX_PAYLOAD = 0xffffff;
+/** OK/EOF/ERR packets that end a response are small; anything larger is not one of them. */
+const MAX_TERMINATOR = 64 * 1024;
+
+/** Which response grammar to expect. */
+export type ResponseShape =
+  /** COM_QUERY: OK | ERR | LOCAL INFILE request | result set(s), chained by MORE_RESULTS_EXISTS. */
+  | 'query'
+  /** COM_FIELD_LIST: column definitions terminated by EOF (or OK-as-EOF), or ERR. */
+  | 'field-list'
+  /** One OK or ERR packet (COM_INIT_DB, COM_PING, COM_PROCESS_KILL, COM_RESET_CONNECTION …). */
+  | 'ok'
+  /** One packet of any content (COM_STATISTICS answers with a bare string). */
+  | 'single';
+
+export interface ResponseSummary {
+  /** Server status flags of the last OK/EOF seen (IN_TRANS, AUTOCOMMIT, …). */
+  statusFlags: number;
+  /** Set when the response ended with an ERR packet. */
+  error: { errno: number; sqlState: string; message: string } | undefined;
+  /** First OK packet's affected rows / last insert id (for statements without a result set). */
+  affectedRows: number | bigint;
+  lastInsertId: number | bigint;
+  /** Number of result sets seen (0 for a plain OK). */
+  resultSets: number;
+  /** The server asked for a LOAD DATA LOCAL file (0xFB). */
+  localInfile: boolean;
+}
+
+const enum Phase {
+  /** Expecting the first packet of a (next) result. */
+  ResultStart,
+  /** Column definitions still to come. */
+  Columns,
+  /** The EOF after the column definitions (only without CLIENT_DEPRECATE_EOF). */
+  ColumnsEof,
+  /** Rows until the terminating EOF / OK. */
+  Rows,
+  /** Field list: column definitions until EOF. */
+  FieldList,
+  /** A single packet. */
+  Single,
+  Done,
+}
+
+export class ResponseScanner {
+  private phase: Phase;
+  private readonly deprecateEof: boolean;
+  private readonly capabilities: number;
+  /** Header bytes of the current physical packet gathered so far (headers may straddle chunks). */
+  private readonly header = Buffer.alloc(4);
+  private headerFill = 0;
+  /** Payload bytes still to pass for the current physical packet. */
+  private bodyLeft = 0;
+  /** The current physical packet continues the previous one (previous was 0xffffff long). */
+  private continuation = false;
+  private prevWasMax = false;
+  /** When the current packet must be inspected whole (possible terminator), its bytes. */
+  private capture: Buffer | undefined;
+  private captureFill = 0;
+  private columnsLeft = 0;
+  private expectedSeq: number;
+
+  readonly summary: ResponseSummary = {
+    statusFlags: 0,
+    error: undefined,
+    affectedRows: 0,
+    lastInsertId: 0,
+    resultSets: 0,
+    localInfile: false,
+  };
+
+  /**
+   * @param capabilities the capabilities negotiated on the backend connection
+   * @param firstSeq the sequence id the first response packet must carry (command's last seq + 1)
+   */
+  constructor(shape: ResponseShape, capabilities: number, firstSeq = 1) {
+    this.capabilities = capabilities;
+    this.deprecateEof = (capabilities & Capability.DEPRECATE_EOF) !== 0;
+    this.expectedSeq = firstSeq & 0xff;
+    this.phase =
+      shape === 'query' || shape === 'ok'
+        ? Phase.ResultStart
+        : shape === 'field-list'
+          ? Phase.FieldList
+          : Phase.Single;
+    this.okOnly = shape === 'ok';
+  }
+
+  private readonly okOnly: boolean;
+
+  get done(): boolean {
+    return this.phase === Phase.Done;
+  }
+
+  /**
+   * Feeds the next chunk from the backend. Returns how many bytes of `chunk` belong to this
+   * response (all of it unless the response ended inside the chunk). Throws on a protocol
+   * violation (wrong sequence id, a terminator that does not parse).
+   */
+  push(chunk: Buffer): number {
+    let pos = 0;
+    const len = chunk.length;
+    while (pos < len && this.phase !== Phase.Done) {
+      if (this.bodyLeft === 0 && this.capture === undefined) {
+        // Gathering a header.
+        const take = Math.min(4 - this.headerFill, len - pos);
+        chunk.copy(this.header, this.headerFill, pos, pos + take);
+        this.headerFill += take;
+        pos += take;
+        if (this.headerFill < 4) break;
+        this.headerFill = 0;
+        const size = this.header[0]! | (this.header[1]! << 8) | (this.header[2]! << 16);
+        const seq = this.header[3]!;
+        if (seq !== this.expectedSeq) {
+          throw new ScanError(`packet sequence ${seq}, expected ${this.expectedSeq}`);
+        }
+        this.expectedSeq = (seq + 1) & 0xff;
+        this.continuation = this.prevWasMax;
+        this.prevWasMax = size === MAX_PAYLOAD;
+        if (size === 0) {
+          // Only a continuation may be empty (after a packet of exactly 0xffffff).
+          if (!this.continuation) this.onPacketStart(undefined, 0);
+          continue;
+        }
+        if (this.continuation) {
+          this.bodyLeft = size;
+          continue;
+        }
+        // First byte decides whether the packet must be captured whole; it may be in a later chunk.
+        this.bodyLeft = size;
+        this.pendingFirst = true;
+      }
+      if (this.pendingFirst) {
+        if (pos >= len) break;
+        this.pendingFirst = false;
+        const first = chunk[pos]!;
+        if (this.mustCapture(first, this.bodyLeft)) {
+          if (this.bodyLeft > MAX_TERMINATOR) throw new ScanError('oversized status packet');
+          this.capture = Buffer.allocUnsafe(this.bodyLeft);
+          this.captureFill = 0;
+        } else {
+          this.onPacketStart(first, this.bodyLeft);
+        }
+      }
+      if (this.capture !== undefined) {
+        const take = Math.min(this.capture.length - this.captureFill, len - pos);
+        chunk.copy(this.capture, this.captureFill, pos, pos + take);
+        this.captureFill += take;
+        pos += take;
+        this.bodyLeft -= take;
+        if (this.captureFill === this.capture.length) {
+          const packet = this.capture;
+          this.capture = undefined;
+          this.onWholePacket(packet);
+        }
+        continue;
+      }
+      const skip = Math.min(this.bodyLeft, len - pos);
+      pos += skip;
+      this.bodyLeft -= skip;
+    }
+    return pos;
+  }
+
+  private pendingFirst = false;
+
+  /** Packets whose content (not only the first byte) matters. */
+  private mustCapture(first: number, size: number): boolean {
+    switch (this.phase) {
+      case Phase.ResultStart:
+        return true; // OK, ERR, LOCAL INFILE request or a column count: all small
+      case Phase.Columns:
+        return first === 0xff;
+      case Phase.ColumnsEof:
+        return true;
+      case Phase.Rows:
+      case Phase.FieldList:
+        return first === 0xff || (first === 0xfe && size < MAX_PAYLOAD && (this.deprecateEof || size < 9));
+      default:
+        return false;
+    }
+  }
+
+  /** A packet that did not need capturing: a column count, column definition or row. */
+  private onPacketStart(first: number | undefined, size: number): void {
+    switch (this.phase) {
+      case Phase.Columns:
+        if (--this.columnsLeft === 0) this.phase = this.deprecateEof ? Phase.Rows : Phase.ColumnsEof;
+        return;
+      case Phase.Rows:
+      case Phase.FieldList:
+        return; // a row / a column definition
+      case Phase.Single:
+        this.phase = Phase.Done;
+        return;
+      default:
+        throw new ScanError('unexpected packet');
+    }
+  }
+
+  private onWholePacket(packet: Buffer): void {
+    const first = packet[0]!;
+    if (first === 0xff) {
+      this.summary.error = decodeErr(packet);
+      this.phase = Phase.Done;
+      return;
+    }
+    switch (this.phase) {
+      case Phase.ResultStart: {
+        if (first === 0xfb) {
+          this.summary.localInfile = true;
+          this.phase = Phase.Done;
+          return;
+        }
+        // 0xfe here is an EOF: COM_SET_OPTION answers with one.
+        if (first !== 0x00 && first !== 0xfe) {
+          if (this.okOnly) throw new ScanError('expected OK or ERR');
+          const [count] = readLenenc(packet, 0);
+          if (typeof count !== 'number' || count === 0 || count > 4096) throw new ScanError('bad column count');
+          this.columnsLeft = count;
+          this.summary.resultSets++;
+          this.phase = Phase.Columns;
+          return;
+        }
+        const flags = okStatusFlags(packet, this.capabilities);
+        this.summary.statusFlags = flags;
+        if (first === 0x00 && this.summary.resultSets === 0 && this.summary.affectedRows === 0) {
+          const [affected, next] = readLenenc(packet, 1);
+          this.summary.affectedRows = affected;
+          this.summary.lastInsertId = readLenenc(packet, next)[0];
+        }
+        this.phase = flags & ServerStatus.MORE_RESULTS_EXISTS ? Phase.ResultStart : Phase.Done;
+        return;
+      }
+      case Phase.ColumnsEof:
+        if (first !== 0xfe) throw new ScanError('expected EOF after column definitions');
+        this.phase = Phase.Rows;
+        return;
+      case Phase.Rows:
+      case Phase.FieldList: {
+        const flags = okStatusFlags(packet, this.capabilities);
+        this.summary.statusFlags = flags;
+        this.phase =
+          this.phase === Phase.Rows && flags & ServerStatus.MORE_RESULTS_EXISTS ? Phase.ResultStart : Phase.Done;
+        return;
+      }
+      default:
+        throw new ScanError('unexpected packet');
+    }
+  }
+}
+
+/** The backend broke the protocol; the connection cannot be trusted any more. */
+export class ScanError extends Error {
+  override readonly name = 'ScanError';
+}
+
+/** Reads a length-encoded integer at `pos` (OK packet fields); returns [value, next position]. */
+function readLenenc(buf: Buffer, pos: number): [number | bigint, number] {
+  const first = buf[pos];
+  if (first === undefined) return [0, pos];
+  if (first < 0xfb) return [first, pos + 1];
+  if (first === 0xfc && pos + 3 <= buf.length) return [buf.readUInt16LE(pos + 1), pos + 3];
+  if (first === 0xfd && pos + 4 <= buf.length) return [buf.readUIntLE(pos + 1, 3), pos + 4];
+  if (first === 0xfe && pos + 9 <= buf.length) {
+    const v = buf.readBigUInt64LE(pos + 1);
+    return [v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v, pos + 9];
+  }
+  return [0, buf.length];
+}

@@ -1,0 +1,208 @@
+/**
+ * What a client session is, apart from its sockets: schema, character set, variables, the
+ * transaction it is in, and why it is tied to its writeHost connection. The session loop owns
+ * one of these and updates it only through `recordStatement` / `recordReset`, after the backend
+ * answered — never before (a failed SET must not be replayed elsewhere).
+ *
+ * Transaction state comes from the server's status flags (IN_TRANS, AUTOCOMMIT) in every OK /
+ * EOF, not from statement text alone (DESIGN §7: sysbench prepares even BEGIN and COMMIT).
+ */
+import { ServerStatus } from '../protocol/constants.js';
+import type { Classification, SessionRouteState } from '../routing/types.js';
+import type { DesiredSessionState } from '../backend/session-sync.js';
+import { CHARSET_VARS } from '../backend/session-sync.js';
+
+/** Why a session is held on its writeHost connection (counted in stats, user-pain #18). */
+export type PinReason =
+  | 'temporary-table'
+  | 'named-lock'
+  | 'table-lock'
+  | 'user-variable'
+  | 'multi-statement'
+  | 'next-transaction';
+
+export interface SessionState extends DesiredSessionState {
+  schema: string | undefined;
+  charsetSql: string;
+  vars: Map<string, string>;
+  userVars: Map<string, string>;
+  statements: Map<string, string>;
+  multiStatements: boolean;
+  lastInsertId: number | bigint;
+  autocommit: boolean;
+  /** The server reported IN_TRANS after the last statement. */
+  inTransaction: boolean;
+  readOnlyTransaction: boolean;
+  temporaryTables: number;
+  namedLocks: number;
+  tableLocks: boolean;
+  /** User variables were assigned in a way that cannot be replayed (`:=`, `INTO @x`, `SET @x = expr`). */
+  userVariablesPinned: boolean;
+  multiStatementPinned: boolean;
+  /** `SET TRANSACTION …` (no scope) applies to the next transaction on that very connection. */
+  nextTransactionPinned: boolean;
+}
+
+export function newSessionState(sessionId: number, charset: number, multiStatements: boolean): SessionState {
+  return {
+    sessionId,
+    schema: undefined,
+    charsetSql: `collation:${charset}`,
+    vars: new Map(),
+    userVars: new Map(),
+    statements: new Map(),
+    multiStatements,
+    lastInsertId: 0,
+    autocommit: true,
+    inTransaction: false,
+    readOnlyTransaction: false,
+    temporaryTables: 0,
+    namedLocks: 0,
+    tableLocks: false,
+    userVariablesPinned: false,
+    multiStatementPinned: false,
+    nextTransactionPinned: false,
+  };
+}
+
+export function pinReasons(s: SessionState): PinReason[] {
+  const r: PinReason[] = [];
+  if (s.temporaryTables > 0) r.push('temporary-table');
+  if (s.namedLocks > 0) r.push('named-lock');
+  if (s.tableLocks) r.push('table-lock');
+  if (s.userVariablesPinned) r.push('user-variable');
+  if (s.multiStatementPinned) r.push('multi-statement');
+  if (s.nextTransactionPinned) r.push('next-transaction');
+  return r;
+}
+
+export function isPinned(s: SessionState): boolean {
+  return (
+    s.temporaryTables > 0 ||
+    s.namedLocks > 0 ||
+    s.tableLocks ||
+    s.userVariablesPinned ||
+    s.multiStatementPinned ||
+    s.nextTransactionPinned
+  );
+}
+
+/** A transaction is open or autocommit is off: everything stays on one connection. */
+export function inTransactionScope(s: SessionState): boolean {
+  return s.inTransaction || !s.autocommit;
+}
+
+export function routeState(s: SessionState, holdsLastConnection: boolean): SessionRouteState {
+  return {
+    inTransaction: inTransactionScope(s),
+    readOnlyTransaction: s.readOnlyTransaction,
+    pinnedToWriter: isPinned(s),
+    holdsLastConnection,
+  };
+}
+
+/** Whether a statement leaves state on its connection that only a reset can clear. */
+export function dirtiesConnection(c: Classification): boolean {
+  return (
+    c.createsTemporaryTable ||
+    c.acquiresNamedLock ||
+    c.kind === 'lock-tables' ||
+    c.assignsUserVariables ||
+    c.multiStatement
+  );
+}
+
+export interface StatementOutcome {
+  /** Status flags of the final OK/EOF; undefined when the statement failed. */
+  readonly statusFlags: number | undefined;
+  readonly lastInsertId: number | bigint;
+}
+
+/** Updates the session after the backend answered a text statement. */
+export function recordStatement(s: SessionState, c: Classification, out: StatementOutcome): void {
+  if (out.statusFlags === undefined) return; // failed: nothing changed
+  const flags = out.statusFlags;
+  s.autocommit = (flags & ServerStatus.AUTOCOMMIT) !== 0;
+  s.inTransaction = (flags & ServerStatus.IN_TRANS) !== 0;
+  s.readOnlyTransaction = (flags & ServerStatus.IN_TRANS_READONLY) !== 0;
+  if (out.lastInsertId !== 0 && out.lastInsertId !== 0n) s.lastInsertId = out.lastInsertId;
+
+  switch (c.kind) {
+    case 'set':
+      recordSet(s, c);
+      break;
+    case 'use':
+      if (c.schema !== undefined) s.schema = c.schema;
+      break;
+    case 'lock-tables':
+      s.tableLocks = true;
+      break;
+    case 'unlock-tables':
+      s.tableLocks = false;
+      break;
+    case 'begin':
+      // START TRANSACTION releases LOCK TABLES (and SET TRANSACTION was for this transaction).
+      s.tableLocks = false;
+      break;
+    case 'commit':
+    case 'rollback':
+      s.nextTransactionPinned = false;
+      break;
+    default:
+      break;
+  }
+  if (c.createsTemporaryTable) s.temporaryTables++;
+  if (c.dropsTemporaryTable && s.temporaryTables > 0) s.temporaryTables--;
+  if (c.acquiresNamedLock) s.namedLocks++;
+  if (c.releasesNamedLock && !c.acquiresNamedLock && s.namedLocks > 0) s.namedLocks--;
+  if (c.assignsUserVariables) s.userVariablesPinned = true;
+  if (c.multiStatement) s.multiStatementPinned = true;
+}
+
+function recordSet(s: SessionState, c: Classification): void {
+  for (const a of c.assignments) {
+    switch (a.type) {
+      case 'session':
+        if (a.name === 'autocommit') break; // tracked from status flags
+        if (CHARSET_VARS.has(a.name) || !s.vars.has(a.name)) s.vars.delete(a.name);
+        s.vars.set(a.name, a.valueSql);
+        break;
+      case 'user':
+        if (a.literal) s.userVars.set(a.name, a.valueSql);
+        else s.userVariablesPinned = true;
+        break;
+      case 'names':
+        s.charsetSql = a.collation ? `NAMES ${a.charset} COLLATE ${a.collation}` : `NAMES ${a.charset}`;
+        for (const v of CHARSET_VARS) s.vars.delete(v);
+        break;
+      case 'character-set':
+        s.charsetSql = `CHARACTER SET ${a.charset}`;
+        for (const v of CHARSET_VARS) s.vars.delete(v);
+        break;
+      case 'transaction':
+        if (a.scope === 'next') s.nextTransactionPinned = true;
+        else if (a.scope === 'session') s.statements.set('transaction', a.sql);
+        break;
+      case 'global':
+        break;
+    }
+  }
+}
+
+/** COM_RESET_CONNECTION / COM_CHANGE_USER: back to a fresh session, schema kept by the caller. */
+export function recordReset(s: SessionState, charset: number): void {
+  s.charsetSql = `collation:${charset}`;
+  s.vars.clear();
+  s.userVars.clear();
+  s.statements.clear();
+  s.lastInsertId = 0;
+  s.autocommit = true;
+  s.inTransaction = false;
+  s.readOnlyTransaction = false;
+  s.temporaryTables = 0;
+  s.namedLocks = 0;
+  s.tableLocks = false;
+  s.userVariablesPinned = false;
+  s.multiStatementPinned = false;
+  s.nextTransactionPinned = false;
+}

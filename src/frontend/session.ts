@@ -1,0 +1,665 @@
+/**
+ * One client connection: authenticate, then answer commands one at a time.
+ *
+ * For each statement: classify (routing/), decide (routing/router — pure), borrow or reuse a
+ * backend connection (backend/), bring it to the session's state, relay the backend's answer as
+ * raw bytes, then record what the answer changed (session-state). The session holds at most one
+ * backend connection between statements — the one its last statement ran on — so that a
+ * transaction, a temporary table or `SHOW WARNINGS` sees the same server thread; holding at most
+ * one means two sessions can never wait on each other's connections.
+ */
+import type { Logger } from 'pino';
+import type { SluiceConfig } from '../config/types.js';
+import type { ClusterView, HostView } from '../cluster/view.js';
+import { Capability, ServerStatus } from '../protocol/constants.js';
+import { decodeCommand, encodeQuery, type ClientCommand } from '../protocol/commands.js';
+import { encodePacket } from '../protocol/framer.js';
+import { encodeEof, encodeOk } from '../protocol/responses.js';
+import { SqlError, sqlError } from '../protocol/error-codes.js';
+import { storedNativeHash, verifyNativePassword } from '../protocol/auth.js';
+import { encodeAuthSwitchRequest } from '../protocol/handshake.js';
+import { classify } from '../routing/classify.js';
+import { route } from '../routing/router.js';
+import type { Classification, RouteDecision } from '../routing/types.js';
+import type { Selector } from '../backend/selectors.js';
+import type { HostPools } from '../backend/host-pools.js';
+import {
+  BackendConnection,
+  BackendGoneError,
+  BackendSqlError,
+  WIRE_FORMAT_CAPABILITIES,
+} from '../backend/backend-connection.js';
+import { syncConnection } from '../backend/session-sync.js';
+import type { ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
+import { ClientChannel } from './client-channel.js';
+import { AuthFailed, authenticate, encodeErrFor, type AuthenticatedClient } from './authenticate.js';
+import {
+  dirtiesConnection,
+  inTransactionScope,
+  isPinned,
+  newSessionState,
+  recordReset,
+  recordStatement,
+  routeState,
+  type SessionState,
+} from './session-state.js';
+
+/** What a session needs from the rest of the proxy (built once in app.ts). */
+export interface SessionContext {
+  readonly config: SluiceConfig;
+  cluster(): ClusterView;
+  pools(hostId: string): HostPools | undefined;
+  readonly selector: Selector;
+  /** Other sessions by proxy connection id (KILL). */
+  session(id: number): Session | undefined;
+  serverVersion(): string;
+  readonly stats: SessionStats;
+}
+
+/** Counters a session bumps; read by metrics and admin views. */
+export interface SessionStats {
+  statements: number;
+  routedToWriter: number;
+  routedToReader: number;
+  errors: number;
+  retries: number;
+}
+
+const NATIVE = 'mysql_native_password';
+
+export class Session {
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly connectedAt = Date.now();
+  private readonly ch: ClientChannel;
+  private readonly ctx: SessionContext;
+  private readonly log: Logger;
+  private client: AuthenticatedClient | undefined;
+  private state: SessionState | undefined;
+  /** The backend connection kept between statements (see file comment). */
+  private held: { conn: BackendConnection; pools: HostPools } | undefined;
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** The connection running the current statement (KILL QUERY targets it). */
+  private active: BackendConnection | undefined;
+  /** Text of the statement running now, for SHOW @@CONNECTION. */
+  currentSql: string | undefined;
+  private killed = false;
+
+  constructor(id: number, ch: ClientChannel, ctx: SessionContext, log: Logger) {
+    this.id = id;
+    this.ch = ch;
+    this.ctx = ctx;
+    this.remoteAddress = ch.socket.remoteAddress ?? 'unknown';
+    this.log = log.child({ conn: id, client: this.remoteAddress });
+  }
+
+  get user(): string | undefined {
+    return this.client?.user.name;
+  }
+
+  get schema(): string | undefined {
+    return this.state?.schema;
+  }
+
+  /** Runs the connection to its end. Never throws. */
+  async run(): Promise<void> {
+    try {
+      const client = await authenticate(this.ch, {
+        connectionId: this.id,
+        serverVersion: this.ctx.serverVersion(),
+        users: this.ctx.config.users,
+        remoteAddress: this.remoteAddress,
+      });
+      if (!client) return;
+      this.client = client;
+      const multi = (client.capabilities & Capability.MULTI_STATEMENTS) !== 0;
+      this.state = newSessionState(this.id, client.charset, multi);
+      if (client.database !== undefined) {
+        const err = await this.changeSchema(client.database);
+        if (err) {
+          this.ch.send(encodeErrFor(err), (client.lastSeq + 1) & 0xff);
+          return;
+        }
+      }
+      this.ch.send(this.okPayload(), (client.lastSeq + 1) & 0xff);
+      this.log.debug({ user: client.user.name }, 'client authenticated');
+      await this.commandLoop();
+    } catch (err) {
+      if (!(err instanceof AuthFailed)) this.log.error({ err }, 'session failed');
+      else this.log.info({ reason: err.message }, 'authentication failed');
+    } finally {
+      await this.cleanup();
+    }
+  }
+
+  private async commandLoop(): Promise<void> {
+    for (;;) {
+      const packet = await this.ch.next();
+      if (!packet) break;
+      if (packet.seq !== 0) {
+        this.log.warn({ seq: packet.seq }, 'command packet with non-zero sequence id; closing');
+        break;
+      }
+      let cmd: ClientCommand;
+      try {
+        cmd = decodeCommand(packet.payload, this.client!.capabilities);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'malformed command packet; closing');
+        break;
+      }
+      if (cmd.type === 'quit') break;
+      try {
+        await this.dispatch(cmd, packet.payload);
+      } catch (err) {
+        this.replyError(err);
+      }
+      if (this.killed || this.ch.closed) break;
+    }
+    if (this.ch.protocolError) this.log.warn({ err: this.ch.protocolError.message }, 'bad packet from client; closing');
+  }
+
+  private async dispatch(cmd: ClientCommand, payload: Buffer): Promise<void> {
+    switch (cmd.type) {
+      case 'query':
+        return this.query(cmd.sql, payload);
+      case 'init-db': {
+        const err = await this.changeSchema(cmd.schema);
+        this.ch.send(err ? encodeErrFor(err) : this.okPayload(), 1);
+        return;
+      }
+      case 'ping':
+        this.ch.send(this.okPayload(), 1);
+        return;
+      case 'field-list':
+        return this.forward(this.readDecision(), payload, 'field-list');
+      case 'statistics':
+        return this.forward(this.writerDecision(), payload, 'single');
+      case 'set-option': {
+        this.state!.multiStatements = cmd.option === 0;
+        const status = this.statusFlags();
+        this.ch.send(
+          this.deprecateEof ? encodeOk({ statusFlags: status }, this.client!.capabilities, 0xfe) : encodeEof(0, status),
+          1,
+        );
+        return;
+      }
+      case 'reset-connection':
+        await this.releaseHeld(true);
+        recordReset(this.state!, this.client!.charset);
+        this.ch.send(this.okPayload(), 1);
+        return;
+      case 'change-user':
+        return this.changeUser(cmd);
+      case 'process-kill':
+        return this.kill(cmd.connectionId, false);
+      case 'stmt-close':
+      case 'stmt-send-long-data':
+        return; // these commands have no response
+      default:
+        this.ch.send(encodeErrFor(sqlError('ER_UNKNOWN_COM_ERROR')), 1);
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Statements
+
+  private async query(sql: string, payload: Buffer): Promise<void> {
+    const c = classify(sql);
+    if (c.verb === 'KILL') {
+      const kill = parseKill(sql);
+      if (kill) return this.kill(kill.id, kill.queryOnly);
+    }
+    const decision = route(c, routeState(this.state!, this.held !== undefined), this.ctx.cluster());
+    const command = encodePacket(c.forwardSql !== undefined ? encodeQuery(c.forwardSql) : payload, 0);
+    this.currentSql = sql;
+    try {
+      await this.execute(decision, c, command, 'query');
+    } finally {
+      this.currentSql = undefined;
+    }
+  }
+
+  /** Runs a non-statement command that is answered by a backend (COM_FIELD_LIST, COM_STATISTICS). */
+  private forward(decision: RouteDecision, payload: Buffer, shape: ResponseShape): Promise<void> {
+    return this.execute(decision, NEUTRAL, encodePacket(payload, 0), shape);
+  }
+
+  private readDecision(): RouteDecision {
+    return route(READ, routeState(this.state!, this.held !== undefined), this.ctx.cluster());
+  }
+
+  private writerDecision(): RouteDecision {
+    return route(NEUTRAL, routeState(this.state!, this.held !== undefined), this.ctx.cluster());
+  }
+
+  private async execute(decision: RouteDecision, c: Classification, command: Buffer, shape: ResponseShape): Promise<void> {
+    const stats = this.ctx.stats;
+    stats.statements++;
+    if (decision.target === 'error') {
+      stats.errors++;
+      this.ch.send(encodeErrFor(new SqlError(decision.message, decision.errno, decision.sqlState)), 1);
+      return;
+    }
+    const excluded = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      let lease: Lease;
+      try {
+        lease = await this.lease(decision, c, excluded);
+      } catch (err) {
+        if (err instanceof HostUnavailable && decision.target === 'reader' && attempt < 3) {
+          excluded.add(err.hostId);
+          stats.retries++;
+          continue;
+        }
+        throw err;
+      }
+      if (lease.host.role === 'read' || lease.host.id !== this.ctx.cluster().writer?.id) stats.routedToReader++;
+      else stats.routedToWriter++;
+      const { conn } = lease;
+      this.active = conn;
+      try {
+        await syncConnection(conn, this.state!, {
+          userVars: c.readsUserVariables,
+          lastInsertId: c.readsLastInsertId,
+        });
+        const summary = await conn.relay(command, shape, this.ch.socket, 1);
+        this.active = undefined;
+        this.afterStatement(c, summary, lease);
+        return;
+      } catch (err) {
+        this.active = undefined;
+        if (err instanceof BackendSqlError) {
+          // The replay failed (e.g. the schema was dropped meanwhile): report it as the server would.
+          this.endLease(lease, false);
+          throw new SqlError(err.message, err.errno, err.sqlState);
+        }
+        lease.pools.discard(conn);
+        if (this.held?.conn === conn) this.held = undefined;
+        if (!(err instanceof BackendGoneError)) throw err;
+        if (err.bytesForwarded > 0) {
+          // Part of a result reached the client: the only honest signal left is a closed
+          // connection (the client reports 2013), DESIGN §6.
+          this.log.warn({ backend: conn.hostId, err: err.message }, 'backend lost during a result; closing client');
+          this.ch.destroy();
+          return;
+        }
+        const wasInScope = inTransactionScope(this.state!) || isPinned(this.state!);
+        const safeToRetry =
+          attempt === 0 && !wasInScope && (decision.target === 'reader' || !err.commandSent || c.kind === 'read');
+        if (safeToRetry) {
+          this.log.info({ backend: conn.hostId, err: err.message }, 'backend connection lost before any reply; retrying');
+          stats.retries++;
+          if (decision.target === 'reader') excluded.add(conn.hostId);
+          continue;
+        }
+        if (wasInScope) this.abandonTransaction();
+        throw sqlError('CR_SERVER_LOST', conn.hostId);
+      }
+    }
+  }
+
+  private afterStatement(c: Classification, summary: ResponseSummary, lease: Lease): void {
+    const s = this.state!;
+    const conn = lease.conn;
+    if (summary.error === undefined) {
+      recordStatement(s, c, { statusFlags: summary.statusFlags, lastInsertId: summary.lastInsertId });
+      // The connection ran the statement itself, so it now carries what the session recorded.
+      if (c.kind === 'set' || c.kind === 'use') {
+        conn.state.schema = s.schema;
+        conn.state.charsetSql = s.charsetSql;
+        conn.state.vars = new Map(s.vars);
+        for (const a of c.assignments) if (a.type === 'user' && a.literal) conn.state.userVars.set(a.name, a.valueSql);
+        for (const [k, v] of s.statements) {
+          if (conn.state.statements.get(k) !== v) {
+            conn.state.statements.set(k, v);
+            conn.state.dirty = true;
+          }
+        }
+      }
+      if (summary.lastInsertId !== 0 && summary.lastInsertId !== 0n) conn.state.lastInsertIdSession = s.sessionId;
+      if (dirtiesConnection(c)) conn.state.dirty = true;
+    } else {
+      this.ctx.stats.errors++;
+    }
+    this.endLease(lease, true);
+  }
+
+  /** After a statement: keep the connection (transaction, pin, hold window) or give it back. */
+  private endLease(lease: Lease, mayHold: boolean): void {
+    if (!lease.held) {
+      lease.pools.release(lease.conn);
+      return;
+    }
+    const s = this.state!;
+    if (inTransactionScope(s) || isPinned(s)) {
+      this.clearHoldTimer();
+      return;
+    }
+    const holdMs = this.ctx.config.session.holdConnectionMs;
+    if (mayHold && holdMs > 0) {
+      if (this.holdTimer) this.holdTimer.refresh();
+      else {
+        this.holdTimer = setTimeout(() => {
+          this.holdTimer = undefined;
+          void this.releaseHeld(false);
+        }, holdMs);
+        this.holdTimer.unref();
+      }
+      return;
+    }
+    void this.releaseHeld(false);
+  }
+
+  /**
+   * Finds the connection for a decision: the held one when it is on the right host, else a
+   * pooled one. A held connection that must be kept (transaction, pin) is never swapped out; a
+   * statement for another host then gets a one-off lease.
+   */
+  private async lease(decision: RouteDecision, c: Classification, excluded: ReadonlySet<string>): Promise<Lease> {
+    const view = this.ctx.cluster();
+    const held = this.held;
+    if (decision.target === 'last') {
+      if (held && held.conn.alive) return { conn: held.conn, pools: held.pools, host: hostOf(view, held.conn), held: true };
+      return this.lease({ target: 'writer', reason: 'last-connection' }, c, excluded);
+    }
+    let host: HostView | undefined;
+    if (decision.target === 'writer') {
+      host = view.writer;
+    } else if (decision.target === 'reader') {
+      const candidates = decision.candidates.filter((h) => !excluded.has(h.id));
+      host =
+        candidates.length === 0
+          ? view.writer
+          : this.ctx.selector.pick(candidates, c.digest, (id) => this.ctx.pools(id)?.stats().borrowed ?? 0);
+    }
+    if (!host) throw sqlError('CR_CONN_HOST_ERROR', view.dataHost, 'no writeHost is available');
+    if (held && held.conn.alive && held.conn.hostId === host.id) {
+      this.clearHoldTimer();
+      return { conn: held.conn, pools: held.pools, host, held: true };
+    }
+    const pools = this.ctx.pools(host.id);
+    if (!pools) throw sqlError('CR_CONN_HOST_ERROR', host.id, 'unknown backend');
+    const keep = held !== undefined && (inTransactionScope(this.state!) || isPinned(this.state!));
+    if (!keep) await this.releaseHeld(false);
+    let conn: BackendConnection;
+    try {
+      conn = await pools.acquire(this.poolKey());
+    } catch (err) {
+      this.log.warn({ backend: host.id, err: (err as Error).message }, 'cannot get a backend connection');
+      throw new HostUnavailable(host.id, (err as Error).message);
+    }
+    if (keep) return { conn, pools, host, held: false };
+    this.held = { conn, pools };
+    return { conn, pools, host, held: true };
+  }
+
+  private poolKey(): { wireCapabilities: number; charset: number } {
+    return {
+      wireCapabilities: (this.client!.capabilities & WIRE_FORMAT_CAPABILITIES) >>> 0,
+      charset: this.client!.charset,
+    };
+  }
+
+  private clearHoldTimer(): void {
+    if (this.holdTimer) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+    }
+  }
+
+  /**
+   * Gives the held connection back. A connection that carries state another session must not
+   * see (temporary tables, locks, an open transaction) is reset first; `forceReset` resets anyway.
+   */
+  private async releaseHeld(forceReset: boolean): Promise<void> {
+    this.clearHoldTimer();
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    const { conn, pools } = held;
+    const s = this.state;
+    const needsReset = forceReset || conn.state.dirty || (s !== undefined && inTransactionScope(s));
+    if (!needsReset || !conn.alive) {
+      pools.release(conn);
+      return;
+    }
+    try {
+      await conn.reset();
+      pools.release(conn);
+    } catch (err) {
+      this.log.info({ backend: conn.hostId, err: (err as Error).message }, 'reset of a backend connection failed; discarding');
+      pools.discard(conn);
+    }
+  }
+
+  /** The backend died inside a transaction: the server rolled it back, so does the session. */
+  private abandonTransaction(): void {
+    const s = this.state!;
+    s.inTransaction = false;
+    s.autocommit = true;
+    recordReset(s, this.client!.charset);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Commands the proxy answers itself (with help from a backend)
+
+  /** Validates and records a schema change (USE via COM_INIT_DB, or the handshake's database). */
+  private async changeSchema(schema: string): Promise<SqlError | undefined> {
+    const decision = route(NEUTRAL, routeState(this.state!, this.held !== undefined), this.ctx.cluster());
+    if (decision.target === 'error') return new SqlError(decision.message, decision.errno, decision.sqlState);
+    let lease: Lease;
+    try {
+      lease = await this.lease(decision, NEUTRAL, new Set());
+    } catch (err) {
+      return err instanceof SqlError ? err : sqlError('CR_CONN_HOST_ERROR', this.ctx.cluster().dataHost, (err as Error).message);
+    }
+    try {
+      await lease.conn.initDb(schema);
+      this.state!.schema = schema;
+      this.endLease(lease, true);
+      return undefined;
+    } catch (err) {
+      if (err instanceof BackendSqlError) {
+        this.endLease(lease, true);
+        return new SqlError(err.message, err.errno, err.sqlState);
+      }
+      lease.pools.discard(lease.conn);
+      if (this.held?.conn === lease.conn) this.held = undefined;
+      return sqlError('CR_SERVER_LOST', lease.conn.hostId);
+    }
+  }
+
+  private async changeUser(cmd: Extract<ClientCommand, { type: 'change-user' }>): Promise<void> {
+    const client = this.client!;
+    let token = cmd.authResponse;
+    let seq = 1;
+    if (cmd.authPluginName !== undefined && cmd.authPluginName !== NATIVE) {
+      this.ch.send(encodeAuthSwitchRequest(NATIVE, Buffer.concat([client.scramble, Buffer.from([0])])), seq);
+      const reply = await this.ch.next();
+      if (!reply) return;
+      token = reply.payload;
+      seq = reply.lastSeq + 1;
+    }
+    const user = this.ctx.config.users.find((u) => u.name === cmd.user);
+    if (!user || !verifyNativePassword(client.scramble, token, storedNativeHash(user.password))) {
+      this.ch.send(
+        encodeErrFor(sqlError('ER_ACCESS_DENIED_ERROR', cmd.user, this.remoteAddress, token.length > 0 ? 'YES' : 'NO')),
+        seq & 0xff,
+      );
+      this.killed = true; // the server closes the connection after a failed COM_CHANGE_USER
+      return;
+    }
+    await this.releaseHeld(true);
+    const charset = cmd.charset ?? client.charset;
+    this.client = { ...client, user, charset };
+    this.state = newSessionState(this.id, charset, this.state!.multiStatements);
+    if (cmd.database) {
+      const err = await this.changeSchema(cmd.database);
+      if (err) {
+        this.ch.send(encodeErrFor(err), seq & 0xff);
+        return;
+      }
+    }
+    this.ch.send(this.okPayload(), seq & 0xff);
+  }
+
+  /** KILL [CONNECTION | QUERY] id, with the proxy's connection ids. */
+  private async kill(targetId: number, queryOnly: boolean): Promise<void> {
+    const target = this.ctx.session(targetId);
+    if (!target) {
+      this.ch.send(encodeErrFor(sqlError('ER_NO_SUCH_THREAD', targetId)), 1);
+      return;
+    }
+    if (target.user !== this.user) {
+      this.ch.send(encodeErrFor(sqlError('ER_KILL_DENIED_ERROR', targetId)), 1);
+      return;
+    }
+    await target.interrupt(queryOnly, this.poolKey());
+    if (target === this && !queryOnly) {
+      this.ch.send(encodeErrFor(sqlError('ER_CONNECTION_KILLED')), 1);
+      return;
+    }
+    this.ch.send(this.okPayload(), 1);
+  }
+
+  /** Closes the client connection (proxy shutdown, KILL from the admin port). */
+  terminate(): void {
+    this.killed = true;
+    this.ch.destroy();
+  }
+
+  /** Called by another session's KILL. */
+  async interrupt(queryOnly: boolean, key: { wireCapabilities: number; charset: number }): Promise<void> {
+    const active = this.active;
+    if (active) {
+      const pools = this.ctx.pools(active.hostId);
+      if (pools) {
+        try {
+          const killer = await pools.connectDirect(key);
+          try {
+            await killer.query(`KILL ${queryOnly ? 'QUERY' : 'CONNECTION'} ${active.threadId}`);
+          } finally {
+            killer.quit();
+          }
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message }, 'could not kill the backend thread');
+        }
+      }
+    }
+    if (!queryOnly) {
+      this.killed = true;
+      if (!active) this.ch.close();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private get deprecateEof(): boolean {
+    return (this.client!.capabilities & Capability.DEPRECATE_EOF) !== 0;
+  }
+
+  private statusFlags(): number {
+    const s = this.state;
+    let flags = 0;
+    if (!s || s.autocommit) flags |= ServerStatus.AUTOCOMMIT;
+    if (s?.inTransaction) flags |= ServerStatus.IN_TRANS;
+    return flags;
+  }
+
+  private okPayload(): Buffer {
+    return encodeOk({ statusFlags: this.statusFlags() }, this.client?.capabilities ?? 0);
+  }
+
+  private replyError(err: unknown): void {
+    this.ctx.stats.errors++;
+    if (err instanceof SqlError) {
+      this.ch.send(encodeErrFor(err), 1);
+      return;
+    }
+    if (err instanceof HostUnavailable) {
+      this.ch.send(encodeErrFor(sqlError('CR_CONN_HOST_ERROR', err.hostId, err.reason)), 1);
+      return;
+    }
+    // Internal errors never reach the client verbatim (DESIGN §6).
+    this.log.error({ err }, 'internal error while serving a command');
+    this.ch.send(encodeErrFor(sqlError('ER_UNKNOWN_ERROR')), 1);
+  }
+
+  private async cleanup(): Promise<void> {
+    this.clearHoldTimer();
+    const active = this.active;
+    if (active) {
+      // The client left mid-statement: that connection's state is unknown.
+      active.destroy();
+    }
+    await this.releaseHeld(false);
+    this.ch.close();
+  }
+}
+
+interface Lease {
+  readonly conn: BackendConnection;
+  readonly pools: HostPools;
+  readonly host: HostView;
+  /** The session keeps it as `held`; false for a one-off lease beside a kept connection. */
+  readonly held: boolean;
+}
+
+class HostUnavailable extends Error {
+  override readonly name = 'HostUnavailable';
+  constructor(
+    readonly hostId: string,
+    readonly reason: string,
+  ) {
+    super(`${hostId}: ${reason}`);
+  }
+}
+
+function hostOf(view: ClusterView, conn: BackendConnection): HostView {
+  return (
+    view.hosts.find((h) => h.id === conn.hostId) ?? {
+      id: conn.hostId,
+      host: conn.host,
+      port: conn.port,
+      role: 'write',
+      index: 0,
+      weight: 0,
+      status: 'unknown',
+      readOnly: undefined,
+      readable: false,
+    }
+  );
+}
+
+/** `KILL [CONNECTION | QUERY] <id>` — the id is the proxy's, translated per backend. */
+function parseKill(sql: string): { id: number; queryOnly: boolean } | undefined {
+  const m = /^\s*KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+)\s*;?\s*$/i.exec(sql);
+  if (!m) return undefined;
+  return { id: Number(m[2]), queryOnly: (m[1] ?? '').toUpperCase() === 'QUERY' };
+}
+
+/** A classification for commands that carry no SQL: goes wherever the session is. */
+const NEUTRAL: Classification = Object.freeze({
+  kind: 'other',
+  verb: '',
+  digest: '',
+  hint: undefined,
+  forwardSql: undefined,
+  readOnlyTransaction: false,
+  needsWriter: false,
+  needsLastConnection: false,
+  readsLastInsertId: false,
+  readsUserVariables: false,
+  assignsUserVariables: false,
+  acquiresNamedLock: false,
+  releasesNamedLock: false,
+  createsTemporaryTable: false,
+  dropsTemporaryTable: false,
+  multiStatement: false,
+  assignments: [],
+  schema: undefined,
+  source: 'lexer',
+});
+
+const READ: Classification = Object.freeze({ ...NEUTRAL, kind: 'read' });

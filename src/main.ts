@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+/**
+ * Command line: `sluice start --config conf/sluice.yaml`, `sluice check --config …`,
+ * `sluice sandbox [--port 8066] [--base-port 3311]`.
+ */
+import { parseArgs } from 'node:util';
+import { createLogger } from './logger.js';
+import { ConfigError, loadConfigFile, validateConfig } from './config/index.js';
+import { startSluice, type Sluice } from './app.js';
+import { startSandbox, type Sandbox } from './sandbox/index.js';
+
+const USAGE = `usage:
+  sluice start   --config <file>    run the proxy
+  sluice check   --config <file>    validate a config file and print the effective settings
+  sluice sandbox [--port 8066] [--base-port 3311] [--replicas 2]
+                                    start a local primary + replicas (mariadbd/mysqld on PATH)
+                                    with replication, and the proxy in front; Ctrl-C stops all`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string' },
+      'base-port': { type: 'string' },
+      replicas: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: false,
+  });
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return command === undefined ? 2 : 0;
+  }
+  switch (command) {
+    case 'start':
+    case 'check': {
+      if (!values.config) {
+        process.stderr.write('--config <file> is required\n' + USAGE + '\n');
+        return 2;
+      }
+      let config;
+      try {
+        config = loadConfigFile(values.config);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`sluice: ${values.config} is not valid:\n${err.errors.map((e) => `  - ${e}`).join('\n')}\n`);
+          return 1;
+        }
+        throw err;
+      }
+      if (command === 'check') {
+        process.stdout.write(`${values.config}: OK\n${JSON.stringify(config, redactPasswords, 2)}\n`);
+        return 0;
+      }
+      const log = createLogger(config.log.level);
+      const sluice = await startSluice(config, log);
+      await untilSignal();
+      log.info('shutting down');
+      await sluice.close();
+      return 0;
+    }
+    case 'sandbox':
+      return sandbox(values);
+    default:
+      process.stderr.write(`unknown command '${command}'\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+async function sandbox(values: { port?: string; 'base-port'?: string; replicas?: string }): Promise<number> {
+  const log = createLogger('info');
+  const port = Number(values.port ?? 8066);
+  const basePort = Number(values['base-port'] ?? 3311);
+  const replicas = Number(values.replicas ?? 2);
+  let sb: Sandbox | undefined;
+  let sluice: Sluice | undefined;
+  try {
+    sb = await startSandbox({ basePort, replicas, semiSync: true, logger: log.child({ component: 'sandbox' }) });
+    const config = validateConfig({
+      listen: { host: '127.0.0.1', port },
+      users: [{ name: sb.user, password: sb.password }],
+      dataHost: {
+        name: 'dh1',
+        user: sb.user,
+        password: sb.password,
+        writeHosts: [{ host: sb.primary.host, port: sb.primary.port }],
+        readHosts: sb.replicas.map((r) => ({ host: r.host, port: r.port })),
+        failover: { enabled: false, dnindexFile: `${sb.dir}/dnindex.properties` },
+      },
+    });
+    sluice = await startSluice(config, log);
+    const lines = [
+      '',
+      `Sluice sandbox (${sb.kind} ${sb.version}) is up:`,
+      `  primary   ${sb.primary.host}:${sb.primary.port}  (server_id ${sb.primary.serverId}, writeHost)`,
+      ...sb.replicas.map((r) => `  ${r.name.padEnd(9)} ${r.host}:${r.port}  (server_id ${r.serverId}, readHost)`),
+      `  proxy     ${sluice.address.host}:${sluice.address.port}`,
+      '',
+      `Connect:  mysql -h ${sluice.address.host} -P ${sluice.address.port} -u ${sb.user} -p${sb.password} sluice_test`,
+      `Ctrl-C stops everything and removes ${sb.dir}`,
+      '',
+    ];
+    process.stdout.write(lines.join('\n'));
+    await untilSignal();
+    return 0;
+  } finally {
+    await sluice?.close();
+    await sb?.stop();
+  }
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+function redactPasswords(key: string, value: unknown): unknown {
+  return key === 'password' ? '***' : value;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`sluice: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,82 @@
+/**
+ * Starts Sluice in-process in front of the shared test sandbox, on a free port.
+ * Usage: `const proxy = await startProxy(); … await proxy.close();`
+ */
+import mysql from 'mysql2/promise';
+import { pino } from 'pino';
+import { validateConfig } from '../../src/config/index.js';
+import { startSluice, type Sluice } from '../../src/app.js';
+import { getSandbox, type SandboxInfo } from './sandbox.js';
+
+export interface TestProxy {
+  readonly sluice: Sluice;
+  readonly port: number;
+  readonly sandbox: SandboxInfo;
+  /** A mysql2 connection through the proxy (as the sandbox's app user). */
+  connect(opts?: mysql.ConnectionOptions): Promise<mysql.Connection>;
+  close(): Promise<void>;
+}
+
+export interface ProxyOverrides {
+  readonly dataHost?: Record<string, unknown>;
+  readonly session?: Record<string, unknown>;
+  readonly users?: readonly { name: string; password: string }[];
+  readonly monitor?: boolean;
+}
+
+export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestProxy> {
+  const sandbox = await getSandbox();
+  const config = validateConfig({
+    listen: { host: '127.0.0.1', port: 0 },
+    users: overrides.users ?? [{ name: sandbox.user, password: sandbox.password }],
+    session: overrides.session ?? {},
+    log: { level: process.env.SLUICE_TEST_LOG ?? 'silent' },
+    dataHost: {
+      name: 'dh1',
+      user: sandbox.user,
+      password: sandbox.password,
+      writeHosts: [{ host: sandbox.primary.host, port: sandbox.primary.port }],
+      readHosts: sandbox.replicas.map((r) => ({ host: r.host, port: r.port })),
+      pool: { min: 0, max: 64 },
+      heartbeat: { intervalMs: 500, timeoutMs: 1000, retries: 3 },
+      failover: { enabled: false, dnindexFile: `${sandbox.dir}/dnindex-test.properties` },
+      ...overrides.dataHost,
+    },
+  });
+  const log = pino({ level: config.log.level });
+  const sluice = await startSluice(config, log, { monitor: overrides.monitor ?? true });
+  const port = sluice.address.port;
+  return {
+    sluice,
+    port,
+    sandbox,
+    connect: (opts = {}) =>
+      mysql.createConnection({
+        host: '127.0.0.1',
+        port,
+        user: sandbox.user,
+        password: sandbox.password,
+        database: 'sluice_test',
+        ...opts,
+      }),
+    close: () => sluice.close(),
+  };
+}
+
+/** `SELECT @@server_id` through a connection, as a number. */
+export async function serverId(conn: mysql.Connection, prefix = ''): Promise<number> {
+  const [rows] = await conn.query(`${prefix}SELECT @@server_id AS id`);
+  return Number((rows as { id: number }[])[0]!.id);
+}
+
+/** Runs `fn` and returns the MySQL errno it failed with (or throws if it did not fail). */
+export async function errnoOf(fn: () => Promise<unknown>): Promise<number> {
+  try {
+    await fn();
+  } catch (err) {
+    const errno = (err as { errno?: number }).errno;
+    if (typeof errno === 'number') return errno;
+    throw err;
+  }
+  throw new Error('expected a MySQL error, the statement succeeded');
+}

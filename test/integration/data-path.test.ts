@@ -1,0 +1,216 @@
+/**
+ * The data path under real clients: many at once, the mariadb CLI, huge results with bounded
+ * proxy memory, packets over 16 MiB both ways, and the commands besides COM_QUERY.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { errnoOf, serverId, startProxy, type TestProxy } from '../helpers/proxy.js';
+import { adminConnection } from '../helpers/sandbox.js';
+
+const execFileP = promisify(execFile);
+
+let proxy: TestProxy;
+
+before(async () => {
+  proxy = await startProxy();
+  const admin = await adminConnection(proxy.sandbox.primary);
+  try {
+    // Rows over 16 MiB need a larger max_allowed_packet on every server (new connections).
+    await admin.query('SET GLOBAL max_allowed_packet = 64 * 1024 * 1024');
+    for (const r of proxy.sandbox.replicas) {
+      const c = await adminConnection(r);
+      await c.query('SET GLOBAL max_allowed_packet = 64 * 1024 * 1024');
+      await c.end();
+    }
+    await admin.query('CREATE TABLE IF NOT EXISTS sluice_test.dp_t (id INT AUTO_INCREMENT PRIMARY KEY, n INT, big LONGTEXT) ENGINE=InnoDB');
+  } finally {
+    await admin.end();
+  }
+});
+
+after(async () => {
+  await proxy?.close();
+});
+
+describe('many clients', () => {
+  test('200 concurrent clients each write and read their own rows', async () => {
+    const clients = await Promise.all(Array.from({ length: 200 }, () => proxy.connect()));
+    try {
+      const results = await Promise.all(
+        clients.map(async (c, i) => {
+          const [res] = await c.query('INSERT INTO dp_t (n) VALUES (?)', [i]);
+          const id = (res as mysql.ResultSetHeader).insertId;
+          const [rows] = await c.query('/*master*/ SELECT n FROM dp_t WHERE id = ?', [id]);
+          const sid = await serverId(c);
+          return { n: Number((rows as { n: number }[])[0]!.n), sid };
+        }),
+      );
+      results.forEach((r, i) => assert.equal(r.n, i));
+      const sids = new Set(results.map((r) => r.sid));
+      assert.ok(!sids.has(1) && sids.size === 2, `reads spread over the replicas, saw ${[...sids]}`);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+});
+
+describe('the mariadb command-line client', () => {
+  test('runs reads and writes through the proxy', async () => {
+    const args = ['-h', '127.0.0.1', '-P', String(proxy.port), '-u', proxy.sandbox.user, `-p${proxy.sandbox.password}`, 'sluice_test', '-N', '-B'];
+    const { stdout } = await execFileP('mariadb', [...args, '-e', 'SELECT @@server_id']);
+    assert.ok(['2', '3'].includes(stdout.trim()), stdout);
+    const w = await execFileP('mariadb', [...args, '-e', 'INSERT INTO dp_t (n) VALUES (-1); SELECT ROW_COUNT()']);
+    assert.equal(w.stdout.trim(), '1');
+    const bad = await execFileP('mariadb', [...args, '-e', 'SELECT * FROM nope']).catch((e: { stderr: string }) => e);
+    assert.match((bad as { stderr: string }).stderr, /ERROR 1146/);
+  });
+});
+
+describe('large results and packets', () => {
+  test('a 1 GB result streams through with proxy RSS under 150 MB', { timeout: 240_000 }, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sluice-big-'));
+    const sb = proxy.sandbox;
+    const conf = path.join(dir, 'sluice.yaml');
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        users: [{ name: sb.user, password: sb.password }],
+        log: { level: 'info' },
+        dataHost: {
+          name: 'dh1',
+          user: sb.user,
+          password: sb.password,
+          writeHosts: [{ host: sb.primary.host, port: sb.primary.port }],
+          readHosts: sb.replicas.map((r) => ({ host: r.host, port: r.port })),
+          failover: { enabled: false, dnindexFile: path.join(dir, 'dnindex.properties') },
+        },
+      }),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start', '--config', conf], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let buf = '';
+        child.stderr.on('data', (d: Buffer) => {
+          buf += d.toString();
+          const m = /"port":(\d+)/.exec(buf);
+          if (m && buf.includes('sluice listening')) resolve(Number(m[1]));
+        });
+        child.once('exit', (code) => reject(new Error(`proxy exited ${code}: ${buf}`)));
+      });
+      // mariadb --quick reads row by row (mysql_use_result), so the client keeps no copy either.
+      const { stdout } = await execFileP(
+        'bash',
+        [
+          '-c',
+          `mariadb --quick -h 127.0.0.1 -P ${port} -u ${sb.user} -p${sb.password} -N -B -e "SELECT REPEAT('x', 1048576) FROM seq_1_to_1000" | wc -c`,
+        ],
+        { maxBuffer: 1024 * 1024 },
+      );
+      assert.equal(Number(stdout.trim()), 1000 * (1048576 + 1));
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)![1]);
+      assert.ok(hwmKb < 150 * 1024, `proxy peak RSS ${Math.round(hwmKb / 1024)} MB`);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  test('rows and statements over 16 MiB pass both ways', async () => {
+    const c = await proxy.connect({ maxPreparedStatements: 1 });
+    try {
+      const big = 'y'.repeat(17 * 1024 * 1024 + 3);
+      const [res] = await c.query('INSERT INTO dp_t (n, big) VALUES (?, ?)', [17, big]);
+      const id = (res as mysql.ResultSetHeader).insertId;
+      const [rows] = await c.query('/*master*/ SELECT big FROM dp_t WHERE id = ?', [id]);
+      assert.equal((rows as { big: string }[])[0]!.big.length, big.length);
+      const [exact] = await c.query(`SELECT REPEAT('z', ${0xffffff - 5}) AS s`);
+      assert.equal((exact as { s: string }[])[0]!.s.length, 0xffffff - 5);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe('commands besides COM_QUERY', () => {
+  let c: mysql.Connection;
+  before(async () => {
+    c = await proxy.connect();
+  });
+  after(async () => {
+    await c?.end();
+  });
+
+  test('COM_PING', async () => {
+    await c.ping();
+  });
+
+  test('COM_CHANGE_USER re-authenticates and resets the session', async () => {
+    await c.query("SET @x = 'before'");
+    await c.changeUser({ user: proxy.sandbox.user, password: proxy.sandbox.password, database: 'sluice_test' });
+    const [rows] = await c.query('SELECT @x AS x, DATABASE() AS db');
+    assert.deepEqual(rows, [{ x: null, db: 'sluice_test' }]);
+  });
+
+  test('COM_CHANGE_USER with a wrong password fails with 1045', async () => {
+    const d = await proxy.connect();
+    assert.equal(await errnoOf(() => d.changeUser({ user: proxy.sandbox.user, password: 'nope' })), 1045);
+    d.destroy();
+  });
+
+  test('KILL QUERY with the proxy’s connection id interrupts a running statement', async () => {
+    const victim = await proxy.connect();
+    const killer = await proxy.connect();
+    try {
+      const id = victim.threadId!;
+      const started = Date.now();
+      const running = errnoOf(() => victim.query('/*master*/ SELECT SLEEP(20)'));
+      await new Promise((r) => setTimeout(r, 300));
+      await killer.query(`KILL QUERY ${id}`);
+      // SLEEP() interrupted returns 1 rather than an error on MariaDB; either way it ends early.
+      await running.catch(() => 0);
+      assert.ok(Date.now() - started < 10_000, 'the sleep was interrupted');
+      assert.equal(await serverId(victim, '/*master*/ '), 1, 'the victim session is still usable');
+    } finally {
+      await victim.end();
+      await killer.end();
+    }
+  });
+
+  test('KILL of an unknown id → 1094', async () => {
+    assert.equal(await errnoOf(() => c.query('KILL 999999')), 1094);
+  });
+});
+
+describe('pooled connections', () => {
+  test('a pooled connection killed by the server is replaced without a client error', async () => {
+    const p = await startProxy({ session: { holdConnectionMs: 0 } });
+    const client = await p.connect();
+    try {
+      for (let i = 0; i < 4; i++) await serverId(client);
+      // Kill every connection the app user has on both replicas (what wait_timeout does).
+      for (const r of p.sandbox.replicas) {
+        const admin = await adminConnection(r);
+        const [rows] = await admin.query(
+          "SELECT id FROM information_schema.PROCESSLIST WHERE user = ? AND command = 'Sleep'",
+          [p.sandbox.user],
+        );
+        for (const row of rows as { id: number }[]) await admin.query(`KILL ${row.id}`).catch(() => undefined);
+        await admin.end();
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 6; i++) assert.ok([2, 3].includes(await serverId(client)));
+    } finally {
+      await client.end();
+      await p.close();
+    }
+  });
+});

@@ -1,0 +1,276 @@
+/**
+ * Read/write splitting through the proxy against real replication (primary server_id 1,
+ * replicas 2 and 3). Every assertion is about what a direct connection would see, plus which
+ * server answered (`@@server_id`).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type mysql from 'mysql2/promise';
+import { errnoOf, serverId, startProxy, type TestProxy } from '../helpers/proxy.js';
+
+const PRIMARY = 1;
+const REPLICAS = new Set([2, 3]);
+
+let proxy: TestProxy;
+let conn: mysql.Connection;
+
+before(async () => {
+  proxy = await startProxy();
+  conn = await proxy.connect();
+  await conn.query('CREATE TABLE IF NOT EXISTS routing_t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64)) ENGINE=InnoDB');
+  await conn.query('DELETE FROM routing_t');
+});
+
+after(async () => {
+  await conn?.end();
+  await proxy?.close();
+});
+
+async function ids(c: mysql.Connection, n: number, prefix = ''): Promise<Set<number>> {
+  const seen = new Set<number>();
+  for (let i = 0; i < n; i++) seen.add(await serverId(c, prefix));
+  return seen;
+}
+
+describe('plain statements', () => {
+  test('autocommit reads are spread over both readHosts and never hit the writeHost', async () => {
+    const seen = await ids(conn, 20);
+    assert.deepEqual([...seen].sort(), [2, 3]);
+  });
+
+  test('writes go to the writeHost and replicate', async () => {
+    const [res] = await conn.query("INSERT INTO routing_t (v) VALUES ('w1')");
+    const insertId = (res as mysql.ResultSetHeader).insertId;
+    assert.ok(insertId > 0);
+    const [rows] = await conn.query('/*master*/ SELECT v, @@server_id AS sid FROM routing_t WHERE id = ?', [insertId]);
+    assert.deepEqual(rows, [{ v: 'w1', sid: PRIMARY }]);
+  });
+
+  test('the greeting carries the writeHost version', async () => {
+    const [rows] = await conn.query('/*master*/ SELECT VERSION() AS v');
+    const version = (rows as { v: string }[])[0]!.v;
+    const advertised = (conn as unknown as { connection: { serverVersion?: string; _handshakePacket?: { serverVersion: string } } })
+      .connection._handshakePacket?.serverVersion;
+    assert.ok(advertised, 'mysql2 exposes the greeting');
+    assert.ok(advertised.includes(version), `${advertised} should contain ${version}`);
+  });
+});
+
+describe('transactions', () => {
+  test('BEGIN … COMMIT runs every statement on the writeHost', async () => {
+    await conn.query('BEGIN');
+    assert.equal(await serverId(conn), PRIMARY);
+    await conn.query("INSERT INTO routing_t (v) VALUES ('t1')");
+    assert.equal(await serverId(conn), PRIMARY);
+    await conn.query('COMMIT');
+    assert.ok(REPLICAS.has(await serverId(conn)));
+  });
+
+  test('START TRANSACTION sees its own uncommitted write', async () => {
+    await conn.query('START TRANSACTION');
+    await conn.query("INSERT INTO routing_t (v) VALUES ('uncommitted')");
+    const [rows] = await conn.query("SELECT COUNT(*) AS n FROM routing_t WHERE v = 'uncommitted'");
+    assert.equal(Number((rows as { n: number }[])[0]!.n), 1);
+    await conn.query('ROLLBACK');
+    const [after] = await conn.query("/*master*/ SELECT COUNT(*) AS n FROM routing_t WHERE v = 'uncommitted'");
+    assert.equal(Number((after as { n: number }[])[0]!.n), 0);
+  });
+
+  test('SET autocommit=0 pins from the very next statement until autocommit=1', async () => {
+    await conn.query('SET autocommit = 0');
+    assert.equal(await serverId(conn), PRIMARY);
+    await conn.query("INSERT INTO routing_t (v) VALUES ('ac0')");
+    assert.equal(await serverId(conn), PRIMARY);
+    await conn.query('COMMIT');
+    assert.equal(await serverId(conn), PRIMARY, 'still autocommit=0 after COMMIT');
+    await conn.query('SET autocommit = 1');
+    assert.ok(REPLICAS.has(await serverId(conn)));
+  });
+});
+
+describe('reads that must see the writer', () => {
+  test('locking reads go to the writeHost', async () => {
+    for (const suffix of ['FOR UPDATE', 'LOCK IN SHARE MODE']) {
+      const [rows] = await conn.query(`SELECT @@server_id AS sid FROM routing_t LIMIT 1 ${suffix}`);
+      assert.equal(Number((rows as { sid: number }[])[0]!.sid), PRIMARY, suffix);
+    }
+  });
+
+  test('LAST_INSERT_ID() returns this session’s id even when other sessions insert', async () => {
+    const other = await proxy.connect();
+    try {
+      const [res] = await conn.query("INSERT INTO routing_t (v) VALUES ('lid')");
+      const mine = (res as mysql.ResultSetHeader).insertId;
+      await other.query("INSERT INTO routing_t (v) VALUES ('other1'), ('other2')");
+      const [rows] = await conn.query('SELECT LAST_INSERT_ID() AS id');
+      assert.equal(Number((rows as { id: number }[])[0]!.id), mine);
+    } finally {
+      await other.end();
+    }
+  });
+
+  test('LAST_INSERT_ID() survives the connection being returned to the pool', async () => {
+    const p = await startProxy({ session: { holdConnectionMs: 0 } });
+    const a = await p.connect();
+    const b = await p.connect();
+    try {
+      const [res] = await a.query("INSERT INTO routing_t (v) VALUES ('lid2')");
+      const mine = (res as mysql.ResultSetHeader).insertId;
+      await b.query("INSERT INTO routing_t (v) VALUES ('other3')");
+      const [rows] = await a.query('SELECT LAST_INSERT_ID() AS id');
+      assert.equal(Number((rows as { id: number }[])[0]!.id), mine);
+    } finally {
+      await a.end();
+      await b.end();
+      await p.close();
+    }
+  });
+
+  test('GET_LOCK pins the session to the writeHost until RELEASE_LOCK', async () => {
+    const [rows] = await conn.query("SELECT GET_LOCK('sluice_t', 5) AS got, @@server_id AS sid");
+    assert.deepEqual(rows, [{ got: 1, sid: PRIMARY }]);
+    assert.equal(await serverId(conn), PRIMARY);
+    const [rel] = await conn.query("SELECT RELEASE_LOCK('sluice_t') AS r");
+    assert.equal(Number((rel as { r: number }[])[0]!.r), 1);
+    assert.ok(REPLICAS.has(await serverId(conn)));
+  });
+
+  test('temporary tables are readable after creation (session pinned)', async () => {
+    await conn.query('CREATE TEMPORARY TABLE tmp_r (x INT)');
+    await conn.query('INSERT INTO tmp_r VALUES (7)');
+    const [rows] = await conn.query('SELECT x, @@server_id AS sid FROM tmp_r');
+    assert.deepEqual(rows, [{ x: 7, sid: PRIMARY }]);
+    await conn.query('DROP TEMPORARY TABLE tmp_r');
+    assert.ok(REPLICAS.has(await serverId(conn)));
+  });
+
+  test('a temporary table never leaks to another session through the pool', async () => {
+    const p = await startProxy({ session: { holdConnectionMs: 0 }, dataHost: { pool: { min: 0, max: 1 } } });
+    const a = await p.connect();
+    try {
+      await a.query('CREATE TEMPORARY TABLE leak_t (x INT)');
+      await a.end();
+      const b = await p.connect();
+      try {
+        assert.equal(await errnoOf(() => b.query('/*master*/ SELECT * FROM leak_t')), 1146);
+      } finally {
+        await b.end();
+      }
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('session state follows the session to every backend', () => {
+  test('user variables set to literals are seen on readHosts', async () => {
+    await conn.query("SET @who = 'me', @n = 42");
+    for (let i = 0; i < 4; i++) {
+      const [rows] = await conn.query('SELECT @who AS who, @n AS n, @@server_id AS sid');
+      const r = (rows as { who: string; n: number; sid: number }[])[0]!;
+      assert.equal(r.who, 'me');
+      assert.equal(Number(r.n), 42);
+      assert.ok(REPLICAS.has(Number(r.sid)));
+    }
+  });
+
+  test('user variables set from expressions pin the session to the writeHost', async () => {
+    const c = await proxy.connect();
+    try {
+      await c.query('SET @t = (SELECT COUNT(*) FROM routing_t)');
+      const [rows] = await c.query('SELECT @t IS NOT NULL AS ok, @@server_id AS sid');
+      assert.deepEqual(rows, [{ ok: 1, sid: PRIMARY }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('USE changes the schema on every backend', async () => {
+    const c = await proxy.connect({ database: undefined });
+    try {
+      await c.query('USE sluice_test');
+      for (let i = 0; i < 4; i++) {
+        const [rows] = await c.query('SELECT DATABASE() AS db, @@server_id AS sid');
+        assert.equal((rows as { db: string }[])[0]!.db, 'sluice_test');
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('SET NAMES and SET SESSION variables are replayed on readHosts', async () => {
+    const c = await proxy.connect();
+    try {
+      await c.query('SET NAMES latin1');
+      await c.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+      const seen = new Set<number>();
+      for (let i = 0; i < 6; i++) {
+        const [rows] = await c.query('SELECT @@character_set_client AS cs, @@sql_mode AS m, @@server_id AS sid');
+        const r = (rows as { cs: string; m: string; sid: number }[])[0]!;
+        assert.equal(r.cs, 'latin1');
+        assert.equal(r.m, 'ANSI_QUOTES');
+        seen.add(Number(r.sid));
+      }
+      assert.deepEqual([...seen].sort(), [2, 3]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('another session does not inherit those settings through the pool', async () => {
+    // One readHost and one pooled connection: b is served by the very connection a used.
+    const sb = proxy.sandbox;
+    const p = await startProxy({
+      session: { holdConnectionMs: 0 },
+      dataHost: { pool: { min: 0, max: 1 }, readHosts: [{ host: sb.replicas[0]!.host, port: sb.replicas[0]!.port }] },
+    });
+    try {
+      const a = await p.connect();
+      await a.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+      await a.query("SET @secret = 'x'");
+      await a.query('SELECT @secret');
+      await a.end();
+      const b = await p.connect();
+      const [rows] = await b.query('SELECT @@sql_mode AS m, @secret AS s');
+      const r = (rows as { m: string; s: string | null }[])[0]!;
+      assert.notEqual(r.m, 'ANSI_QUOTES');
+      assert.equal(r.s, null);
+      await b.end();
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('hints', () => {
+  const cases: [string, 'primary' | 'replica'][] = [
+    ['/*master*/ ', 'primary'],
+    ['/* master */ ', 'primary'],
+    ['/*slave*/ ', 'replica'],
+    ['/*!mycat:db_type=master*/ ', 'primary'],
+    ['/*#mycat:db_type=master*/ ', 'primary'],
+  ];
+  for (const [prefix, where] of cases) {
+    test(`${prefix.trim()} → ${where}`, async () => {
+      const id = await serverId(conn, prefix);
+      if (where === 'primary') assert.equal(id, PRIMARY);
+      else assert.ok(REPLICAS.has(id));
+    });
+  }
+});
+
+describe('errors a client expects', () => {
+  test('wrong password → 1045', async () => {
+    assert.equal(await errnoOf(() => proxy.connect({ password: 'wrong' })), 1045);
+  });
+
+  test('unknown database at connect → 1049', async () => {
+    assert.equal(await errnoOf(() => proxy.connect({ database: 'no_such_db' })), 1049);
+  });
+
+  test('SQL errors from the backend pass through unchanged', async () => {
+    assert.equal(await errnoOf(() => conn.query('SELECT * FROM no_such_table')), 1146);
+    assert.equal(await errnoOf(() => conn.query('INSERT INTO no_such_table VALUES (1)')), 1146);
+    assert.equal(await errnoOf(() => conn.query('SELEC 1')), 1064);
+  });
+});
