@@ -13,7 +13,7 @@ import type { SluiceConfig } from '../config/types.js';
 import type { ClusterView, HostView } from '../cluster/view.js';
 import { Capability, ServerStatus } from '../protocol/constants.js';
 import { decodeCommand, encodeQuery, type ClientCommand } from '../protocol/commands.js';
-import { encodePacket } from '../protocol/framer.js';
+import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { encodeEof, encodeOk } from '../protocol/responses.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { storedNativeHash, verifyNativePassword } from '../protocol/auth.js';
@@ -211,10 +211,10 @@ export class Session {
       if (kill) return this.kill(kill.id, kill.queryOnly);
     }
     const decision = route(c, routeState(this.state!, this.held !== undefined), this.ctx.cluster());
-    const command = encodePacket(c.forwardSql !== undefined ? encodeQuery(c.forwardSql) : payload, 0);
+    const forwarded = c.forwardSql !== undefined ? encodeQuery(c.forwardSql) : payload;
     this.currentSql = sql;
     try {
-      await this.execute(decision, c, command, 'query');
+      await this.execute(decision, c, forwarded, 'query');
     } finally {
       this.currentSql = undefined;
     }
@@ -222,7 +222,7 @@ export class Session {
 
   /** Runs a non-statement command that is answered by a backend (COM_FIELD_LIST, COM_STATISTICS). */
   private forward(decision: RouteDecision, payload: Buffer, shape: ResponseShape): Promise<void> {
-    return this.execute(decision, NEUTRAL, encodePacket(payload, 0), shape);
+    return this.execute(decision, NEUTRAL, payload, shape);
   }
 
   private readDecision(): RouteDecision {
@@ -233,8 +233,12 @@ export class Session {
     return route(NEUTRAL, routeState(this.state!, this.held !== undefined), this.ctx.cluster());
   }
 
-  private async execute(decision: RouteDecision, c: Classification, command: Buffer, shape: ResponseShape): Promise<void> {
+  /** Runs one command (`payload`, unframed) on the backend the decision names and relays the answer. */
+  private async execute(decision: RouteDecision, c: Classification, payload: Buffer, shape: ResponseShape): Promise<void> {
     const stats = this.ctx.stats;
+    const command = encodePacket(payload, 0);
+    // A command over 16 MiB travels as several packets; the reply continues their sequence.
+    const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
     stats.statements++;
     if (decision.target === 'error') {
       stats.errors++;
@@ -263,7 +267,7 @@ export class Session {
           userVars: c.readsUserVariables,
           lastInsertId: c.readsLastInsertId,
         });
-        const summary = await conn.relay(command, shape, this.ch.socket, 1);
+        const summary = await conn.relay(command, shape, this.ch.socket, firstReplySeq);
         this.active = undefined;
         this.afterStatement(c, summary, lease);
         return;

@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ResponseScanner, ScanError, type ResponseShape } from '../../../src/backend/response-scanner.js';
+import { Capability, ColumnType, ServerStatus } from '../../../src/protocol/constants.js';
+import { encodePacket, encodePackets } from '../../../src/protocol/framer.js';
+import { encodeEof, encodeErr, encodeOk, encodeTextResultset } from '../../../src/protocol/responses.js';
+
+const BASE = Capability.PROTOCOL_41 | Capability.SECURE_CONNECTION;
+const DEPRECATE = BASE | Capability.DEPRECATE_EOF;
+const col = (name: string) => ({
+  schema: 'db', table: 't', orgTable: 't', name, orgName: name, charset: 45, columnLength: 80, type: ColumnType.VAR_STRING, flags: 0, decimals: 0,
+});
+
+/** Feeds `bytes` to a fresh scanner split at `cut`; returns the scanner and bytes consumed. */
+function scanSplit(shape: ResponseShape, caps: number, bytes: Buffer, cut: number): { s: ResponseScanner; used: number } {
+  const s = new ResponseScanner(shape, caps, 1);
+  let used = s.push(bytes.subarray(0, cut));
+  if (!s.done) used += s.push(bytes.subarray(cut));
+  return { s, used };
+}
+
+function resultset(caps: number, rows: string[][], status = ServerStatus.AUTOCOMMIT): Buffer {
+  return encodePackets(encodeTextResultset([col('a'), col('b')], rows, caps, status), 1);
+}
+
+for (const [label, caps] of [['EOF', BASE], ['DEPRECATE_EOF', DEPRECATE]] as const) {
+  test(`result set (${label}) ends exactly at its last byte at every chunk split`, () => {
+    const bytes = resultset(caps, [['1', 'x'], ['2', 'y'], ['3', '\u00fe']], ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const { s, used } = scanSplit('query', caps, bytes, cut);
+      assert.ok(s.done, `done at cut ${cut}`);
+      assert.equal(used, bytes.length);
+      assert.equal(s.summary.resultSets, 1);
+      assert.equal(s.summary.statusFlags, ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS);
+    }
+  });
+
+  test(`one byte short is not done (${label})`, () => {
+    const bytes = resultset(caps, [['1', 'x']]);
+    const s = new ResponseScanner('query', caps, 1);
+    s.push(bytes.subarray(0, bytes.length - 1));
+    assert.equal(s.done, false);
+  });
+}
+
+test('OK packet: affected rows, insert id and status', () => {
+  const bytes = encodePacket(encodeOk({ affectedRows: 3, lastInsertId: 77, statusFlags: ServerStatus.AUTOCOMMIT }, DEPRECATE), 1);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const { s } = scanSplit('query', DEPRECATE, bytes, cut);
+    assert.ok(s.done);
+    assert.equal(s.summary.affectedRows, 3);
+    assert.equal(s.summary.lastInsertId, 77);
+    assert.equal(s.summary.resultSets, 0);
+  }
+});
+
+test('ERR packet ends the response with the error', () => {
+  const bytes = encodePacket(encodeErr({ errno: 1146, sqlState: '42S02', message: "Table 'x' doesn't exist" }), 1);
+  const s = new ResponseScanner('query', DEPRECATE, 1);
+  s.push(bytes);
+  assert.ok(s.done);
+  assert.equal(s.summary.error?.errno, 1146);
+});
+
+test('multiple result sets chained by MORE_RESULTS_EXISTS, then an OK', () => {
+  const more = ServerStatus.AUTOCOMMIT | ServerStatus.MORE_RESULTS_EXISTS;
+  for (const caps of [BASE, DEPRECATE]) {
+    const first = encodeTextResultset([col('a')], [['1']], caps, more);
+    const second = encodeTextResultset([col('a')], [['2']], caps, more);
+    const bytes = encodePackets([...first, ...second, encodeOk({ statusFlags: ServerStatus.AUTOCOMMIT }, caps)], 1);
+    for (let cut = 0; cut <= bytes.length; cut += 3) {
+      const { s, used } = scanSplit('query', caps, bytes, cut);
+      assert.ok(s.done);
+      assert.equal(used, bytes.length);
+      assert.equal(s.summary.resultSets, 2);
+    }
+  }
+});
+
+test('a row over 16 MiB (continuation packets) is not mistaken for a terminator', () => {
+  // A row whose first value's length prefix is 0xfe (8-byte length) — looks like EOF by its first byte.
+  const value = Buffer.alloc(0xffffff + 10, 0x61);
+  const row = Buffer.concat([Buffer.from([0xfe]), Buffer.from([value.length & 0xff, (value.length >> 8) & 0xff, (value.length >> 16) & 0xff, 0, 0, 0, 0, 0]), value]);
+  const head = encodeTextResultset([col('a')], [], DEPRECATE, ServerStatus.AUTOCOMMIT);
+  const terminator = head.pop()!;
+  const bytes = encodePackets([...head, row, terminator], 1);
+  const s = new ResponseScanner('query', DEPRECATE, 1);
+  for (let pos = 0; pos < bytes.length; pos += 65536) s.push(bytes.subarray(pos, Math.min(bytes.length, pos + 65536)));
+  assert.ok(s.done);
+  assert.equal(s.summary.resultSets, 1);
+});
+
+test('field list ends at its EOF; COM_SET_OPTION answers with an EOF', () => {
+  const fl = encodePackets([encodeTextResultset([col('a')], [], BASE, 2)[1]!, encodeEof(0, ServerStatus.AUTOCOMMIT)], 1);
+  const s = new ResponseScanner('field-list', BASE, 1);
+  s.push(fl);
+  assert.ok(s.done);
+  const eof = new ResponseScanner('query', BASE, 1);
+  eof.push(encodePacket(encodeEof(0, ServerStatus.AUTOCOMMIT), 1));
+  assert.ok(eof.done);
+});
+
+test('a wrong sequence id is a protocol error', () => {
+  const bytes = encodePacket(encodeOk({ statusFlags: 2 }, DEPRECATE), 5);
+  assert.throws(() => new ResponseScanner('query', DEPRECATE, 1).push(bytes), ScanError);
+});
+
+test('LOCAL INFILE request is reported', () => {
+  const s = new ResponseScanner('query', DEPRECATE, 1);
+  s.push(encodePacket(Buffer.concat([Buffer.from([0xfb]), Buffer.from('/tmp/x.csv')]), 1));
+  assert.ok(s.done);
+  assert.ok(s.summary.localInfile);
+});
