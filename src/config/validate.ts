@@ -1,0 +1,440 @@
+/**
+ * validateConfig: `unknown` (parsed YAML, admin API input) → frozen `SluiceConfig`, or a
+ * `ConfigError` listing EVERY problem as `<path>: <problem>`. Unknown keys are problems (a typo
+ * must not silently fall back to a default). Out-of-range values are errors, never clamped.
+ * `null` (an empty YAML value such as `readHosts:`) counts as "not given".
+ */
+import path from 'node:path';
+import type {
+  Balance,
+  DataHostConfig,
+  FailoverConfig,
+  FrontendUser,
+  HeartbeatConfig,
+  HostConfig,
+  ListenConfig,
+  LoadBalance,
+  LogConfig,
+  PoolConfig,
+  ReplicationConfig,
+  SessionConfig,
+  SluiceConfig,
+} from './types.js';
+
+export class ConfigError extends Error {
+  /** Each entry is `"<path>: <problem>"`, e.g. `dataHost.writeHosts[1].port: must be an integer 1-65535, got "abc"`. */
+  readonly errors: readonly string[];
+
+  constructor(errors: readonly string[], source?: string) {
+    const n = errors.length;
+    super(
+      `invalid configuration${source === undefined ? '' : ` in ${source}`} ` +
+        `(${n} problem${n === 1 ? '' : 's'}):\n${errors.map((e) => `  - ${e}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+    this.errors = Object.freeze([...errors]);
+  }
+}
+
+/** Documented defaults (also described in conf/sluice.yaml). */
+export const CONFIG_DEFAULTS = Object.freeze({
+  listenHost: '0.0.0.0',
+  weight: 1,
+  balance: 1 as Balance,
+  loadBalance: 'round-robin' as LoadBalance,
+  pool: Object.freeze({ min: 2, max: 64, idleTimeoutMs: 60_000, acquireTimeoutMs: 10_000, connectTimeoutMs: 3_000 }),
+  heartbeat: Object.freeze({ sql: 'SELECT 1', intervalMs: 1_000, timeoutMs: 1_000, retries: 3 }),
+  /** `enabled` defaults to true when there are at least 2 writeHosts. */
+  failover: Object.freeze({ dnindexFile: 'conf/dnindex.properties', promote: false }),
+  /** Default dnindex file name when the config comes from a file: next to that file. */
+  dnindexFileName: 'dnindex.properties',
+  replication: Object.freeze({ maxLagSeconds: 10, checkEveryMs: 2_000, readmitAfter: 3 }),
+  session: Object.freeze({ holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024 }),
+  log: Object.freeze({ level: 'info' as LogConfig['level'] }),
+});
+
+export interface ValidateOptions {
+  /**
+   * Directory of the config file. A relative `failover.dnindexFile` is resolved against it and
+   * the default becomes `<baseDir>/dnindex.properties`. Without it the path is kept as given
+   * (default `conf/dnindex.properties`, relative to the working directory).
+   */
+  readonly baseDir?: string;
+}
+
+/** Largest delay `setTimeout` honours; bigger values silently fire after 1 ms. */
+const MAX_MS = 2_147_483_647;
+const MAX_PORT = 65_535;
+/** MySQL's own upper bound for max_allowed_packet. */
+const MAX_PACKET = 1024 * 1024 * 1024;
+const LOG_LEVELS: readonly LogConfig['level'][] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOAD_BALANCES: readonly LoadBalance[] = ['round-robin', 'least-conn', 'consistent-hash'];
+const BALANCES: readonly Balance[] = [0, 1, 2, 3];
+
+type Obj = Record<string, unknown>;
+
+/** Human description of a value for "got …". */
+export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (Array.isArray(v)) return 'a list';
+  if (v instanceof Date) return `a date (${v.toISOString()})`;
+  if (typeof v === 'object') return 'a mapping';
+  return typeof v;
+}
+
+function levenshtein(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0] ?? 0;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j] ?? 0;
+      const cost = a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1;
+      prev[j] = Math.min((prev[j] ?? 0) + 1, (prev[j - 1] ?? 0) + 1, diag + cost);
+      diag = tmp;
+    }
+  }
+  return prev[b.length] ?? 0;
+}
+
+function suggestion(key: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestDist = Infinity;
+  for (const k of known) {
+    const d = levenshtein(key, k);
+    if (d < bestDist) {
+      best = k;
+      bestDist = d;
+    }
+  }
+  return best !== undefined && bestDist <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+function join(parent: string, key: string): string {
+  return parent === '' ? key : `${parent}.${key}`;
+}
+
+/** Collects problems; every reader returns a usable placeholder so checking continues. */
+class Checker {
+  readonly errors: string[] = [];
+
+  problem(p: string, msg: string): void {
+    this.errors.push(`${p === '' ? '(root)' : p}: ${msg}`);
+  }
+
+  /** A mapping with only `known` keys; undefined (with a problem) otherwise. */
+  mapping(v: unknown, p: string, known: readonly string[]): Obj | undefined {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Date) {
+      this.problem(p, `must be a mapping, got ${describe(v)}`);
+      return undefined;
+    }
+    const o = v as Obj;
+    for (const k of Object.keys(o)) {
+      if (!known.includes(k)) this.problem(join(p, k), `unknown key${suggestion(k, known)}`);
+    }
+    return o;
+  }
+
+  /** Optional sub-mapping: missing/null → {} (all defaults). */
+  section(o: Obj | undefined, key: string, p: string, known: readonly string[]): Obj {
+    const v = o?.[key];
+    if (v === undefined || v === null) return {};
+    return this.mapping(v, join(p, key), known) ?? {};
+  }
+
+  present(o: Obj | undefined, key: string): boolean {
+    return o !== undefined && o[key] !== undefined && o[key] !== null;
+  }
+
+  string(o: Obj | undefined, key: string, p: string, opts: { def?: string; allowEmpty?: boolean } = {}): string {
+    const at = join(p, key);
+    if (!this.present(o, key)) {
+      if (opts.def !== undefined) return opts.def;
+      if (o !== undefined) this.problem(at, 'is required');
+      return '';
+    }
+    const v = o?.[key];
+    if (typeof v !== 'string') {
+      const hint = typeof v === 'number' || typeof v === 'boolean' ? ' (quote it in YAML)' : '';
+      this.problem(at, `must be a string${hint}, got ${describe(v)}`);
+      return '';
+    }
+    if (!opts.allowEmpty && v.trim() === '') {
+      this.problem(at, 'must not be empty');
+      return '';
+    }
+    return v;
+  }
+
+  int(o: Obj | undefined, key: string, p: string, min: number, max: number | undefined, def?: number): number {
+    const at = join(p, key);
+    if (!this.present(o, key)) {
+      if (def !== undefined) return def;
+      if (o !== undefined) this.problem(at, 'is required');
+      return min;
+    }
+    const v = o?.[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || (max !== undefined && v > max)) {
+      const range = max === undefined ? ` >= ${min}` : ` ${min}-${max}`;
+      this.problem(at, `must be an integer${range}, got ${describe(v)}`);
+      return def ?? min;
+    }
+    return v;
+  }
+
+  number(o: Obj | undefined, key: string, p: string, min: number, def: number): number {
+    if (!this.present(o, key)) return def;
+    const v = o?.[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+      this.problem(join(p, key), `must be a number >= ${min}, got ${describe(v)}`);
+      return def;
+    }
+    return v;
+  }
+
+  bool(o: Obj | undefined, key: string, p: string, def: boolean): boolean {
+    if (!this.present(o, key)) return def;
+    const v = o?.[key];
+    if (typeof v !== 'boolean') {
+      this.problem(join(p, key), `must be true or false, got ${describe(v)}`);
+      return def;
+    }
+    return v;
+  }
+
+  oneOf<T extends string | number>(o: Obj | undefined, key: string, p: string, allowed: readonly T[], def: T): T {
+    if (!this.present(o, key)) return def;
+    const v = o?.[key];
+    if (!(allowed as readonly unknown[]).includes(v)) {
+      this.problem(join(p, key), `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(v)}`);
+      return def;
+    }
+    return v as T;
+  }
+
+  list(o: Obj | undefined, key: string, p: string, required: boolean): unknown[] {
+    const at = join(p, key);
+    if (!this.present(o, key)) {
+      if (required && o !== undefined) this.problem(at, 'is required (a non-empty list)');
+      return [];
+    }
+    const v = o?.[key];
+    if (!Array.isArray(v)) {
+      this.problem(at, `must be a list, got ${describe(v)}`);
+      return [];
+    }
+    if (required && v.length === 0) this.problem(at, 'must not be empty');
+    return v;
+  }
+}
+
+const TOP_KEYS = ['listen', 'users', 'dataHost', 'session', 'log', 'serverVersion'] as const;
+const LISTEN_KEYS = ['host', 'port'] as const;
+const USER_KEYS = ['name', 'password', 'defaultSchema'] as const;
+const DATAHOST_KEYS = [
+  'name',
+  'balance',
+  'loadBalance',
+  'user',
+  'password',
+  'writeHosts',
+  'readHosts',
+  'pool',
+  'heartbeat',
+  'failover',
+  'replication',
+] as const;
+const HOST_KEYS = ['host', 'port', 'weight'] as const;
+const POOL_KEYS = ['min', 'max', 'idleTimeoutMs', 'acquireTimeoutMs', 'connectTimeoutMs'] as const;
+const HEARTBEAT_KEYS = ['sql', 'intervalMs', 'timeoutMs', 'retries'] as const;
+const FAILOVER_KEYS = ['enabled', 'dnindexFile', 'promote'] as const;
+const REPLICATION_KEYS = ['maxLagSeconds', 'checkEveryMs', 'readmitAfter'] as const;
+const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize'] as const;
+const LOG_KEYS = ['level'] as const;
+
+function checkListen(c: Checker, root: Obj | undefined): ListenConfig {
+  const p = 'listen';
+  const o = root === undefined ? undefined : c.present(root, 'listen') ? c.mapping(root['listen'], p, LISTEN_KEYS) : undefined;
+  if (root !== undefined && !c.present(root, 'listen')) c.problem(p, 'is required (host and port the proxy listens on)');
+  return {
+    host: c.string(o, 'host', p, { def: CONFIG_DEFAULTS.listenHost }),
+    // 0 = any free port (tests); the bound port is then whatever the listener reports.
+    port: c.int(o, 'port', p, 0, MAX_PORT),
+  };
+}
+
+function checkUsers(c: Checker, root: Obj | undefined): FrontendUser[] {
+  const list = c.list(root, 'users', '', true);
+  const seen = new Map<string, number>();
+  return list.map((raw, i) => {
+    const p = `users[${i}]`;
+    const o = c.mapping(raw, p, USER_KEYS);
+    const name = c.string(o, 'name', p);
+    const password = c.string(o, 'password', p, { allowEmpty: true });
+    const user: { name: string; password: string; defaultSchema?: string } = { name, password };
+    if (c.present(o, 'defaultSchema')) user.defaultSchema = c.string(o, 'defaultSchema', p);
+    if (name !== '') {
+      const first = seen.get(name);
+      if (first !== undefined) c.problem(`${p}.name`, `duplicate user ${JSON.stringify(name)} (also users[${first}])`);
+      else seen.set(name, i);
+    }
+    return user;
+  });
+}
+
+function checkHosts(c: Checker, dh: Obj | undefined, key: 'writeHosts' | 'readHosts', seen: Map<string, string>): HostConfig[] {
+  const list = c.list(dh, key, 'dataHost', key === 'writeHosts');
+  return list.map((raw, i) => {
+    const p = `dataHost.${key}[${i}]`;
+    const o = c.mapping(raw, p, HOST_KEYS);
+    const host = c.string(o, 'host', p);
+    const port = c.int(o, 'port', p, 1, MAX_PORT);
+    const weight = c.int(o, 'weight', p, 0, undefined, CONFIG_DEFAULTS.weight);
+    if (o !== undefined && host !== '' && c.present(o, 'port') && o['port'] === port) {
+      const id = `${host.toLowerCase()}:${port}`;
+      const first = seen.get(id);
+      if (first !== undefined) c.problem(p, `duplicate host ${host}:${port} (also ${first})`);
+      else seen.set(id, p);
+    }
+    return { host, port, weight };
+  });
+}
+
+function checkPool(c: Checker, dh: Obj | undefined): PoolConfig {
+  const p = 'dataHost.pool';
+  const o = c.section(dh, 'pool', 'dataHost', POOL_KEYS);
+  const d = CONFIG_DEFAULTS.pool;
+  const pool = {
+    min: c.int(o, 'min', p, 0, undefined, d.min),
+    max: c.int(o, 'max', p, 1, undefined, d.max),
+    // Must stay below the backends' wait_timeout (default 28800 s), or the server closes idle
+    // pooled connections first and the next statement on one of them fails.
+    idleTimeoutMs: c.int(o, 'idleTimeoutMs', p, 1, MAX_MS, d.idleTimeoutMs),
+    acquireTimeoutMs: c.int(o, 'acquireTimeoutMs', p, 1, MAX_MS, d.acquireTimeoutMs),
+    connectTimeoutMs: c.int(o, 'connectTimeoutMs', p, 1, MAX_MS, d.connectTimeoutMs),
+  };
+  if (pool.min > pool.max) c.problem(`${p}.min`, `must be <= pool.max (${pool.max}), got ${pool.min}`);
+  return pool;
+}
+
+function checkHeartbeat(c: Checker, dh: Obj | undefined): HeartbeatConfig {
+  const p = 'dataHost.heartbeat';
+  const o = c.section(dh, 'heartbeat', 'dataHost', HEARTBEAT_KEYS);
+  const d = CONFIG_DEFAULTS.heartbeat;
+  return {
+    sql: c.string(o, 'sql', p, { def: d.sql }),
+    intervalMs: c.int(o, 'intervalMs', p, 1, MAX_MS, d.intervalMs),
+    timeoutMs: c.int(o, 'timeoutMs', p, 1, MAX_MS, d.timeoutMs),
+    retries: c.int(o, 'retries', p, 1, undefined, d.retries),
+  };
+}
+
+function checkFailover(c: Checker, dh: Obj | undefined, writeHostCount: number, opts: ValidateOptions): FailoverConfig {
+  const p = 'dataHost.failover';
+  const o = c.section(dh, 'failover', 'dataHost', FAILOVER_KEYS);
+  const d = CONFIG_DEFAULTS.failover;
+  let dnindexFile: string;
+  if (c.present(o, 'dnindexFile')) {
+    dnindexFile = c.string(o, 'dnindexFile', p);
+    if (opts.baseDir !== undefined && dnindexFile !== '') dnindexFile = path.resolve(opts.baseDir, dnindexFile);
+  } else {
+    dnindexFile = opts.baseDir !== undefined ? path.join(path.resolve(opts.baseDir), CONFIG_DEFAULTS.dnindexFileName) : d.dnindexFile;
+  }
+  return {
+    enabled: c.bool(o, 'enabled', p, writeHostCount >= 2),
+    dnindexFile,
+    promote: c.bool(o, 'promote', p, d.promote),
+  };
+}
+
+function checkReplication(c: Checker, dh: Obj | undefined): ReplicationConfig {
+  const p = 'dataHost.replication';
+  const o = c.section(dh, 'replication', 'dataHost', REPLICATION_KEYS);
+  const d = CONFIG_DEFAULTS.replication;
+  return {
+    maxLagSeconds: c.number(o, 'maxLagSeconds', p, 0, d.maxLagSeconds),
+    checkEveryMs: c.int(o, 'checkEveryMs', p, 1, MAX_MS, d.checkEveryMs),
+    readmitAfter: c.int(o, 'readmitAfter', p, 1, undefined, d.readmitAfter),
+  };
+}
+
+function checkDataHost(c: Checker, root: Obj | undefined, opts: ValidateOptions): DataHostConfig {
+  const p = 'dataHost';
+  let dh: Obj | undefined;
+  if (root !== undefined) {
+    if (c.present(root, 'dataHost')) dh = c.mapping(root['dataHost'], p, DATAHOST_KEYS);
+    else c.problem(p, 'is required');
+  }
+  const name = c.string(dh, 'name', p);
+  if (name !== '' && !/^[A-Za-z0-9_.-]+$/.test(name)) {
+    c.problem(`${p}.name`, `must contain only letters, digits, "_", "." and "-" (it is a key in the dnindex file), got ${describe(name)}`);
+  }
+  const seen = new Map<string, string>();
+  const writeHosts = checkHosts(c, dh, 'writeHosts', seen);
+  const readHosts = checkHosts(c, dh, 'readHosts', seen);
+  return {
+    name,
+    balance: c.oneOf(dh, 'balance', p, BALANCES, CONFIG_DEFAULTS.balance),
+    loadBalance: c.oneOf(dh, 'loadBalance', p, LOAD_BALANCES, CONFIG_DEFAULTS.loadBalance),
+    user: c.string(dh, 'user', p),
+    password: c.string(dh, 'password', p, { allowEmpty: true }),
+    writeHosts,
+    readHosts,
+    pool: checkPool(c, dh),
+    heartbeat: checkHeartbeat(c, dh),
+    failover: checkFailover(c, dh, writeHosts.length, opts),
+    replication: checkReplication(c, dh),
+  };
+}
+
+function checkSession(c: Checker, root: Obj | undefined): SessionConfig {
+  const p = 'session';
+  const o = c.section(root, 'session', '', SESSION_KEYS);
+  const d = CONFIG_DEFAULTS.session;
+  return {
+    holdConnectionMs: c.int(o, 'holdConnectionMs', p, 0, MAX_MS, d.holdConnectionMs),
+    maxPacketSize: c.int(o, 'maxPacketSize', p, 1024, MAX_PACKET, d.maxPacketSize),
+  };
+}
+
+function checkLog(c: Checker, root: Obj | undefined): LogConfig {
+  const o = c.section(root, 'log', '', LOG_KEYS);
+  return { level: c.oneOf(o, 'level', 'log', LOG_LEVELS, CONFIG_DEFAULTS.log.level) };
+}
+
+export function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    for (const child of Object.values(v as object)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/**
+ * Checks `raw` completely and returns the deep-frozen configuration with defaults applied.
+ * @throws ConfigError listing every problem found.
+ */
+export function validateConfig(raw: unknown, opts: ValidateOptions = {}): SluiceConfig {
+  const c = new Checker();
+  const root = c.mapping(raw, '', TOP_KEYS);
+  const config: {
+    listen: ListenConfig;
+    users: FrontendUser[];
+    dataHost: DataHostConfig;
+    session: SessionConfig;
+    log: LogConfig;
+    serverVersion?: string;
+  } = {
+    listen: checkListen(c, root),
+    users: checkUsers(c, root),
+    dataHost: checkDataHost(c, root, opts),
+    session: checkSession(c, root),
+    log: checkLog(c, root),
+  };
+  if (c.present(root, 'serverVersion')) config.serverVersion = c.string(root, 'serverVersion', '');
+  if (c.errors.length > 0) throw new ConfigError(c.errors);
+  return deepFreeze(config);
+}

@@ -1,0 +1,84 @@
+/**
+ * Public shapes of the sandbox: a throwaway primary + replicas started from the MariaDB/MySQL
+ * binaries installed on this machine, with GTID replication wired. The quick start
+ * (`sluice sandbox`) and the test suite share it.
+ */
+import type { Logger } from 'pino';
+
+export type SandboxKind = 'mariadb' | 'mysql';
+
+export interface SandboxOptions {
+  /** Number of replicas (default 2). 0 is allowed (a lone primary). */
+  readonly replicas?: number;
+  /**
+   * First TCP port; servers get consecutive ports (primary = basePort, replica1 = basePort + 1 …).
+   * 0 or undefined: free ports are picked by the OS. The quick start uses
+   * `DEFAULT_SANDBOX_BASE_PORT` (3311), which `conf/sluice.yaml` matches.
+   */
+  readonly basePort?: number;
+  /** Semi-synchronous replication (MariaDB: built in since 10.3; MySQL: plugins). Default false. */
+  readonly semiSync?: boolean;
+  /** How long the primary waits for a semi-sync ack before falling back to async (default 2000). */
+  readonly semiSyncTimeoutMs?: number;
+  readonly logger: Logger;
+  /** Keep the directory (datadirs, logs) after `stop()`. Default false. */
+  readonly keep?: boolean;
+  /** Parent of the sandbox directory (default `os.tmpdir()`). */
+  readonly parentDir?: string;
+  /** Extra server options appended to every server's command line (e.g. `--sync-binlog=0`). */
+  readonly extraArgs?: readonly string[];
+  /** Bound on each server's start-up (default 60 000 ms). */
+  readonly startTimeoutMs?: number;
+}
+
+export type SandboxServerName = 'primary' | `replica${number}`;
+
+export interface SandboxServer {
+  readonly name: SandboxServerName;
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  readonly serverId: number;
+  /** OS pid while the process is alive (also while SIGSTOPped); undefined once it exited. */
+  readonly pid: number | undefined;
+  /** Unix socket of this server (root / admin maintenance without TCP). */
+  readonly socketPath: string;
+  /** Its error log (stdout + stderr of the server process). */
+  readonly logFile: string;
+  /** Send a signal to the server process (SIGKILL, SIGSTOP, SIGCONT …). No-op when not running. */
+  kill(signal: NodeJS.Signals): void;
+  /** Clean shutdown: SIGTERM, then SIGKILL after a bound. Resolves once the process is gone. */
+  stop(): Promise<void>;
+  /** (Re)start on the same datadir and wait until it accepts connections. */
+  start(): Promise<void>;
+  /** Run one statement as the admin user over TCP (a fresh connection per call); returns rows / OK. */
+  query(sql: string, params?: readonly unknown[]): Promise<unknown>;
+}
+
+export interface Sandbox {
+  readonly kind: SandboxKind;
+  /** `SELECT VERSION()` of the primary. */
+  readonly version: string;
+  readonly dir: string;
+  readonly primary: SandboxServer;
+  readonly replicas: readonly SandboxServer[];
+  /** Primary first, then the replicas in order. */
+  readonly servers: readonly SandboxServer[];
+  /** Application account: DML/DDL and replication monitoring, but no SUPER / READ_ONLY ADMIN. */
+  readonly user: 'app';
+  readonly password: 'app';
+  /** Account with every privilege (promotion needs READ_ONLY ADMIN / SUPER). */
+  readonly adminUser: string;
+  readonly adminPassword: string;
+  /** Replication account (REPLICATION SLAVE only). */
+  readonly replUser: string;
+  readonly replPassword: string;
+  /** Database created on the primary (and replicated): `sluice_test`. */
+  readonly database: string;
+  /** Stop every server (SIGTERM, SIGKILL after a bound) and remove `dir` unless `keep`. Idempotent. */
+  stop(): Promise<void>;
+  /**
+   * Wait until every running replica has applied everything the primary has binlogged so far
+   * (bounded; throws with the replica's replication error if its SQL/IO thread stopped).
+   */
+  waitForReplication(timeoutMs?: number): Promise<void>;
+}
