@@ -155,7 +155,14 @@ export class Session {
       }
       if (this.killed || this.ch.closed) break;
     }
-    if (this.ch.protocolError) this.log.warn({ err: this.ch.protocolError.message }, 'bad packet from client; closing');
+    const bad = this.ch.protocolError;
+    if (bad) {
+      this.log.warn({ err: bad.message }, 'bad packet from client; closing');
+      // Like the server: say why before closing (the client reports 1153, not a bare 2013).
+      if ((bad as { code?: string }).code === 'packet-too-large') {
+        this.ch.send(encodeErrFor(sqlError('ER_NET_PACKET_TOO_LARGE')), 1);
+      }
+    }
   }
 
   private async dispatch(cmd: ClientCommand, payload: Buffer): Promise<void> {
