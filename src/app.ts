@@ -10,6 +10,7 @@ import { Monitor } from './cluster/monitor.js';
 import { HostPools } from './backend/host-pools.js';
 import { createSelector } from './backend/selectors.js';
 import { FrontendServer } from './frontend/server.js';
+import { warmClassifier } from './routing/classify.js';
 import type { SessionStats } from './frontend/session.js';
 
 /** Used until a writeHost has answered once (and when none ever does). */
@@ -77,6 +78,8 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     monitor.start();
   }
   await learnServerVersion(cluster, poolsById, log);
+  // Load the SQL parser now (tens of ms) rather than on the first statement that needs it.
+  warmClassifier();
   const address = await frontend.listen(config.listen.host, config.listen.port);
   log.info({ listen: address, dataHost: dh.name, writer: cluster.view.writer?.id }, 'sluice listening');
 

@@ -19,7 +19,7 @@ function scanSplit(shape: ResponseShape, caps: number, bytes: Buffer, cut: numbe
   return { s, used };
 }
 
-function resultset(caps: number, rows: string[][], status = ServerStatus.AUTOCOMMIT): Buffer {
+function resultset(caps: number, rows: string[][], status: number = ServerStatus.AUTOCOMMIT): Buffer {
   return encodePackets(encodeTextResultset([col('a'), col('b')], rows, caps, status), 1);
 }
 
