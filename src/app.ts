@@ -77,7 +77,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     await monitor.probeAll();
     monitor.start();
   }
-  await learnServerVersion(cluster, poolsById, log);
+  await learnServerVersion(cluster, poolsById, dh.pool.idleTimeoutMs, log);
   // Load the SQL parser now (tens of ms) rather than on the first statement that needs it.
   warmClassifier();
   const address = await frontend.listen(config.listen.host, config.listen.port);
@@ -99,14 +99,34 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
   };
 }
 
-/** Opens one connection to the writeHost so the greeting can carry its real version (user-pain #21). */
-async function learnServerVersion(cluster: ClusterStore, pools: Map<string, HostPools>, log: Logger): Promise<void> {
+/**
+ * Opens one connection to the writeHost so the greeting can carry its real version
+ * (user-pain #21), and checks that pooled connections retire before the server's wait_timeout
+ * would kill them (user-pain #14).
+ */
+async function learnServerVersion(
+  cluster: ClusterStore,
+  pools: Map<string, HostPools>,
+  idleTimeoutMs: number,
+  log: Logger,
+): Promise<void> {
   const writer = cluster.view.writer;
   const p = writer && pools.get(writer.id);
   if (!p) return;
   try {
     const conn = await p.acquire({ wireCapabilities: 0, charset: 45 });
-    p.release(conn);
+    try {
+      const rows = await conn.query('SELECT @@wait_timeout');
+      const waitTimeoutMs = Number(rows[0]?.[0]) * 1000;
+      if (Number.isFinite(waitTimeoutMs) && idleTimeoutMs >= waitTimeoutMs) {
+        log.warn(
+          { writer: writer!.id, idleTimeoutMs, waitTimeoutMs },
+          'pool.idleTimeoutMs is not below the server wait_timeout: idle connections may be killed by the server first (they are replaced on borrow, at the cost of a reconnect)',
+        );
+      }
+    } finally {
+      p.release(conn);
+    }
   } catch (err) {
     log.warn({ writer: writer!.id, err: (err as Error).message }, 'writeHost not reachable at start-up');
   }

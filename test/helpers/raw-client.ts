@@ -6,8 +6,8 @@
 import net from 'node:net';
 import { Capability } from '../../src/protocol/constants.js';
 import { PacketDecoder, encodePacket } from '../../src/protocol/framer.js';
-import { decodeInitialHandshake, encodeHandshakeResponse } from '../../src/protocol/handshake.js';
-import { scrambleNativePassword } from '../../src/protocol/auth.js';
+import { decodeAuthSwitchRequest, decodeInitialHandshake, encodeHandshakeResponse } from '../../src/protocol/handshake.js';
+import { scrambleCachingSha2, scrambleNativePassword } from '../../src/protocol/auth.js';
 import { ResponseScanner, type ResponseShape } from '../../src/backend/response-scanner.js';
 
 export const RAW_CLIENT_CAPS =
@@ -21,6 +21,8 @@ export class RawClient {
   private closed = false;
   connectionId = 0;
   capabilities = 0;
+  /** The plugin the server switched the login to, if it did. */
+  switchedTo: string | undefined;
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -35,7 +37,18 @@ export class RawClient {
     socket.on('error', () => undefined);
   }
 
-  static async connect(port: number, user: string, password: string, database?: string, extraCaps = 0): Promise<RawClient> {
+  /**
+   * Logs in. `plugin` is what the client claims to start with: with 'caching_sha2_password' (as
+   * MySQL 8 clients do) the server is expected to switch it to mysql_native_password.
+   */
+  static async connect(
+    port: number,
+    user: string,
+    password: string,
+    database?: string,
+    extraCaps = 0,
+    plugin: 'mysql_native_password' | 'caching_sha2_password' = 'mysql_native_password',
+  ): Promise<RawClient> {
     const socket = net.connect({ host: '127.0.0.1', port });
     const c = new RawClient(socket);
     const greeting = decodeInitialHandshake(await c.next());
@@ -48,15 +61,25 @@ export class RawClient {
           maxPacketSize: 1 << 24,
           charset: 45,
           user,
-          authResponse: scrambleNativePassword(password, greeting.authPluginData.subarray(0, 20)),
+          authResponse:
+            plugin === 'mysql_native_password'
+              ? scrambleNativePassword(password, greeting.authPluginData.subarray(0, 20))
+              : scrambleCachingSha2(password, greeting.authPluginData.subarray(0, 20)),
           database,
-          authPluginName: 'mysql_native_password',
+          authPluginName: plugin,
           connectAttrs: undefined,
         }),
         1,
       ),
     );
-    const reply = await c.next();
+    let reply = await c.next();
+    if (reply[0] === 0xfe) {
+      const sw = decodeAuthSwitchRequest(reply);
+      c.switchedTo = sw.pluginName;
+      if (sw.pluginName !== 'mysql_native_password') throw new Error(`unexpected switch to ${sw.pluginName}`);
+      socket.write(encodePacket(scrambleNativePassword(password, sw.pluginData.subarray(0, 20)), 3));
+      reply = await c.next();
+    }
     if (reply[0] !== 0x00) throw new Error(`login failed: 0x${reply[0]?.toString(16)} ${reply.subarray(9).toString()}`);
     return c;
   }

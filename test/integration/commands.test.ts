@@ -105,3 +105,26 @@ test('a client announcing a packet over maxPacketSize is cut off', async () => {
     await p.close();
   }
 });
+
+test('a client that starts with caching_sha2_password is switched to mysql_native_password', async () => {
+  const c = await RawClient.connect(proxy.port, proxy.sandbox.user, proxy.sandbox.password, 'sluice_test', 0, 'caching_sha2_password');
+  try {
+    assert.equal(c.switchedTo, 'mysql_native_password');
+    assert.equal(firstValue(await c.command(encodeQuery('SELECT 1'))), '1');
+  } finally {
+    c.close();
+  }
+});
+
+test('a password hash (*HEX) in the config authenticates the plain password', async () => {
+  const { nativePasswordHash } = await import('../../src/protocol/auth.js');
+  const hash = '*' + nativePasswordHash('s3cret').toString('hex').toUpperCase();
+  const p = await startProxy({ users: [{ name: proxy.sandbox.user, password: hash }] });
+  try {
+    const c = await RawClient.connect(p.port, proxy.sandbox.user, 's3cret');
+    c.close();
+    await assert.rejects(RawClient.connect(p.port, proxy.sandbox.user, hash), /login failed/);
+  } finally {
+    await p.close();
+  }
+});
