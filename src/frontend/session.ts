@@ -297,7 +297,10 @@ export class Session {
         }
         const wasInScope = inTransactionScope(this.state!) || isPinned(this.state!);
         const safeToRetry =
-          attempt === 0 && !wasInScope && (decision.target === 'reader' || !err.commandSent || c.kind === 'read');
+          !this.killed &&
+          attempt === 0 &&
+          !wasInScope &&
+          (decision.target === 'reader' || !err.commandSent || c.kind === 'read');
         if (safeToRetry) {
           this.log.info({ backend: conn.hostId, err: err.message }, 'backend connection lost before any reply; retrying');
           stats.retries++;
@@ -457,11 +460,13 @@ export class Session {
 
   /** Validates and records a schema change (USE via COM_INIT_DB, or the handshake's database). */
   private async changeSchema(schema: string): Promise<SqlError | undefined> {
-    const decision = route(NEUTRAL, routeState(this.state!, this.held !== undefined), this.ctx.cluster());
+    // Any host can tell whether a schema exists; a read decision keeps logins working while the
+    // writeHost is down, and stays on the session's connection inside a transaction.
+    const decision = this.readDecision();
     if (decision.target === 'error') return new SqlError(decision.message, decision.errno, decision.sqlState);
     let lease: Lease;
     try {
-      lease = await this.lease(decision, NEUTRAL, new Set());
+      lease = await this.lease(decision, READ, new Set());
     } catch (err) {
       return err instanceof SqlError ? err : sqlError('CR_CONN_HOST_ERROR', this.ctx.cluster().dataHost, (err as Error).message);
     }
