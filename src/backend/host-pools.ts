@@ -60,6 +60,17 @@ export class HostPools {
     return this.poolFor(key).acquire();
   }
 
+  /**
+   * Whether an acquire with this key would have to wait (no idle connection and no room to open
+   * one). A session gives back what it keeps before it waits, so sessions never deadlock.
+   */
+  wouldWait(key: PoolKey): boolean {
+    const entry = this.pools.get(`${key.wireCapabilities}/${key.charset}`);
+    if (!entry) return false;
+    const p = entry.pool;
+    return p.available <= p.pending && p.size >= p.max;
+  }
+
   /** Returns a healthy, clean connection to its pool. */
   release(conn: BackendConnection): void {
     const entry = this.pools.get(keyString(conn));

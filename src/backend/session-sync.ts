@@ -50,6 +50,30 @@ export interface SyncPlan {
   readonly statements: readonly (readonly [string, string])[];
 }
 
+/**
+ * Cheap check for the common case (nothing to replay), so the hot path skips building a plan
+ * and the async replay entirely.
+ */
+export function inSync(conn: BackendConnection, desired: DesiredSessionState, needs: SyncNeeds): boolean {
+  const s = conn.state;
+  return (
+    s.schema === (desired.schema ?? s.schema) &&
+    s.charsetSql === desired.charsetSql &&
+    s.multiStatements === desired.multiStatements &&
+    sameEntries(s.vars, desired.vars) &&
+    sameEntries(s.statements, desired.statements) &&
+    (!needs.userVars || sameEntries(s.userVars, desired.userVars)) &&
+    (!needs.lastInsertId || s.lastInsertIdSession === desired.sessionId)
+  );
+}
+
+function sameEntries(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  if (a.size === 0) return true;
+  for (const [k, v] of b) if (a.get(k) !== v) return false;
+  return true;
+}
+
 /** Pure: what must be sent to `conn` so that it matches `desired`. */
 export function planSync(
   conn: BackendConnection['state'],

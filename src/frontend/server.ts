@@ -20,7 +20,19 @@ export class FrontendServer {
     this.log = log;
     this.server = net.createServer((socket) => this.accept(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
+    // One timer for all sessions (not one per statement): gives back the connections of
+    // sessions that have been idle for holdConnectionMs.
+    const holdMs = ctx.config.session.holdConnectionMs;
+    if (holdMs > 0) {
+      this.sweeper = setInterval(() => {
+        const now = Date.now();
+        for (const s of this.sessions.values()) s.sweep(now);
+      }, Math.max(5, Math.floor(holdMs / 2)));
+      this.sweeper.unref();
+    }
   }
+
+  private sweeper: NodeJS.Timeout | undefined;
 
   private accept(socket: net.Socket): void {
     const id = this.nextId++;
@@ -51,6 +63,7 @@ export class FrontendServer {
 
   /** Stops accepting, then closes every client connection. */
   async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) s.terminate();
     await closed;

@@ -5,8 +5,10 @@
  * backend connection (backend/), bring it to the session's state, relay the backend's answer as
  * raw bytes, then record what the answer changed (session-state). The session holds at most one
  * backend connection between statements — the one its last statement ran on — so that a
- * transaction, a temporary table or `SHOW WARNINGS` sees the same server thread; holding at most
- * one means two sessions can never wait on each other's connections.
+ * transaction, a temporary table or `SHOW WARNINGS` sees the same server thread. While the client
+ * is active it also keeps one connection per host it used, so alternating reads cost no pool
+ * round trip; those go back to the pools once the client has been idle for holdConnectionMs, and
+ * before the session would ever wait for a pool — so two sessions never wait on each other.
  */
 import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/types.js';
@@ -29,7 +31,7 @@ import {
   BackendSqlError,
   WIRE_FORMAT_CAPABILITIES,
 } from '../backend/backend-connection.js';
-import { syncConnection } from '../backend/session-sync.js';
+import { inSync, syncConnection } from '../backend/session-sync.js';
 import type { ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
 import { ClientChannel } from './client-channel.js';
 import { AuthFailed, authenticate, encodeErrFor, type AuthenticatedClient } from './authenticate.js';
@@ -76,9 +78,23 @@ export class Session {
   private readonly log: Logger;
   private client: AuthenticatedClient | undefined;
   private state: SessionState | undefined;
-  /** The backend connection kept between statements (see file comment). */
-  private held: { conn: BackendConnection; pools: HostPools } | undefined;
-  private holdTimer: NodeJS.Timeout | undefined;
+  /**
+   * Backend connections this session keeps between statements, at most one per host (see the
+   * file comment). An active client alternating between readHosts reuses them instead of
+   * borrowing from the pools for every statement.
+   */
+  private readonly conns = new Map<string, HeldConnection>();
+  /** The connection that ran the previous statement (SHOW WARNINGS, ROW_COUNT() …). */
+  private last: HeldConnection | undefined;
+  /**
+   * The connection an open transaction or pinned state lives on: never given back while that
+   * lasts (it is also in `conns`).
+   */
+  private anchor: HeldConnection | undefined;
+  /** When the last command finished (ms, Date.now()); the sweeper releases idle connections. */
+  private idleSince = 0;
+  /** Login or a command is running: the sweeper must not touch the connections. */
+  private busy = true;
   /** The connection running the current statement (KILL QUERY targets it). */
   private active: BackendConnection | undefined;
   /** Text of the statement running now, for SHOW @@CONNECTION. */
@@ -123,6 +139,8 @@ export class Session {
       }
       this.ch.send(this.okPayload(), (client.lastSeq + 1) & 0xff);
       this.log.debug({ user: client.user.name }, 'client authenticated');
+      this.busy = false;
+      this.idleSince = Date.now();
       await this.commandLoop();
     } catch (err) {
       if (!(err instanceof AuthFailed)) this.log.error({ err }, 'session failed');
@@ -148,10 +166,14 @@ export class Session {
         break;
       }
       if (cmd.type === 'quit') break;
+      this.busy = true;
       try {
         await this.dispatch(cmd, packet.payload);
       } catch (err) {
         this.replyError(err);
+      } finally {
+        this.busy = false;
+        this.idleSince = Date.now();
       }
       if (this.killed || this.ch.closed) break;
     }
@@ -191,7 +213,7 @@ export class Session {
         return;
       }
       case 'reset-connection':
-        await this.releaseHeld(true);
+        await this.releaseAll(true);
         recordReset(this.state!, this.client!.charset);
         this.ch.send(this.okPayload(), 1);
         return;
@@ -217,7 +239,7 @@ export class Session {
       const kill = parseKill(sql);
       if (kill) return this.kill(kill.id, kill.queryOnly);
     }
-    const decision = route(c, routeState(this.state!, this.held !== undefined), this.ctx.cluster());
+    const decision = route(c, routeState(this.state!, this.holdsLast()), this.ctx.cluster());
     const forwarded = c.forwardSql !== undefined ? encodeQuery(c.forwardSql) : payload;
     this.currentSql = sql;
     try {
@@ -233,11 +255,11 @@ export class Session {
   }
 
   private readDecision(): RouteDecision {
-    return route(READ, routeState(this.state!, this.held !== undefined), this.ctx.cluster());
+    return route(READ, routeState(this.state!, this.holdsLast()), this.ctx.cluster());
   }
 
   private writerDecision(): RouteDecision {
-    return route(NEUTRAL, routeState(this.state!, this.held !== undefined), this.ctx.cluster());
+    return route(NEUTRAL, routeState(this.state!, this.holdsLast()), this.ctx.cluster());
   }
 
   /** Runs one command (`payload`, unframed) on the backend the decision names and relays the answer. */
@@ -254,9 +276,9 @@ export class Session {
     }
     const excluded = new Set<string>();
     for (let attempt = 0; ; attempt++) {
-      let lease: Lease;
+      let held: HeldConnection;
       try {
-        lease = await this.lease(decision, c, excluded);
+        held = await this.lease(decision, c.digest, excluded);
       } catch (err) {
         if (err instanceof HostUnavailable && decision.target === 'reader' && attempt < 3) {
           excluded.add(err.hostId);
@@ -265,28 +287,27 @@ export class Session {
         }
         throw err;
       }
-      if (lease.host.role === 'read' || lease.host.id !== this.ctx.cluster().writer?.id) stats.routedToReader++;
-      else stats.routedToWriter++;
-      const { conn } = lease;
+      if (held.conn.hostId === this.ctx.cluster().writer?.id) stats.routedToWriter++;
+      else stats.routedToReader++;
+      const { conn } = held;
       this.active = conn;
       try {
-        await syncConnection(conn, this.state!, {
-          userVars: c.readsUserVariables,
-          lastInsertId: c.readsLastInsertId,
-        });
+        const state = this.state!;
+        const needs = { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId };
+        if (!inSync(conn, state, needs)) await syncConnection(conn, state, needs);
         const summary = await conn.relay(command, shape, this.ch.socket, firstReplySeq);
         this.active = undefined;
-        this.afterStatement(c, summary, lease);
+        this.afterStatement(c, summary, held);
         return;
       } catch (err) {
         this.active = undefined;
         if (err instanceof BackendSqlError) {
           // The replay failed (e.g. the schema was dropped meanwhile): report it as the server would.
-          this.endLease(lease, false);
+          this.finishStatement(held);
           throw new SqlError(err.message, err.errno, err.sqlState);
         }
-        lease.pools.discard(conn);
-        if (this.held?.conn === conn) this.held = undefined;
+        this.forget(held);
+        held.pools.discard(conn);
         if (!(err instanceof BackendGoneError)) throw err;
         if (err.bytesForwarded > 0) {
           // Part of a result reached the client: the only honest signal left is a closed
@@ -313,9 +334,9 @@ export class Session {
     }
   }
 
-  private afterStatement(c: Classification, summary: ResponseSummary, lease: Lease): void {
+  private afterStatement(c: Classification, summary: ResponseSummary, held: HeldConnection): void {
     const s = this.state!;
-    const conn = lease.conn;
+    const conn = held.conn;
     if (summary.error === undefined) {
       recordStatement(s, c, { statusFlags: summary.statusFlags, lastInsertId: summary.lastInsertId });
       // The connection ran the statement itself, so it now carries what the session recorded.
@@ -336,76 +357,74 @@ export class Session {
     } else {
       this.ctx.stats.errors++;
     }
-    this.endLease(lease, true);
-  }
-
-  /** After a statement: keep the connection (transaction, pin, hold window) or give it back. */
-  private endLease(lease: Lease, mayHold: boolean): void {
-    if (!lease.held) {
-      lease.pools.release(lease.conn);
-      return;
-    }
-    const s = this.state!;
-    if (inTransactionScope(s) || isPinned(s)) {
-      this.clearHoldTimer();
-      return;
-    }
-    const holdMs = this.ctx.config.session.holdConnectionMs;
-    if (mayHold && holdMs > 0) {
-      if (this.holdTimer) this.holdTimer.refresh();
-      else {
-        this.holdTimer = setTimeout(() => {
-          this.holdTimer = undefined;
-          void this.releaseHeld(false);
-        }, holdMs);
-        this.holdTimer.unref();
-      }
-      return;
-    }
-    void this.releaseHeld(false);
+    this.finishStatement(held);
   }
 
   /**
-   * Finds the connection for a decision: the held one when it is on the right host, else a
-   * pooled one. A held connection that must be kept (transaction, pin) is never swapped out; a
-   * statement for another host then gets a one-off lease.
+   * After a statement on `held`: it becomes the last connection; it anchors the session while a
+   * transaction or pinned state lives on it; the rest go back now (holdConnectionMs = 0) or when
+   * the sweeper finds the session idle.
    */
-  private async lease(decision: RouteDecision, c: Classification, excluded: ReadonlySet<string>): Promise<Lease> {
+  private finishStatement(held: HeldConnection): void {
+    this.last = held;
+    const s = this.state!;
+    if (inTransactionScope(s) || isPinned(s)) this.anchor ??= held;
+    else this.anchor = undefined;
+    if (this.ctx.config.session.holdConnectionMs === 0) this.releaseIdle();
+  }
+
+  /** Called periodically by the server: gives back connections of a session idle long enough. */
+  sweep(now: number): void {
+    if (this.busy || this.conns.size === 0) return;
+    if (now - this.idleSince >= this.ctx.config.session.holdConnectionMs) this.releaseIdle();
+  }
+
+  private holdsLast(): boolean {
+    return this.last !== undefined && this.last.conn.alive;
+  }
+
+  /**
+   * Finds the connection for a decision: the one this session keeps on that host, else a pooled
+   * one. Before it could wait for a pool, the session gives back what it does not need, so it
+   * never waits while sitting on connections another session may be waiting for.
+   */
+  private async lease(decision: RouteDecision, digest: string, excluded: ReadonlySet<string>): Promise<HeldConnection> {
     const view = this.ctx.cluster();
-    const held = this.held;
     if (decision.target === 'last') {
-      if (held && held.conn.alive) return { conn: held.conn, pools: held.pools, host: hostOf(view, held.conn), held: true };
-      return this.lease({ target: 'writer', reason: 'last-connection' }, c, excluded);
+      if (this.holdsLast()) return this.last!;
+      return this.lease({ target: 'writer', reason: 'last-connection' }, digest, excluded);
     }
     let host: HostView | undefined;
     if (decision.target === 'writer') {
       host = view.writer;
     } else if (decision.target === 'reader') {
-      const candidates = decision.candidates.filter((h) => !excluded.has(h.id));
+      const candidates = excluded.size === 0 ? decision.candidates : decision.candidates.filter((h) => !excluded.has(h.id));
       host =
         candidates.length === 0
           ? view.writer
-          : this.ctx.selector.pick(candidates, c.digest, (id) => this.ctx.pools(id)?.stats().borrowed ?? 0);
+          : this.ctx.selector.pick(candidates, digest, (id) => this.ctx.pools(id)?.stats().borrowed ?? 0);
     }
     if (!host) throw sqlError('CR_CONN_HOST_ERROR', view.dataHost, 'no writeHost is available');
-    if (held && held.conn.alive && held.conn.hostId === host.id) {
-      this.clearHoldTimer();
-      return { conn: held.conn, pools: held.pools, host, held: true };
+    const kept = this.conns.get(host.id);
+    if (kept) {
+      if (kept.conn.alive) return kept;
+      this.forget(kept);
+      kept.pools.discard(kept.conn);
     }
     const pools = this.ctx.pools(host.id);
     if (!pools) throw sqlError('CR_CONN_HOST_ERROR', host.id, 'unknown backend');
-    const keep = held !== undefined && (inTransactionScope(this.state!) || isPinned(this.state!));
-    if (!keep) await this.releaseHeld(false);
+    const key = this.poolKey();
+    if (pools.wouldWait(key)) this.releaseIdle();
     let conn: BackendConnection;
     try {
-      conn = await pools.acquire(this.poolKey());
+      conn = await pools.acquire(key);
     } catch (err) {
       this.log.warn({ backend: host.id, err: (err as Error).message }, 'cannot get a backend connection');
       throw new HostUnavailable(host.id, (err as Error).message);
     }
-    if (keep) return { conn, pools, host, held: false };
-    this.held = { conn, pools };
-    return { conn, pools, host, held: true };
+    const held: HeldConnection = { conn, pools };
+    this.conns.set(host.id, held);
+    return held;
   }
 
   private poolKey(): { wireCapabilities: number; charset: number } {
@@ -415,26 +434,40 @@ export class Session {
     };
   }
 
-  private clearHoldTimer(): void {
-    if (this.holdTimer) {
-      clearTimeout(this.holdTimer);
-      this.holdTimer = undefined;
+  /** Drops a connection from the session's books (it died or is being given back). */
+  private forget(held: HeldConnection): void {
+    if (this.conns.get(held.conn.hostId) === held) this.conns.delete(held.conn.hostId);
+    if (this.last === held) this.last = undefined;
+    if (this.anchor === held) this.anchor = undefined;
+  }
+
+  /** Gives back every kept connection except the anchor. */
+  private releaseIdle(): void {
+    for (const held of [...this.conns.values()]) {
+      if (held !== this.anchor) void this.giveBack(held, false);
     }
   }
 
+  /** Gives back every connection, the anchor too (reset, change user, end of session). */
+  private async releaseAll(forceReset: boolean): Promise<void> {
+    const inScope = this.state !== undefined && (inTransactionScope(this.state) || isPinned(this.state));
+    await Promise.all(
+      [...this.conns.values()].map((held) => this.giveBack(held, forceReset || (inScope && held === this.anchor))),
+    );
+  }
+
   /**
-   * Gives the held connection back. A connection that carries state another session must not
-   * see (temporary tables, locks, an open transaction) is reset first; `forceReset` resets anyway.
+   * Returns a connection to its pool. One that carries state another session must not see
+   * (temporary tables, locks, an open transaction, verbatim SETs) is reset first.
    */
-  private async releaseHeld(forceReset: boolean): Promise<void> {
-    this.clearHoldTimer();
-    const held = this.held;
-    if (!held) return;
-    this.held = undefined;
+  private async giveBack(held: HeldConnection, reset: boolean): Promise<void> {
+    this.forget(held);
     const { conn, pools } = held;
-    const s = this.state;
-    const needsReset = forceReset || conn.state.dirty || (s !== undefined && inTransactionScope(s));
-    if (!needsReset || !conn.alive) {
+    if (!conn.alive) {
+      pools.discard(conn);
+      return;
+    }
+    if (!reset && !conn.state.dirty) {
       pools.release(conn);
       return;
     }
@@ -464,25 +497,35 @@ export class Session {
     // writeHost is down, and stays on the session's connection inside a transaction.
     const decision = this.readDecision();
     if (decision.target === 'error') return new SqlError(decision.message, decision.errno, decision.sqlState);
-    let lease: Lease;
-    try {
-      lease = await this.lease(decision, READ, new Set());
-    } catch (err) {
-      return err instanceof SqlError ? err : sqlError('CR_CONN_HOST_ERROR', this.ctx.cluster().dataHost, (err as Error).message);
+    // A dead readHost is skipped (as for reads), down to the writeHost.
+    const excluded = new Set<string>();
+    let held: HeldConnection | undefined;
+    while (!held) {
+      try {
+        held = await this.lease(decision, '', excluded);
+      } catch (err) {
+        if (err instanceof HostUnavailable && decision.target === 'reader' && !excluded.has(err.hostId)) {
+          excluded.add(err.hostId);
+          continue;
+        }
+        if (err instanceof SqlError) return err;
+        if (err instanceof HostUnavailable) return sqlError('CR_CONN_HOST_ERROR', err.hostId, err.reason);
+        return sqlError('CR_CONN_HOST_ERROR', this.ctx.cluster().dataHost, (err as Error).message);
+      }
     }
     try {
-      await lease.conn.initDb(schema);
+      await held.conn.initDb(schema);
       this.state!.schema = schema;
-      this.endLease(lease, true);
+      this.finishStatement(held);
       return undefined;
     } catch (err) {
       if (err instanceof BackendSqlError) {
-        this.endLease(lease, true);
+        this.finishStatement(held);
         return new SqlError(err.message, err.errno, err.sqlState);
       }
-      lease.pools.discard(lease.conn);
-      if (this.held?.conn === lease.conn) this.held = undefined;
-      return sqlError('CR_SERVER_LOST', lease.conn.hostId);
+      this.forget(held);
+      held.pools.discard(held.conn);
+      return sqlError('CR_SERVER_LOST', held.conn.hostId);
     }
   }
 
@@ -506,7 +549,7 @@ export class Session {
       this.killed = true; // the server closes the connection after a failed COM_CHANGE_USER
       return;
     }
-    await this.releaseHeld(true);
+    await this.releaseAll(true);
     const charset = cmd.charset ?? client.charset;
     this.client = { ...client, user, charset };
     this.state = newSessionState(this.id, charset, this.state!.multiStatements);
@@ -603,23 +646,20 @@ export class Session {
   }
 
   private async cleanup(): Promise<void> {
-    this.clearHoldTimer();
+    this.busy = true; // the sweeper keeps out
     const active = this.active;
     if (active) {
       // The client left mid-statement: that connection's state is unknown.
       active.destroy();
     }
-    await this.releaseHeld(false);
+    await this.releaseAll(false);
     this.ch.close();
   }
 }
 
-interface Lease {
+interface HeldConnection {
   readonly conn: BackendConnection;
   readonly pools: HostPools;
-  readonly host: HostView;
-  /** The session keeps it as `held`; false for a one-off lease beside a kept connection. */
-  readonly held: boolean;
 }
 
 class HostUnavailable extends Error {
@@ -630,22 +670,6 @@ class HostUnavailable extends Error {
   ) {
     super(`${hostId}: ${reason}`);
   }
-}
-
-function hostOf(view: ClusterView, conn: BackendConnection): HostView {
-  return (
-    view.hosts.find((h) => h.id === conn.hostId) ?? {
-      id: conn.hostId,
-      host: conn.host,
-      port: conn.port,
-      role: 'write',
-      index: 0,
-      weight: 0,
-      status: 'unknown',
-      readOnly: undefined,
-      readable: false,
-    }
-  );
 }
 
 /** `KILL [CONNECTION | QUERY] <id>` — the id is the proxy's, translated per backend. */
