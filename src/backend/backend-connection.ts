@@ -329,50 +329,77 @@ export class BackendConnection {
     if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
     this.busy = true;
     this.lastUsedAt = Date.now();
-    const scanner = new ResponseScanner(shape, this.capabilities, firstSeq);
-    const backend = this.socket;
-    let forwarded = 0;
+    this.scanner.reset(shape, this.capabilities, firstSeq);
+    this.relayClient = client;
+    this.forwarded = 0;
+    this.sink = this.onRelayData;
+    this.onGone = this.onRelayGone;
     return new Promise<ResponseSummary>((resolve, reject) => {
-      const resume = (): void => {
-        backend.resume();
-      };
-      this.onGone = (err) => {
-        this.busy = false;
-        client.off('drain', resume);
-        reject(new BackendGoneError(err.message, forwarded, true));
-      };
-      this.sink = (chunk) => {
-        let used: number;
-        try {
-          used = scanner.push(chunk);
-        } catch (err) {
-          this.fail(`protocol error from backend: ${(err as Error).message}`);
-          return;
-        }
-        if (used !== chunk.length) {
-          this.fail(`backend sent ${chunk.length - used} bytes past the end of a response`);
-          return;
-        }
-        if (client.destroyed) {
-          // The client is gone: stop pulling a result nobody will read.
-          this.fail('client went away during a result');
-          return;
-        }
-        forwarded += chunk.length;
-        if (!client.write(chunk) && !scanner.done) {
-          backend.pause();
-          client.once('drain', resume);
-        }
-        if (scanner.done) {
-          this.sink = undefined;
-          this.onGone = undefined;
-          this.busy = false;
-          this.lastUsedAt = Date.now();
-          resolve(scanner.summary);
-        }
-      };
-      backend.write(command);
+      this.relayResolve = resolve;
+      this.relayReject = reject;
+      this.socket.write(command);
     });
+  }
+
+  // Relay state: one scanner and bound callbacks per connection, so a statement allocates
+  // nothing but its promise.
+  private readonly scanner = new ResponseScanner('query', 0, 1);
+  private relayClient: net.Socket | undefined;
+  private relayResolve: ((summary: ResponseSummary) => void) | undefined;
+  private relayReject: ((err: Error) => void) | undefined;
+  private forwarded = 0;
+
+  private readonly resumeBackend = (): void => {
+    this.socket.resume();
+  };
+
+  private readonly onRelayGone = (err: Error): void => {
+    this.busy = false;
+    this.relayClient?.off('drain', this.resumeBackend);
+    const reject = this.relayReject;
+    this.endRelay();
+    reject?.(new BackendGoneError(err.message, this.forwarded, true));
+  };
+
+  private readonly onRelayData = (chunk: Buffer): void => {
+    const scanner = this.scanner;
+    let used: number;
+    try {
+      used = scanner.push(chunk);
+    } catch (err) {
+      this.fail(`protocol error from backend: ${(err as Error).message}`);
+      return;
+    }
+    if (used !== chunk.length) {
+      this.fail(`backend sent ${chunk.length - used} bytes past the end of a response`);
+      return;
+    }
+    const client = this.relayClient!;
+    if (client.destroyed) {
+      // The client is gone: stop pulling a result nobody will read.
+      this.fail('client went away during a result');
+      return;
+    }
+    this.forwarded += chunk.length;
+    if (!client.write(chunk) && !scanner.done) {
+      this.socket.pause();
+      client.once('drain', this.resumeBackend);
+    }
+    if (scanner.done) {
+      const resolve = this.relayResolve!;
+      this.endRelay();
+      this.busy = false;
+      this.lastUsedAt = Date.now();
+      resolve(scanner.summary);
+    }
+  };
+
+  private endRelay(): void {
+    this.sink = undefined;
+    this.onGone = undefined;
+    this.relayClient = undefined;
+    this.relayResolve = undefined;
+    this.relayReject = undefined;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -62,8 +62,8 @@ const enum Phase {
 
 export class ResponseScanner {
   private phase: Phase;
-  private readonly deprecateEof: boolean;
-  private readonly capabilities: number;
+  private deprecateEof: boolean;
+  private capabilities: number;
   /** Header bytes of the current physical packet gathered so far (headers may straddle chunks). */
   private readonly header = Buffer.alloc(4);
   private headerFill = 0;
@@ -78,7 +78,7 @@ export class ResponseScanner {
   private columnsLeft = 0;
   private expectedSeq: number;
 
-  readonly summary: ResponseSummary = {
+  summary: ResponseSummary = {
     statusFlags: 0,
     error: undefined,
     affectedRows: 0,
@@ -93,6 +93,16 @@ export class ResponseScanner {
    */
   constructor(shape: ResponseShape, capabilities: number, firstSeq = 1) {
     this.capabilities = capabilities;
+    this.deprecateEof = false;
+    this.expectedSeq = 0;
+    this.phase = Phase.Done;
+    this.okOnly = false;
+    this.reset(shape, capabilities, firstSeq);
+  }
+
+  /** Makes the scanner ready for the next response (one scanner serves a connection's life). */
+  reset(shape: ResponseShape, capabilities: number, firstSeq: number): void {
+    this.capabilities = capabilities;
     this.deprecateEof = (capabilities & Capability.DEPRECATE_EOF) !== 0;
     this.expectedSeq = firstSeq & 0xff;
     this.phase =
@@ -102,9 +112,18 @@ export class ResponseScanner {
           ? Phase.FieldList
           : Phase.Single;
     this.okOnly = shape === 'ok';
+    this.headerFill = 0;
+    this.bodyLeft = 0;
+    this.continuation = false;
+    this.prevWasMax = false;
+    this.capture = undefined;
+    this.captureFill = 0;
+    this.columnsLeft = 0;
+    this.pendingFirst = false;
+    this.summary = { statusFlags: 0, error: undefined, affectedRows: 0, lastInsertId: 0, resultSets: 0, localInfile: false };
   }
 
-  private readonly okOnly: boolean;
+  private okOnly: boolean;
 
   get done(): boolean {
     return this.phase === Phase.Done;

@@ -168,7 +168,7 @@ export class Session {
       if (cmd.type === 'quit') break;
       this.busy = true;
       try {
-        await this.dispatch(cmd, packet.payload);
+        await this.dispatch(cmd, packet.payload, packet.frame);
       } catch (err) {
         this.replyError(err);
       } finally {
@@ -187,10 +187,11 @@ export class Session {
     }
   }
 
-  private async dispatch(cmd: ClientCommand, payload: Buffer): Promise<void> {
+  /** `frame` is the client's packet as received (header included) when it can be forwarded as is. */
+  private async dispatch(cmd: ClientCommand, payload: Buffer, frame: Buffer | undefined): Promise<void> {
     switch (cmd.type) {
       case 'query':
-        return this.query(cmd.sql, payload);
+        return this.query(cmd.sql, payload, frame);
       case 'init-db': {
         const err = await this.changeSchema(cmd.schema);
         this.ch.send(err ? encodeErrFor(err) : this.okPayload(), 1);
@@ -233,17 +234,17 @@ export class Session {
   // ---------------------------------------------------------------------------------------------
   // Statements
 
-  private async query(sql: string, payload: Buffer): Promise<void> {
+  private async query(sql: string, payload: Buffer, frame: Buffer | undefined): Promise<void> {
     const c = classify(sql);
     if (c.verb === 'KILL') {
       const kill = parseKill(sql);
       if (kill) return this.kill(kill.id, kill.queryOnly);
     }
     const decision = route(c, routeState(this.state!, this.holdsLast()), this.ctx.cluster());
-    const forwarded = c.forwardSql !== undefined ? encodeQuery(c.forwardSql) : payload;
     this.currentSql = sql;
     try {
-      await this.execute(decision, c, forwarded, 'query');
+      if (c.forwardSql !== undefined) await this.execute(decision, c, encodeQuery(c.forwardSql), 'query', undefined);
+      else await this.execute(decision, c, payload, 'query', frame);
     } finally {
       this.currentSql = undefined;
     }
@@ -251,7 +252,7 @@ export class Session {
 
   /** Runs a non-statement command that is answered by a backend (COM_FIELD_LIST, COM_STATISTICS). */
   private forward(decision: RouteDecision, payload: Buffer, shape: ResponseShape): Promise<void> {
-    return this.execute(decision, NEUTRAL, payload, shape);
+    return this.execute(decision, NEUTRAL, payload, shape, undefined);
   }
 
   private readDecision(): RouteDecision {
@@ -262,10 +263,19 @@ export class Session {
     return route(NEUTRAL, routeState(this.state!, this.holdsLast()), this.ctx.cluster());
   }
 
-  /** Runs one command (`payload`, unframed) on the backend the decision names and relays the answer. */
-  private async execute(decision: RouteDecision, c: Classification, payload: Buffer, shape: ResponseShape): Promise<void> {
+  /**
+   * Runs one command on the backend the decision names and relays the answer. `payload` is the
+   * command unframed; `frame`, when given, is the same command already framed with sequence 0.
+   */
+  private async execute(
+    decision: RouteDecision,
+    c: Classification,
+    payload: Buffer,
+    shape: ResponseShape,
+    frame: Buffer | undefined,
+  ): Promise<void> {
     const stats = this.ctx.stats;
-    const command = encodePacket(payload, 0);
+    const command = frame ?? encodePacket(payload, 0);
     // A command over 16 MiB travels as several packets; the reply continues their sequence.
     const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
     stats.statements++;
@@ -274,14 +284,15 @@ export class Session {
       this.ch.send(encodeErrFor(new SqlError(decision.message, decision.errno, decision.sqlState)), 1);
       return;
     }
-    const excluded = new Set<string>();
+    let excluded: Set<string> | undefined; // hosts that failed this statement (rare: allocated on demand)
     for (let attempt = 0; ; attempt++) {
       let held: HeldConnection;
       try {
-        held = await this.lease(decision, c.digest, excluded);
+        const target = this.resolve(decision, c.digest, excluded);
+        held = 'conn' in target ? target : await this.borrow(target);
       } catch (err) {
         if (err instanceof HostUnavailable && decision.target === 'reader' && attempt < 3) {
-          excluded.add(err.hostId);
+          (excluded ??= new Set()).add(err.hostId);
           stats.retries++;
           continue;
         }
@@ -325,7 +336,7 @@ export class Session {
         if (safeToRetry) {
           this.log.info({ backend: conn.hostId, err: err.message }, 'backend connection lost before any reply; retrying');
           stats.retries++;
-          if (decision.target === 'reader') excluded.add(conn.hostId);
+          if (decision.target === 'reader') (excluded ??= new Set()).add(conn.hostId);
           continue;
         }
         if (wasInScope) this.abandonTransaction();
@@ -384,33 +395,27 @@ export class Session {
   }
 
   /**
-   * Finds the connection for a decision: the one this session keeps on that host, else a pooled
-   * one. Before it could wait for a pool, the session gives back what it does not need, so it
-   * never waits while sitting on connections another session may be waiting for.
+   * Finds the connection for a decision: the one this session keeps on that host (returned
+   * without a promise: the hot path), else the host to borrow one from (see borrow()).
    */
-  private async lease(decision: RouteDecision, digest: string, excluded: ReadonlySet<string>): Promise<HeldConnection> {
-    const view = this.ctx.cluster();
-    if (decision.target === 'last') {
-      if (this.holdsLast()) return this.last!;
-      return this.lease({ target: 'writer', reason: 'last-connection' }, digest, excluded);
-    }
-    let host: HostView | undefined;
-    if (decision.target === 'writer') {
-      host = view.writer;
-    } else if (decision.target === 'reader') {
-      const candidates = excluded.size === 0 ? decision.candidates : decision.candidates.filter((h) => !excluded.has(h.id));
-      host =
-        candidates.length === 0
-          ? view.writer
-          : this.ctx.selector.pick(candidates, digest, (id) => this.ctx.pools(id)?.stats().borrowed ?? 0);
-    }
-    if (!host) throw sqlError('CR_CONN_HOST_ERROR', view.dataHost, 'no writeHost is available');
+  private resolve(decision: RouteDecision, digest: string, excluded: ReadonlySet<string> | undefined): HeldConnection | HostView {
+    if (decision.target === 'last' && this.holdsLast()) return this.last!;
+    const host = this.pickHost(decision, digest, excluded);
     const kept = this.conns.get(host.id);
     if (kept) {
       if (kept.conn.alive) return kept;
       this.forget(kept);
       kept.pools.discard(kept.conn);
     }
+    return host;
+  }
+
+  /**
+   * Borrows a connection to `host` from its pool and keeps it. Before it could wait for a pool,
+   * the session gives back what it does not need, so it never waits while sitting on
+   * connections another session may be waiting for.
+   */
+  private async borrow(host: HostView): Promise<HeldConnection> {
     const pools = this.ctx.pools(host.id);
     if (!pools) throw sqlError('CR_CONN_HOST_ERROR', host.id, 'unknown backend');
     const key = this.poolKey();
@@ -425,6 +430,30 @@ export class Session {
     const held: HeldConnection = { conn, pools };
     this.conns.set(host.id, held);
     return held;
+  }
+
+  /** resolve(), then borrow() when nothing is kept on that host. */
+  private async lease(decision: RouteDecision, digest: string, excluded: ReadonlySet<string> | undefined): Promise<HeldConnection> {
+    const target = this.resolve(decision, digest, excluded);
+    return 'conn' in target ? target : this.borrow(target);
+  }
+
+  /** The host a writer/reader decision lands on (the selector picks among readers). */
+  private pickHost(decision: RouteDecision, digest: string, excluded: ReadonlySet<string> | undefined): HostView {
+    const view = this.ctx.cluster();
+    let host: HostView | undefined;
+    if (decision.target === 'reader') {
+      const candidates = excluded === undefined ? decision.candidates : decision.candidates.filter((h) => !excluded.has(h.id));
+      host =
+        candidates.length === 0
+          ? view.writer
+          : this.ctx.selector.pick(candidates, digest, (id) => this.ctx.pools(id)?.stats().borrowed ?? 0);
+    } else {
+      // 'writer', and 'last' when nothing ran yet ('error' never reaches here)
+      host = view.writer;
+    }
+    if (!host) throw sqlError('CR_CONN_HOST_ERROR', view.dataHost, 'no writeHost is available');
+    return host;
   }
 
   private poolKey(): { wireCapabilities: number; charset: number } {

@@ -15,6 +15,11 @@ export interface DecodedPacket {
   /** Sequence id of the last physical packet (the next packet in the exchange uses lastSeq+1). */
   lastSeq: number;
   payload: Buffer;
+  /**
+   * Header + payload as received, when the packet was one physical packet inside one input
+   * chunk (a view, no copy): a proxy can forward it without re-framing. Undefined otherwise.
+   */
+  frame?: Buffer | undefined;
 }
 
 /** Number of physical packets (and sequence ids) a payload of `length` bytes takes. */
@@ -144,6 +149,12 @@ export class PacketDecoder {
       }
       if (this.queued < PACKET_HEADER_LENGTH + length) return undefined;
 
+      // A packet that sits whole in one chunk can be forwarded as is: keep a view of its frame.
+      const head = this.chunks[this.head] as Buffer;
+      const frame =
+        !continuing && length < MAX_PACKET_PAYLOAD && this.headOffset + PACKET_HEADER_LENGTH + length <= head.length
+          ? head.subarray(this.headOffset, this.headOffset + PACKET_HEADER_LENGTH + length)
+          : undefined;
       this.consume(PACKET_HEADER_LENGTH);
       const body = this.take(length);
       if (!continuing) this.firstSeq = seq;
@@ -161,7 +172,7 @@ export class PacketDecoder {
         this.parts = [];
         this.partsLength = 0;
       }
-      return { seq: this.firstSeq, lastSeq: seq, payload };
+      return { seq: this.firstSeq, lastSeq: seq, payload, frame };
     }
   }
 
