@@ -3,16 +3,12 @@
  *
  * For each statement: classify (routing/), decide (routing/router — pure), borrow or reuse a
  * backend connection (backend/), bring it to the session's state, relay the backend's answer as
- * raw bytes, then record what the answer changed (session-state). The session holds at most one
- * backend connection between statements — the one its last statement ran on — so that a
- * transaction, a temporary table or `SHOW WARNINGS` sees the same server thread. While the client
- * is active it also keeps one connection per host it used, so alternating reads cost no pool
- * round trip; those go back to the pools once the client has been idle for holdConnectionMs, and
- * before the session would ever wait for a pool — so two sessions never wait on each other.
+ * raw bytes, then record what the answer changed (session-state). Which backend connections the
+ * session keeps between statements, and when they go back, is session-connections' concern.
  */
 import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/types.js';
-import type { ClusterView, HostView } from '../cluster/view.js';
+import type { ClusterView } from '../cluster/view.js';
 import { Capability, ServerStatus } from '../protocol/constants.js';
 import { decodeCommand, encodeQuery, type ClientCommand } from '../protocol/commands.js';
 import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
@@ -24,7 +20,7 @@ import { classify } from '../routing/classify.js';
 import { route } from '../routing/router.js';
 import type { Classification, RouteDecision } from '../routing/types.js';
 import type { Selector } from '../backend/selectors.js';
-import type { HostPools } from '../backend/host-pools.js';
+import type { HostPools, PoolKey } from '../backend/host-pools.js';
 import {
   BackendConnection,
   BackendGoneError,
@@ -34,6 +30,7 @@ import {
 import { inSync, syncConnection } from '../backend/session-sync.js';
 import type { ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
 import { ClientChannel } from './client-channel.js';
+import { HostUnavailable, SessionConnections, type HeldConnection } from './session-connections.js';
 import { AuthFailed, authenticate, encodeErrFor, type AuthenticatedClient } from './authenticate.js';
 import {
   dirtiesConnection,
@@ -78,19 +75,8 @@ export class Session {
   private readonly log: Logger;
   private client: AuthenticatedClient | undefined;
   private state: SessionState | undefined;
-  /**
-   * Backend connections this session keeps between statements, at most one per host (see the
-   * file comment). An active client alternating between readHosts reuses them instead of
-   * borrowing from the pools for every statement.
-   */
-  private readonly conns = new Map<string, HeldConnection>();
-  /** The connection that ran the previous statement (SHOW WARNINGS, ROW_COUNT() …). */
-  private last: HeldConnection | undefined;
-  /**
-   * The connection an open transaction or pinned state lives on: never given back while that
-   * lasts (it is also in `conns`).
-   */
-  private anchor: HeldConnection | undefined;
+  /** The backend connections this session keeps between statements (see session-connections). */
+  private readonly backends: SessionConnections;
   /** When the last command finished (ms, Date.now()); the sweeper releases idle connections. */
   private idleSince = 0;
   /** Login or a command is running: the sweeper must not touch the connections. */
@@ -107,6 +93,7 @@ export class Session {
     this.ctx = ctx;
     this.remoteAddress = ch.socket.remoteAddress ?? 'unknown';
     this.log = log.child({ conn: id, client: this.remoteAddress });
+    this.backends = new SessionConnections(ctx, this.log);
   }
 
   get user(): string | undefined {
@@ -214,7 +201,7 @@ export class Session {
         return;
       }
       case 'reset-connection':
-        await this.releaseAll(true);
+        await this.backends.releaseAll(true, this.inScope());
         recordReset(this.state!, this.client!.charset);
         this.ch.send(this.okPayload(), 1);
         return;
@@ -240,7 +227,7 @@ export class Session {
       const kill = parseKill(sql);
       if (kill) return this.kill(kill.id, kill.queryOnly);
     }
-    const decision = route(c, routeState(this.state!, this.holdsLast()), this.ctx.cluster());
+    const decision = route(c, routeState(this.state!, this.backends.holdsLast()), this.ctx.cluster());
     this.currentSql = sql;
     try {
       if (c.forwardSql !== undefined) await this.execute(decision, c, encodeQuery(c.forwardSql), 'query', undefined);
@@ -256,11 +243,11 @@ export class Session {
   }
 
   private readDecision(): RouteDecision {
-    return route(READ, routeState(this.state!, this.holdsLast()), this.ctx.cluster());
+    return route(READ, routeState(this.state!, this.backends.holdsLast()), this.ctx.cluster());
   }
 
   private writerDecision(): RouteDecision {
-    return route(NEUTRAL, routeState(this.state!, this.holdsLast()), this.ctx.cluster());
+    return route(NEUTRAL, routeState(this.state!, this.backends.holdsLast()), this.ctx.cluster());
   }
 
   /**
@@ -288,8 +275,8 @@ export class Session {
     for (let attempt = 0; ; attempt++) {
       let held: HeldConnection;
       try {
-        const target = this.resolve(decision, c.digest, excluded);
-        held = 'conn' in target ? target : await this.borrow(target);
+        const target = this.backends.resolve(decision, c.digest, excluded);
+        held = 'conn' in target ? target : await this.backends.borrow(target, this.poolKey());
       } catch (err) {
         if (err instanceof HostUnavailable && decision.target === 'reader' && attempt < 3) {
           (excluded ??= new Set()).add(err.hostId);
@@ -314,10 +301,10 @@ export class Session {
         this.active = undefined;
         if (err instanceof BackendSqlError) {
           // The replay failed (e.g. the schema was dropped meanwhile): report it as the server would.
-          this.finishStatement(held);
+          this.backends.finishStatement(held, this.inScope());
           throw new SqlError(err.message, err.errno, err.sqlState);
         }
-        this.forget(held);
+        this.backends.forget(held);
         held.pools.discard(conn);
         if (!(err instanceof BackendGoneError)) throw err;
         if (err.bytesForwarded > 0) {
@@ -368,145 +355,24 @@ export class Session {
     } else {
       this.ctx.stats.errors++;
     }
-    this.finishStatement(held);
-  }
-
-  /**
-   * After a statement on `held`: it becomes the last connection; it anchors the session while a
-   * transaction or pinned state lives on it; the rest go back now (holdConnectionMs = 0) or when
-   * the sweeper finds the session idle.
-   */
-  private finishStatement(held: HeldConnection): void {
-    this.last = held;
-    const s = this.state!;
-    if (inTransactionScope(s) || isPinned(s)) this.anchor ??= held;
-    else this.anchor = undefined;
-    if (this.ctx.config.session.holdConnectionMs === 0) this.releaseIdle();
+    this.backends.finishStatement(held, this.inScope());
   }
 
   /** Called periodically by the server: gives back connections of a session idle long enough. */
   sweep(now: number): void {
-    if (this.busy || this.conns.size === 0) return;
-    if (now - this.idleSince >= this.ctx.config.session.holdConnectionMs) this.releaseIdle();
+    if (!this.busy) this.backends.sweep(now, this.idleSince);
   }
 
-  private holdsLast(): boolean {
-    return this.last !== undefined && this.last.conn.alive;
+  private inScope(): boolean {
+    const s = this.state;
+    return s !== undefined && (inTransactionScope(s) || isPinned(s));
   }
 
-  /**
-   * Finds the connection for a decision: the one this session keeps on that host (returned
-   * without a promise: the hot path), else the host to borrow one from (see borrow()).
-   */
-  private resolve(decision: RouteDecision, digest: string, excluded: ReadonlySet<string> | undefined): HeldConnection | HostView {
-    if (decision.target === 'last' && this.holdsLast()) return this.last!;
-    const host = this.pickHost(decision, digest, excluded);
-    const kept = this.conns.get(host.id);
-    if (kept) {
-      if (kept.conn.alive) return kept;
-      this.forget(kept);
-      kept.pools.discard(kept.conn);
-    }
-    return host;
-  }
-
-  /**
-   * Borrows a connection to `host` from its pool and keeps it. Before it could wait for a pool,
-   * the session gives back what it does not need, so it never waits while sitting on
-   * connections another session may be waiting for.
-   */
-  private async borrow(host: HostView): Promise<HeldConnection> {
-    const pools = this.ctx.pools(host.id);
-    if (!pools) throw sqlError('CR_CONN_HOST_ERROR', host.id, 'unknown backend');
-    const key = this.poolKey();
-    if (pools.wouldWait(key)) this.releaseIdle();
-    let conn: BackendConnection;
-    try {
-      conn = await pools.acquire(key);
-    } catch (err) {
-      this.log.warn({ backend: host.id, err: (err as Error).message }, 'cannot get a backend connection');
-      throw new HostUnavailable(host.id, (err as Error).message);
-    }
-    const held: HeldConnection = { conn, pools };
-    this.conns.set(host.id, held);
-    return held;
-  }
-
-  /** resolve(), then borrow() when nothing is kept on that host. */
-  private async lease(decision: RouteDecision, digest: string, excluded: ReadonlySet<string> | undefined): Promise<HeldConnection> {
-    const target = this.resolve(decision, digest, excluded);
-    return 'conn' in target ? target : this.borrow(target);
-  }
-
-  /** The host a writer/reader decision lands on (the selector picks among readers). */
-  private pickHost(decision: RouteDecision, digest: string, excluded: ReadonlySet<string> | undefined): HostView {
-    const view = this.ctx.cluster();
-    let host: HostView | undefined;
-    if (decision.target === 'reader') {
-      const candidates = excluded === undefined ? decision.candidates : decision.candidates.filter((h) => !excluded.has(h.id));
-      host =
-        candidates.length === 0
-          ? view.writer
-          : this.ctx.selector.pick(candidates, digest, (id) => this.ctx.pools(id)?.stats().borrowed ?? 0);
-    } else {
-      // 'writer', and 'last' when nothing ran yet ('error' never reaches here)
-      host = view.writer;
-    }
-    if (!host) throw sqlError('CR_CONN_HOST_ERROR', view.dataHost, 'no writeHost is available');
-    return host;
-  }
-
-  private poolKey(): { wireCapabilities: number; charset: number } {
+  private poolKey(): PoolKey {
     return {
       wireCapabilities: (this.client!.capabilities & WIRE_FORMAT_CAPABILITIES) >>> 0,
       charset: this.client!.charset,
     };
-  }
-
-  /** Drops a connection from the session's books (it died or is being given back). */
-  private forget(held: HeldConnection): void {
-    if (this.conns.get(held.conn.hostId) === held) this.conns.delete(held.conn.hostId);
-    if (this.last === held) this.last = undefined;
-    if (this.anchor === held) this.anchor = undefined;
-  }
-
-  /** Gives back every kept connection except the anchor. */
-  private releaseIdle(): void {
-    for (const held of [...this.conns.values()]) {
-      if (held !== this.anchor) void this.giveBack(held, false);
-    }
-  }
-
-  /** Gives back every connection, the anchor too (reset, change user, end of session). */
-  private async releaseAll(forceReset: boolean): Promise<void> {
-    const inScope = this.state !== undefined && (inTransactionScope(this.state) || isPinned(this.state));
-    await Promise.all(
-      [...this.conns.values()].map((held) => this.giveBack(held, forceReset || (inScope && held === this.anchor))),
-    );
-  }
-
-  /**
-   * Returns a connection to its pool. One that carries state another session must not see
-   * (temporary tables, locks, an open transaction, verbatim SETs) is reset first.
-   */
-  private async giveBack(held: HeldConnection, reset: boolean): Promise<void> {
-    this.forget(held);
-    const { conn, pools } = held;
-    if (!conn.alive) {
-      pools.discard(conn);
-      return;
-    }
-    if (!reset && !conn.state.dirty) {
-      pools.release(conn);
-      return;
-    }
-    try {
-      await conn.reset();
-      pools.release(conn);
-    } catch (err) {
-      this.log.info({ backend: conn.hostId, err: (err as Error).message }, 'reset of a backend connection failed; discarding');
-      pools.discard(conn);
-    }
   }
 
   /** The backend died inside a transaction: the server rolled it back, so does the session. */
@@ -531,7 +397,7 @@ export class Session {
     let held: HeldConnection | undefined;
     while (!held) {
       try {
-        held = await this.lease(decision, '', excluded);
+        held = await this.backends.lease(decision, '', excluded, this.poolKey());
       } catch (err) {
         if (err instanceof HostUnavailable && decision.target === 'reader' && !excluded.has(err.hostId)) {
           excluded.add(err.hostId);
@@ -545,14 +411,14 @@ export class Session {
     try {
       await held.conn.initDb(schema);
       this.state!.schema = schema;
-      this.finishStatement(held);
+      this.backends.finishStatement(held, this.inScope());
       return undefined;
     } catch (err) {
       if (err instanceof BackendSqlError) {
-        this.finishStatement(held);
+        this.backends.finishStatement(held, this.inScope());
         return new SqlError(err.message, err.errno, err.sqlState);
       }
-      this.forget(held);
+      this.backends.forget(held);
       held.pools.discard(held.conn);
       return sqlError('CR_SERVER_LOST', held.conn.hostId);
     }
@@ -578,7 +444,7 @@ export class Session {
       this.killed = true; // the server closes the connection after a failed COM_CHANGE_USER
       return;
     }
-    await this.releaseAll(true);
+    await this.backends.releaseAll(true, this.inScope());
     const charset = cmd.charset ?? client.charset;
     this.client = { ...client, user, charset };
     this.state = newSessionState(this.id, charset, this.state!.multiStatements);
@@ -681,23 +547,8 @@ export class Session {
       // The client left mid-statement: that connection's state is unknown.
       active.destroy();
     }
-    await this.releaseAll(false);
+    await this.backends.releaseAll(false, this.inScope());
     this.ch.close();
-  }
-}
-
-interface HeldConnection {
-  readonly conn: BackendConnection;
-  readonly pools: HostPools;
-}
-
-class HostUnavailable extends Error {
-  override readonly name = 'HostUnavailable';
-  constructor(
-    readonly hostId: string,
-    readonly reason: string,
-  ) {
-    super(`${hostId}: ${reason}`);
   }
 }
 
