@@ -484,7 +484,7 @@ export class Session {
   }
 
   /** Called by another session's KILL. */
-  async interrupt(queryOnly: boolean, key: { wireCapabilities: number; charset: number }): Promise<void> {
+  async interrupt(queryOnly: boolean, key: PoolKey): Promise<void> {
     const active = this.active;
     if (active) {
       const pools = this.ctx.pools(active.hostId);
