@@ -11,7 +11,7 @@ import { HostPools } from './backend/host-pools.js';
 import { createSelector } from './backend/selectors.js';
 import { FrontendServer } from './frontend/server.js';
 import { warmClassifier } from './routing/classify.js';
-import type { SessionStats } from './frontend/session.js';
+import { newSessionStats, type SessionStats } from './frontend/session.js';
 
 /** Used until a writeHost has answered once (and when none ever does). */
 const FALLBACK_SERVER_VERSION = '8.0.0-sluice';
@@ -54,7 +54,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     for (const t of transitions) if (t.to === 'down') void poolsById.get(t.hostId)?.clearIdle();
   });
 
-  const stats: SessionStats = { statements: 0, routedToWriter: 0, routedToReader: 0, errors: 0, retries: 0 };
+  const stats: SessionStats = newSessionStats();
   const serverVersion = (): string => {
     if (config.serverVersion) return config.serverVersion;
     const writer = cluster.view.writer;

@@ -82,6 +82,11 @@ export interface SessionConfig {
   readonly holdConnectionMs: number;
   /** Largest client packet accepted (the proxy's max_allowed_packet). */
   readonly maxPacketSize: number;
+  /**
+   * After a session writes, its plain reads go to the writeHost for this long, so it reads its
+   * own writes even when replicas lag (user-pain #1). 0 (default) turns it off.
+   */
+  readonly readYourWritesMs: number;
 }
 
 export interface LogConfig {

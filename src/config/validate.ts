@@ -49,7 +49,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
   /** Default dnindex file name when the config comes from a file: next to that file. */
   dnindexFileName: 'dnindex.properties',
   replication: Object.freeze({ maxLagSeconds: 10, checkEveryMs: 2_000, readmitAfter: 3 }),
-  session: Object.freeze({ holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024 }),
+  session: Object.freeze({ holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024, readYourWritesMs: 0 }),
   log: Object.freeze({ level: 'info' as LogConfig['level'] }),
 });
 
@@ -252,7 +252,7 @@ const POOL_KEYS = ['min', 'max', 'idleTimeoutMs', 'acquireTimeoutMs', 'connectTi
 const HEARTBEAT_KEYS = ['sql', 'intervalMs', 'timeoutMs', 'retries'] as const;
 const FAILOVER_KEYS = ['enabled', 'dnindexFile', 'promote'] as const;
 const REPLICATION_KEYS = ['maxLagSeconds', 'checkEveryMs', 'readmitAfter'] as const;
-const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize'] as const;
+const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize', 'readYourWritesMs'] as const;
 const LOG_KEYS = ['level'] as const;
 
 function checkListen(c: Checker, root: Obj | undefined): ListenConfig {
@@ -397,6 +397,7 @@ function checkSession(c: Checker, root: Obj | undefined): SessionConfig {
   return {
     holdConnectionMs: c.int(o, 'holdConnectionMs', p, 0, MAX_MS, d.holdConnectionMs),
     maxPacketSize: c.int(o, 'maxPacketSize', p, 1024, MAX_PACKET, d.maxPacketSize),
+    readYourWritesMs: c.int(o, 'readYourWritesMs', p, 0, MAX_MS, d.readYourWritesMs),
   };
 }
 

@@ -41,6 +41,8 @@ export interface SessionState extends DesiredSessionState {
   multiStatementPinned: boolean;
   /** `SET TRANSACTION …` (no scope) applies to the next transaction on that very connection. */
   nextTransactionPinned: boolean;
+  /** When the session last changed data (ms), for read-your-writes; 0 = never. */
+  lastWriteAt: number;
 }
 
 export function newSessionState(sessionId: number, charset: number, multiStatements: boolean): SessionState {
@@ -62,6 +64,7 @@ export function newSessionState(sessionId: number, charset: number, multiStateme
     userVariablesPinned: false,
     multiStatementPinned: false,
     nextTransactionPinned: false,
+    lastWriteAt: 0,
   };
 }
 
@@ -92,12 +95,22 @@ export function inTransactionScope(s: SessionState): boolean {
   return s.inTransaction || !s.autocommit;
 }
 
-export function routeState(s: SessionState, holdsLastConnection: boolean): SessionRouteState {
+/**
+ * The router's view of the session. `now` and `readYourWritesMs` decide whether the session's
+ * last write is recent enough that its reads must see the writer.
+ */
+export function routeState(
+  s: SessionState,
+  holdsLastConnection: boolean,
+  now: number,
+  readYourWritesMs: number,
+): SessionRouteState {
   return {
     inTransaction: inTransactionScope(s),
     readOnlyTransaction: s.readOnlyTransaction,
     pinnedToWriter: isPinned(s),
     holdsLastConnection,
+    readYourWrites: readYourWritesMs > 0 && s.lastWriteAt > 0 && now - s.lastWriteAt < readYourWritesMs,
   };
 }
 
@@ -116,6 +129,13 @@ export interface StatementOutcome {
   /** Status flags of the final OK/EOF; undefined when the statement failed. */
   readonly statusFlags: number | undefined;
   readonly lastInsertId: number | bigint;
+  /** When it finished (ms). */
+  readonly at: number;
+}
+
+/** Statements that may change data (read-your-writes starts from them). */
+function mayWrite(c: Classification): boolean {
+  return c.kind === 'write' || c.kind === 'ddl' || c.kind === 'other' || c.multiStatement;
 }
 
 /** Updates the session after the backend answered a text statement. */
@@ -126,6 +146,7 @@ export function recordStatement(s: SessionState, c: Classification, out: Stateme
   s.inTransaction = (flags & ServerStatus.IN_TRANS) !== 0;
   s.readOnlyTransaction = (flags & ServerStatus.IN_TRANS_READONLY) !== 0;
   if (out.lastInsertId !== 0 && out.lastInsertId !== 0n) s.lastInsertId = out.lastInsertId;
+  if (mayWrite(c)) s.lastWriteAt = out.at;
 
   switch (c.kind) {
     case 'set':
@@ -205,4 +226,5 @@ export function recordReset(s: SessionState, charset: number): void {
   s.userVariablesPinned = false;
   s.multiStatementPinned = false;
   s.nextTransactionPinned = false;
+  s.lastWriteAt = 0;
 }

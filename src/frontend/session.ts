@@ -18,7 +18,7 @@ import { storedNativeHash, verifyNativePassword } from '../protocol/auth.js';
 import { encodeAuthSwitchRequest } from '../protocol/handshake.js';
 import { classify } from '../routing/classify.js';
 import { route } from '../routing/router.js';
-import type { Classification, RouteDecision } from '../routing/types.js';
+import type { Classification, RouteDecision, SessionRouteState } from '../routing/types.js';
 import type { Selector } from '../backend/selectors.js';
 import type { HostPools, PoolKey } from '../backend/host-pools.js';
 import {
@@ -37,9 +37,11 @@ import {
   inTransactionScope,
   isPinned,
   newSessionState,
+  pinReasons,
   recordReset,
   recordStatement,
   routeState,
+  type PinReason,
   type SessionState,
 } from './session-state.js';
 
@@ -62,7 +64,29 @@ export interface SessionStats {
   routedToReader: number;
   errors: number;
   retries: number;
+  /** Sessions that became pinned to their writeHost connection, by reason. */
+  pins: Record<PinReason, number>;
 }
+
+export function newSessionStats(): SessionStats {
+  return {
+    statements: 0,
+    routedToWriter: 0,
+    routedToReader: 0,
+    errors: 0,
+    retries: 0,
+    pins: {
+      'temporary-table': 0,
+      'named-lock': 0,
+      'table-lock': 0,
+      'user-variable': 0,
+      'multi-statement': 0,
+      'next-transaction': 0,
+    },
+  };
+}
+
+const NO_PINS: readonly PinReason[] = [];
 
 const NATIVE = 'mysql_native_password';
 
@@ -227,7 +251,7 @@ export class Session {
       const kill = parseKill(sql);
       if (kill) return this.kill(kill.id, kill.queryOnly);
     }
-    const decision = route(c, routeState(this.state!, this.backends.holdsLast()), this.ctx.cluster());
+    const decision = route(c, this.routeState(), this.ctx.cluster());
     this.currentSql = sql;
     try {
       if (c.forwardSql !== undefined) await this.execute(decision, c, encodeQuery(c.forwardSql), 'query', undefined);
@@ -243,11 +267,11 @@ export class Session {
   }
 
   private readDecision(): RouteDecision {
-    return route(READ, routeState(this.state!, this.backends.holdsLast()), this.ctx.cluster());
+    return route(READ, this.routeState(), this.ctx.cluster());
   }
 
   private writerDecision(): RouteDecision {
-    return route(NEUTRAL, routeState(this.state!, this.backends.holdsLast()), this.ctx.cluster());
+    return route(NEUTRAL, this.routeState(), this.ctx.cluster());
   }
 
   /**
@@ -336,7 +360,9 @@ export class Session {
     const s = this.state!;
     const conn = held.conn;
     if (summary.error === undefined) {
-      recordStatement(s, c, { statusFlags: summary.statusFlags, lastInsertId: summary.lastInsertId });
+      const pinnedBefore = isPinned(s) ? pinReasons(s) : NO_PINS;
+      recordStatement(s, c, { statusFlags: summary.statusFlags, lastInsertId: summary.lastInsertId, at: Date.now() });
+      if (dirtiesConnection(c) || c.kind === 'set') this.countNewPins(pinnedBefore);
       // The connection ran the statement itself, so it now carries what the session recorded.
       if (c.kind === 'set' || c.kind === 'use') {
         conn.state.schema = s.schema;
@@ -361,6 +387,17 @@ export class Session {
   /** Called periodically by the server: gives back connections of a session idle long enough. */
   sweep(now: number): void {
     if (!this.busy) this.backends.sweep(now, this.idleSince);
+  }
+
+  private routeState(): SessionRouteState {
+    return routeState(this.state!, this.backends.holdsLast(), Date.now(), this.ctx.config.session.readYourWritesMs);
+  }
+
+  /** Counts each pin reason the statement just added (user-pain #18: say why sessions pin). */
+  private countNewPins(before: readonly PinReason[]): void {
+    for (const reason of pinReasons(this.state!)) {
+      if (!before.includes(reason)) this.ctx.stats.pins[reason]++;
+    }
   }
 
   private inScope(): boolean {

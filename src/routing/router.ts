@@ -18,7 +18,8 @@
  *  5. kind 'read' without needsWriter, and `START TRANSACTION READ ONLY` outside a transaction
  *     → reader candidates by balance: 0 → writer ('no-split'); 1 → readable readHosts + readable
  *     standby writeHosts; 2 → every readable host incl. the active writer; 3 → readable
- *     readHosts only. None → writer ('no-readable-host').
+ *     readHosts only. None → writer ('no-readable-host'). Within the session's read-your-writes
+ *     window (it wrote recently) → writer ('read-your-writes').
  *  6. Everything else → writer.
  *  7. Writer decisions are checked against the view: no active writer → error 2003; a writer
  *     whose @@read_only is ON refuses statements that may write (kinds write/ddl/lock-tables/
@@ -155,6 +156,7 @@ export function route(c: Classification, session: SessionRouteState, view: Clust
   // 5. reads
   if (c.kind === 'read' && !c.needsWriter) {
     if (view.balance === 0) return toWriter(c, view, 'no-split');
+    if (session.readYourWrites) return toWriter(c, view, 'read-your-writes');
     return toReaders(c, view, view.balance, 'read');
   }
   if (c.kind === 'begin' && c.readOnlyTransaction) {

@@ -114,6 +114,11 @@ export interface SessionRouteState {
   readonly pinnedToWriter: boolean;
   /** The session holds the connection its previous statement ran on (for needsLastConnection). */
   readonly holdsLastConnection: boolean;
+  /**
+   * The session wrote within its read-your-writes window (session.readYourWritesMs): its plain
+   * reads go to the writer, so it never reads a replica that has not applied its write yet.
+   */
+  readonly readYourWrites: boolean;
 }
 
 export type RouteReason =
@@ -125,6 +130,7 @@ export type RouteReason =
   | 'last-connection'
   | 'read'
   | 'read-only-transaction'
+  | 'read-your-writes'
   | 'no-split' // balance 0
   | 'no-readable-host' // fell back to the writer
   | 'multi-statement'

@@ -136,7 +136,9 @@ describe('reads that must see the writer', () => {
   });
 
   test('temporary tables are readable after creation (session pinned)', async () => {
+    const pinsBefore = proxy.sluice.stats.pins['temporary-table'];
     await conn.query('CREATE TEMPORARY TABLE tmp_r (x INT)');
+    assert.equal(proxy.sluice.stats.pins['temporary-table'], pinsBefore + 1, 'the pin is counted by reason');
     await conn.query('INSERT INTO tmp_r VALUES (7)');
     const [rows] = await conn.query('SELECT x, @@server_id AS sid FROM tmp_r');
     assert.deepEqual(rows, [{ x: 7, sid: PRIMARY }]);
@@ -272,5 +274,30 @@ describe('errors a client expects', () => {
     assert.equal(await errnoOf(() => conn.query('SELECT * FROM no_such_table')), 1146);
     assert.equal(await errnoOf(() => conn.query('INSERT INTO no_such_table VALUES (1)')), 1146);
     assert.equal(await errnoOf(() => conn.query('SELEC 1')), 1064);
+  });
+});
+
+describe('read-your-writes window', () => {
+  test('reads follow the session’s write to the writeHost for readYourWritesMs, then spread again', async () => {
+    const p = await startProxy({ session: { readYourWritesMs: 400 } });
+    const c = await p.connect();
+    try {
+      assert.ok(REPLICAS.has(await serverId(c)), 'no write yet: a replica answers');
+      await c.query("INSERT INTO routing_t (v) VALUES ('ryw')");
+      const [rows] = await c.query("SELECT COUNT(*) AS n, @@server_id AS sid FROM routing_t WHERE v = 'ryw'");
+      const r = (rows as { n: number; sid: number }[])[0]!;
+      assert.equal(Number(r.sid), PRIMARY);
+      assert.ok(Number(r.n) >= 1, 'the write is visible');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.ok(REPLICAS.has(await serverId(c)), 'after the window reads spread again');
+    } finally {
+      await c.end();
+      await p.close();
+    }
+  });
+
+  test('off by default: a read right after a write may go to a replica', async () => {
+    await conn.query("INSERT INTO routing_t (v) VALUES ('ryw-off')");
+    assert.ok(REPLICAS.has(await serverId(conn)));
   });
 });

@@ -62,7 +62,7 @@ const host = (id: string, role: 'write' | 'read', index: number): HostView => ({
 });
 const hosts = [host('w1', 'write', 0), host('r1', 'read', 0), host('r2', 'read', 1)];
 const view: ClusterView = { dataHost: 'dh', balance: 1, writerIndex: 0, writer: hosts[0], hosts, version: 1 };
-const idle = { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: false };
+const idle = { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: false, readYourWrites: false };
 {
   const qs = Array.from({ length: 4096 }, (_, i) => `SELECT c FROM sbtest1 WHERE id=${i}`);
   const us = bench((i) => route(classify(qs[i & 4095]!), idle, view), N);

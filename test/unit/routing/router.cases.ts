@@ -64,12 +64,13 @@ export const TOPOLOGIES = {
 export type Topology = keyof typeof TOPOLOGIES;
 
 export const SESSIONS = {
-  idle: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: false },
-  holdsLast: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: true },
-  inTx: { inTransaction: true, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: true },
-  roTx: { inTransaction: true, readOnlyTransaction: true, pinnedToWriter: false, holdsLastConnection: true },
-  pinned: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: true, holdsLastConnection: false },
-  pinnedHoldsLast: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: true, holdsLastConnection: true },
+  idle: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: false, readYourWrites: false },
+  holdsLast: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: true, readYourWrites: false },
+  inTx: { inTransaction: true, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: true, readYourWrites: false },
+  roTx: { inTransaction: true, readOnlyTransaction: true, pinnedToWriter: false, holdsLastConnection: true, readYourWrites: false },
+  pinned: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: true, holdsLastConnection: false, readYourWrites: false },
+  pinnedHoldsLast: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: true, holdsLastConnection: true, readYourWrites: false },
+  wroteRecently: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: true, readYourWrites: true },
 } satisfies Record<string, SessionRouteState>;
 
 export type SessionName = keyof typeof SESSIONS;
@@ -94,6 +95,11 @@ const POINT = 'SELECT c FROM sbtest1 WHERE id=1';
 export const routeCases: readonly RouteCase[] = [
   // ---------------------------------------------------------------- balance × plain reads
   { sql: POINT, balance: 0, hosts: 'allUp', session: 'idle', expect: { target: 'writer', reason: 'no-split' } },
+  // ---------------------------------------------------------------- read-your-writes window
+  { sql: POINT, balance: 1, hosts: 'allUp', session: 'wroteRecently', expect: { target: 'writer', reason: 'read-your-writes' } },
+  { sql: POINT, balance: 3, hosts: 'allUp', session: 'wroteRecently', expect: { target: 'writer', reason: 'read-your-writes' } },
+  { sql: '/*slave*/ ' + POINT, balance: 1, hosts: 'allUp', session: 'wroteRecently', expect: { target: 'reader', reason: 'hint', candidates: B1 } },
+  { sql: 'SHOW WARNINGS', balance: 1, hosts: 'allUp', session: 'wroteRecently', expect: { target: 'last', reason: 'last-connection' } },
   { sql: POINT, balance: 1, hosts: 'allUp', session: 'idle', expect: { target: 'reader', reason: 'read', candidates: B1 } },
   { sql: POINT, balance: 2, hosts: 'allUp', session: 'idle', expect: { target: 'reader', reason: 'read', candidates: ALL } },
   { sql: POINT, balance: 3, hosts: 'allUp', session: 'idle', expect: { target: 'reader', reason: 'read', candidates: READS } },
