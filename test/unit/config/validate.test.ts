@@ -51,7 +51,7 @@ test('defaults are applied to a minimal config', () => {
   assert.deepEqual(c.dataHost.heartbeat, { sql: 'SELECT 1', intervalMs: 1000, timeoutMs: 1000, retries: 3 });
   assert.deepEqual(c.dataHost.failover, { enabled: false, dnindexFile: 'conf/dnindex.properties', promote: false });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 10, checkEveryMs: 2000, readmitAfter: 3 });
-  assert.deepEqual(c.session, { holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024 });
+  assert.deepEqual(c.session, { holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024, readYourWritesMs: 0 });
   assert.deepEqual(c.log, { level: 'info' });
   assert.equal(c.serverVersion, undefined);
   assert.ok(!('serverVersion' in c));
@@ -76,7 +76,7 @@ test('explicit values are kept', () => {
       c.dataHost.heartbeat = { sql: 'SELECT user()', intervalMs: 10, timeoutMs: 20, retries: 1 };
       c.dataHost.failover = { enabled: true, dnindexFile: '/var/lib/sluice/dnindex', promote: true };
       c.dataHost.replication = { maxLagSeconds: 0.5, checkEveryMs: 100, readmitAfter: 1 };
-      c.session = { holdConnectionMs: 0, maxPacketSize: 1024 };
+      c.session = { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250 };
       c.log = { level: 'silent' };
       c.serverVersion = '8.0.36-sluice';
     }),
@@ -90,7 +90,7 @@ test('explicit values are kept', () => {
   assert.deepEqual(c.dataHost.heartbeat, { sql: 'SELECT user()', intervalMs: 10, timeoutMs: 20, retries: 1 });
   assert.deepEqual(c.dataHost.failover, { enabled: true, dnindexFile: '/var/lib/sluice/dnindex', promote: true });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 0.5, checkEveryMs: 100, readmitAfter: 1 });
-  assert.deepEqual(c.session, { holdConnectionMs: 0, maxPacketSize: 1024 });
+  assert.deepEqual(c.session, { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250 });
   assert.equal(c.log.level, 'silent');
   assert.equal(c.serverVersion, '8.0.36-sluice');
 });

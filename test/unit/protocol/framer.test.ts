@@ -25,10 +25,16 @@ function decodeAll(chunks: readonly Buffer[], max = NO_LIMIT): DecodedPacket[] {
   const out: DecodedPacket[] = [];
   for (const c of chunks) {
     d.push(c);
-    out.push(...drain(d));
+    out.push(...drain(d).map(checkedFrame));
   }
   assert.equal(d.buffered, 0, 'nothing left over');
   return out;
+}
+
+/** A packet's `frame`, when present, is exactly its header + payload; returns it without one. */
+function checkedFrame(p: DecodedPacket): DecodedPacket {
+  if (p.frame !== undefined) assert.deepEqual(p.frame, encodePacket(p.payload, p.seq));
+  return { seq: p.seq, lastSeq: p.lastSeq, payload: p.payload };
 }
 
 /** Headers of the physical packets in an encoded stream: [length, seq][]. */
@@ -169,7 +175,7 @@ test('buffered counts unconsumed input and partial reassembly', () => {
   assert.equal(d.buffered, 5);
   d.push(Buffer.alloc(0));
   d.push(Buffer.from([2, 3, 0, 0]));
-  assert.deepEqual(d.next(), { seq: 0, lastSeq: 0, payload: Buffer.from([1, 2, 3]) });
+  assert.deepEqual(checkedFrame(d.next()!), { seq: 0, lastSeq: 0, payload: Buffer.from([1, 2, 3]) });
   assert.equal(d.buffered, 2);
   assert.equal(d.next(), undefined);
   const big = encodePacket(patterned(MAX + 5), 0);
@@ -177,4 +183,16 @@ test('buffered counts unconsumed input and partial reassembly', () => {
   e.push(big.subarray(0, 4 + MAX + 2));
   assert.equal(e.next(), undefined);
   assert.equal(e.buffered, 4 + MAX + 2 - 4, 'first part reassembled, header consumed');
+});
+
+test('frame: a packet whole in one chunk comes with a view of its bytes; a split one without', () => {
+  const bytes = encodePacket(Buffer.from('SELECT 1'), 0);
+  const whole = new PacketDecoder(NO_LIMIT);
+  whole.push(Buffer.concat([bytes, Buffer.from([1, 0])]));
+  const p = whole.next()!;
+  assert.deepEqual(p.frame, bytes);
+  const split = new PacketDecoder(NO_LIMIT);
+  split.push(bytes.subarray(0, 6));
+  split.push(bytes.subarray(6));
+  assert.equal(split.next()!.frame, undefined);
 });
