@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from './logger.js';
 import { ConfigError, loadConfigFile, validateConfig } from './config/index.js';
 import { startSluice, type Sluice } from './app.js';
-import { startSandbox, type Sandbox } from './sandbox/index.js';
+import { sandboxProxyConfig, startSandbox, type Sandbox } from './sandbox/index.js';
 
 const USAGE = `usage:
   sluice start   --config <file>    run the proxy
@@ -78,18 +78,7 @@ async function sandbox(values: { port?: string; 'base-port'?: string; replicas?:
   let sluice: Sluice | undefined;
   try {
     sb = await startSandbox({ basePort, replicas, semiSync: true, logger: log.child({ component: 'sandbox' }) });
-    const config = validateConfig({
-      listen: { host: '127.0.0.1', port },
-      users: [{ name: sb.user, password: sb.password }],
-      dataHost: {
-        name: 'dh1',
-        user: sb.user,
-        password: sb.password,
-        writeHosts: [{ host: sb.primary.host, port: sb.primary.port }],
-        readHosts: sb.replicas.map((r) => ({ host: r.host, port: r.port })),
-        failover: { enabled: false, dnindexFile: `${sb.dir}/dnindex.properties` },
-      },
-    });
+    const config = validateConfig(sandboxProxyConfig(sb, port));
     sluice = await startSluice(config, log);
     const lines = [
       '',

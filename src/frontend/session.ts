@@ -16,7 +16,7 @@ import { encodeEof, encodeOk } from '../protocol/responses.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { storedNativeHash, verifyNativePassword } from '../protocol/auth.js';
 import { encodeAuthSwitchRequest } from '../protocol/handshake.js';
-import { classify } from '../routing/classify.js';
+import { classify, plainClassification } from '../routing/classify.js';
 import { route } from '../routing/router.js';
 import type { Classification, RouteDecision, SessionRouteState } from '../routing/types.js';
 import type { Selector } from '../backend/selectors.js';
@@ -596,27 +596,6 @@ function parseKill(sql: string): { id: number; queryOnly: boolean } | undefined 
   return { id: Number(m[2]), queryOnly: (m[1] ?? '').toUpperCase() === 'QUERY' };
 }
 
-/** A classification for commands that carry no SQL: goes wherever the session is. */
-const NEUTRAL: Classification = Object.freeze({
-  kind: 'other',
-  verb: '',
-  digest: '',
-  hint: undefined,
-  forwardSql: undefined,
-  readOnlyTransaction: false,
-  needsWriter: false,
-  needsLastConnection: false,
-  readsLastInsertId: false,
-  readsUserVariables: false,
-  assignsUserVariables: false,
-  acquiresNamedLock: false,
-  releasesNamedLock: false,
-  createsTemporaryTable: false,
-  dropsTemporaryTable: false,
-  multiStatement: false,
-  assignments: [],
-  schema: undefined,
-  source: 'lexer',
-});
-
-const READ: Classification = Object.freeze({ ...NEUTRAL, kind: 'read' });
+/** Commands that carry no SQL: NEUTRAL goes wherever the session is (writer), READ like a read. */
+const NEUTRAL = plainClassification('other');
+const READ = plainClassification('read');

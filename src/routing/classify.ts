@@ -46,6 +46,14 @@ type Draft = { -readonly [K in keyof Classification]: Classification[K] };
 const NO_ASSIGNMENTS: readonly SetAssignment[] = Object.freeze([]);
 const NO_STATEMENTS: readonly Classification[] = Object.freeze([]);
 
+/**
+ * A classification with no flags set, for commands that carry no SQL (COM_FIELD_LIST,
+ * COM_STATISTICS, …): the caller picks the kind that routes it.
+ */
+export function plainClassification(kind: StatementKind): Classification {
+  return Object.freeze(draft(kind, ''));
+}
+
 function draft(kind: StatementKind, verb: string): Draft {
   // Always the same property order: one hidden class for every Classification.
   return {

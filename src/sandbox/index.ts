@@ -10,3 +10,4 @@ export {
 export { findServerBinary, parseServerVersion, type ServerBinary } from './binaries.js';
 export { APP_PRIVILEGES } from './flavor.js';
 export type { Sandbox, SandboxKind, SandboxOptions, SandboxServer, SandboxServerName } from './types.js';
+export { sandboxProxyConfig, type SandboxCoordinates } from './proxy-config.js';

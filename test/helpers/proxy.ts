@@ -6,6 +6,7 @@ import mysql from 'mysql2/promise';
 import { pino } from 'pino';
 import { validateConfig } from '../../src/config/index.js';
 import { startSluice, type Sluice } from '../../src/app.js';
+import { sandboxProxyConfig } from '../../src/sandbox/index.js';
 import { getSandbox, type SandboxInfo } from './sandbox.js';
 
 export interface TestProxy {
@@ -26,20 +27,16 @@ export interface ProxyOverrides {
 
 export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestProxy> {
   const sandbox = await getSandbox();
+  const base = sandboxProxyConfig(sandbox, 0) as { users: unknown; dataHost: Record<string, unknown> };
   const config = validateConfig({
-    listen: { host: '127.0.0.1', port: 0 },
-    users: overrides.users ?? [{ name: sandbox.user, password: sandbox.password }],
+    ...base,
+    users: overrides.users ?? base.users,
     session: overrides.session ?? {},
     log: { level: process.env.SLUICE_TEST_LOG ?? 'silent' },
     dataHost: {
-      name: 'dh1',
-      user: sandbox.user,
-      password: sandbox.password,
-      writeHosts: [{ host: sandbox.primary.host, port: sandbox.primary.port }],
-      readHosts: sandbox.replicas.map((r) => ({ host: r.host, port: r.port })),
+      ...base.dataHost,
       pool: { min: 0, max: 64 },
       heartbeat: { intervalMs: 500, timeoutMs: 1000, retries: 3 },
-      failover: { enabled: false, dnindexFile: `${sandbox.dir}/dnindex-test.properties` },
       ...overrides.dataHost,
     },
   });

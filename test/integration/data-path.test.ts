@@ -12,6 +12,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { errnoOf, serverId, startProxy, type TestProxy } from '../helpers/proxy.js';
 import { adminConnection } from '../helpers/sandbox.js';
+import { sandboxProxyConfig } from '../../src/sandbox/index.js';
 
 const execFileP = promisify(execFile);
 
@@ -77,22 +78,7 @@ describe('large results and packets', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sluice-big-'));
     const sb = proxy.sandbox;
     const conf = path.join(dir, 'sluice.yaml');
-    writeFileSync(
-      conf,
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        users: [{ name: sb.user, password: sb.password }],
-        log: { level: 'info' },
-        dataHost: {
-          name: 'dh1',
-          user: sb.user,
-          password: sb.password,
-          writeHosts: [{ host: sb.primary.host, port: sb.primary.port }],
-          readHosts: sb.replicas.map((r) => ({ host: r.host, port: r.port })),
-          failover: { enabled: false, dnindexFile: path.join(dir, 'dnindex.properties') },
-        },
-      }),
-    );
+    writeFileSync(conf, JSON.stringify({ ...sandboxProxyConfig({ ...sb, dir }, 0), log: { level: 'info' } }));
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start', '--config', conf], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
