@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+/**
+ * The `mariadb` npm connector (MariaDB Connector/Node.js 3.x): `query()` (text protocol),
+ * `prepare()` / `execute()` (binary protocol; prepare and execute are pipelined, the execute
+ * naming "the statement prepared last"), Buffer parameters of 16 KiB or more (on a prepared
+ * statement) and stream parameters through COM_STMT_SEND_LONG_DATA, and `batch()`
+ * (COM_STMT_BULK_EXECUTE when the server announces MariaDB's bulk capability, otherwise
+ * pipelined executes).
+ *
+ *   node test/clients/mariadb-node.mjs HOST PORT USER PASSWORD DATABASE [--direct]
+ *
+ * Output contract: see common.mjs.
+ */
+import { Readable } from 'node:stream';
+import mariadb from 'mariadb';
+import {
+  bigBlob,
+  errorDetail,
+  expect,
+  json,
+  parseArgs,
+  primaryResult,
+  replicaResult,
+  Reporter,
+  ROW,
+  rowMismatches,
+  sha1,
+  spreadResult,
+  tableDdl,
+} from './common.mjs';
+
+const args = parseArgs();
+const P = 'cc_mariadbjs';
+const rep = new Reporter();
+const SPREAD_N = 200;
+const BATCH_N = 1000;
+
+const connect = (extra = {}) =>
+  mariadb.createConnection({
+    host: args.host,
+    port: args.port,
+    user: args.user,
+    password: args.password,
+    database: args.database,
+    charset: 'utf8mb4',
+    dateStrings: true,
+    bigIntAsNumber: false,
+    decimalAsNumber: false,
+    connectTimeout: 10_000,
+    socketTimeout: 30_000,
+    ...extra,
+  });
+
+async function withConn(fn, extra) {
+  const c = await connect(extra);
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => c.destroy());
+  }
+}
+
+const sid = (rows) => Number(rows[0].sid);
+const norm = (r) => ({
+  i: r.i === null ? null : String(r.i),
+  b: r.b === null ? null : String(r.b),
+  d: r.d === null ? null : String(r.d),
+  f: r.f === null ? null : String(r.f),
+  s: r.s,
+  dt: r.dt,
+  ts: r.ts,
+  bl: r.bl === null ? null : Buffer.from(r.bl).toString('hex'),
+  nn: r.nn,
+});
+const params = (id) => [id, ROW.i, BigInt(ROW.b), ROW.d, ROW.f, ROW.s, ROW.dt, ROW.ts, ROW.bl, ROW.nn];
+const INSERT = `INSERT INTO ${P}_types (id, i, b, d, f, s, dt, ts, bl, nn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const SELECT_BACK = `/*master*/ SELECT i, b, d, f, s, dt, ts, bl, nn FROM ${P}_types WHERE id = ?`;
+const roundtrip = (rows) => {
+  expect(rows.length === 1, `read back ${rows.length} rows`);
+  const bad = rowMismatches(norm(rows[0]));
+  return { ok: Object.keys(bad).length === 0, detail: Object.keys(bad).length === 0 ? 'all 9 values equal' : bad };
+};
+
+await rep.check('connect', () =>
+  withConn(async (c) => {
+    const rows = await c.query('SELECT 1 AS one');
+    expect(Number(rows[0].one) === 1, `SELECT 1 returned ${json(rows)}`);
+    return { serverVersion: c.serverVersion() };
+  }),
+);
+
+await rep.check('setup', () =>
+  withConn(async (c) => {
+    for (const sql of tableDdl(P)) await c.query(sql);
+    return 'tables and procedure created';
+  }),
+);
+
+await rep.check('query_autocommit_read_on_replica', () =>
+  withConn(async (c) => replicaResult(sid(await c.query('SELECT @@server_id AS sid')), args.direct)),
+);
+
+await rep.check('query_transaction_on_primary', () =>
+  withConn(async (c) => {
+    await c.beginTransaction();
+    const id = sid(await c.query('SELECT @@server_id AS sid'));
+    await c.commit();
+    return primaryResult(id);
+  }),
+);
+
+await rep.check('execute_autocommit_read_on_replica', () =>
+  withConn(async (c) => replicaResult(sid(await c.execute('SELECT @@server_id AS sid')), args.direct)),
+);
+
+await rep.check('execute_transaction_on_primary', () =>
+  withConn(async (c) => {
+    await c.beginTransaction();
+    const id = sid(await c.execute('SELECT @@server_id AS sid, ? AS x', [1]));
+    await c.commit();
+    return primaryResult(id);
+  }),
+);
+
+await rep.check('query_types_roundtrip', () =>
+  withConn(async (c) => {
+    await c.query(INSERT, params(1));
+    return roundtrip(await c.query(SELECT_BACK, [1]));
+  }),
+);
+
+await rep.check('execute_types_roundtrip', () =>
+  withConn(async (c) => {
+    await c.execute(INSERT, params(2));
+    return roundtrip(await c.execute(SELECT_BACK, [2]));
+  }),
+);
+
+await rep.check(`prepare_${SPREAD_N}x_spread_over_replicas`, () =>
+  withConn(async (c) => {
+    const stmt = await c.prepare('SELECT @@server_id AS sid, ? AS echo');
+    const counts = {};
+    try {
+      for (let k = 0; k < SPREAD_N; k++) {
+        const rows = await stmt.execute([k]);
+        expect(Number(rows[0].echo) === k, `execution ${k}: parameter came back as ${rows[0].echo}`);
+        const id = sid(rows);
+        counts[id] = (counts[id] ?? 0) + 1;
+      }
+    } finally {
+      stmt.close();
+    }
+    return spreadResult(counts, SPREAD_N, args.direct);
+  }),
+);
+
+await rep.check('prepare_blob_5mb_buffer_long_data', () =>
+  withConn(async (c) => {
+    const blob = bigBlob();
+    // A Buffer of 16 KiB or more goes as long data once the statement is prepared (a first,
+    // pipelined execute() would send it inline).
+    const stmt = await c.prepare(`INSERT INTO ${P}_big (id, data) VALUES (?, ?)`);
+    try {
+      await stmt.execute([1, blob]);
+    } finally {
+      stmt.close();
+    }
+    const rows = await c.execute(`/*master*/ SELECT data FROM ${P}_big WHERE id = ?`, [1]);
+    const got = Buffer.from(rows[0].data);
+    expect(got.equals(blob), `read back ${got.length} bytes sha1 ${sha1(got)}, sent ${blob.length} sha1 ${sha1(blob)}`);
+    return { bytes: got.length, sha1: sha1(got) };
+  }),
+);
+
+await rep.check('execute_blob_5mb_stream_long_data', () =>
+  withConn(async (c) => {
+    const blob = bigBlob();
+    const chunks = [];
+    for (let off = 0; off < blob.length; off += 1 << 20) chunks.push(blob.subarray(off, off + (1 << 20)));
+    await c.execute(`INSERT INTO ${P}_big (id, data) VALUES (?, ?)`, [2, Readable.from(chunks)]);
+    const rows = await c.query(`/*master*/ SELECT data FROM ${P}_big WHERE id = ?`, [2]);
+    const got = Buffer.from(rows[0].data);
+    expect(got.equals(blob), `read back ${got.length} bytes sha1 ${sha1(got)}, sent ${blob.length} sha1 ${sha1(blob)}`);
+    return { bytes: got.length, sha1: sha1(got) };
+  }),
+);
+
+await rep.check('query_multi_statement', () =>
+  withConn(
+    async (c) => {
+      const results = await c.query('SELECT 1 AS a; SELECT 2 AS b');
+      expect(Array.isArray(results) && results.length === 2, `got ${json(results)}`);
+      expect(Number(results[0][0].a) === 1 && Number(results[1][0].b) === 2, `got ${json(results)}`);
+      return results.map((r) => [...r]);
+    },
+    { multipleStatements: true },
+  ),
+);
+
+for (const api of ['query', 'execute']) {
+  await rep.check(`${api}_call_two_result_sets`, () =>
+    withConn(async (c) => {
+      const results = await c[api](`CALL ${P}_two(?)`, [7]);
+      // [rows of set 1, rows of set 2, OK of the CALL]
+      expect(Array.isArray(results) && results.length === 3, `got ${json(results)}`);
+      expect(Number(results[0][0].a) === 7 && results[1][0].b === 'two-7', `got ${json(results)}`);
+      return results.slice(0, 2).map((r) => [...r]);
+    }),
+  );
+}
+
+for (const api of ['query', 'execute']) {
+  await rep.check(`${api}_duplicate_key_1062`, () =>
+    withConn(async (c) => {
+      try {
+        await c[api](`INSERT INTO ${P}_types (id, i) VALUES (?, ?)`, [1000, 1]);
+      } catch (err) {
+        return { ok: err.errno === 1062, detail: errorDetail(err) };
+      }
+      return { ok: false, detail: 'the duplicate insert succeeded' };
+    }),
+  );
+}
+
+await rep.check(`batch_${BATCH_N}_rows`, () =>
+  withConn(async (c) => {
+    const rows = Array.from({ length: BATCH_N }, (_, k) => [k + 1, `row-${k + 1} 🐬`, BigInt(k + 1) * 1_000_000_007n]);
+    const res = await c.batch(`INSERT INTO ${P}_batch (id, v, n) VALUES (?, ?, ?)`, rows);
+    const affected = Array.isArray(res) ? res.reduce((a, r) => a + Number(r.affectedRows), 0) : Number(res.affectedRows);
+    expect(affected === BATCH_N, `batch reported ${affected} affected rows: ${json(res)}`);
+    const [sum] = await c.query(
+      `/*master*/ SELECT COUNT(*) AS cnt, SUM(n) AS total, SUM(v = CONCAT('row-', id, ' 🐬')) AS good FROM ${P}_batch`,
+    );
+    const want = (BigInt(BATCH_N) * BigInt(BATCH_N + 1)) / 2n * 1_000_000_007n;
+    expect(
+      Number(sum.cnt) === BATCH_N && String(sum.total) === want.toString() && Number(sum.good) === BATCH_N,
+      `table holds ${json(sum)}`,
+    );
+    return { affectedRows: affected, count: Number(sum.cnt), sum: String(sum.total) };
+  }),
+);
+
+await rep.check('connection_still_usable_after_error', () =>
+  withConn(async (c) => {
+    await c.execute(`INSERT INTO ${P}_types (id, i) VALUES (?, ?)`, [1000, 1]).catch(() => undefined);
+    const rows = await c.execute('SELECT ? + 1 AS v', [41]);
+    expect(Number(rows[0].v) === 42, `got ${json(rows)}`);
+    return 'SELECT ? + 1 after the 1062 returned 42';
+  }),
+);
+
+rep.exit();
