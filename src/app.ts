@@ -8,6 +8,8 @@ import { ClusterStore } from './cluster/store.js';
 import { initialState } from './cluster/reduce.js';
 import { Monitor } from './cluster/monitor.js';
 import { HostPools } from './backend/host-pools.js';
+import { loadBackendTls } from './backend/backend-tls.js';
+import { loadFrontendSecurity } from './frontend/tls.js';
 import { createSelector } from './backend/selectors.js';
 import { FrontendServer } from './frontend/server.js';
 import { warmClassifier } from './routing/classify.js';
@@ -35,12 +37,19 @@ export interface StartOptions {
 
 export async function startSluice(config: SluiceConfig, log: Logger, opts: StartOptions = {}): Promise<Sluice> {
   const dh = config.dataHost;
+  // TLS certificates and RSA keys are read now: a bad file stops the start (ConfigError).
+  const security = loadFrontendSecurity(config);
+  const backendTls = loadBackendTls(dh.tls);
   const cluster = new ClusterStore(initialState(dh), log.child({ component: 'cluster' }));
   const poolsById = new Map<string, HostPools>();
   for (const h of cluster.view.hosts) {
     poolsById.set(
       h.id,
-      new HostPools({ host: h.host, port: h.port, user: dh.user, password: dh.password }, dh.pool, log),
+      new HostPools(
+        { host: h.host, port: h.port, user: dh.user, password: dh.password, ...(backendTls ? { tls: backendTls } : {}) },
+        dh.pool,
+        log,
+      ),
     );
   }
   const monitor = new Monitor({
@@ -68,6 +77,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
       selector: createSelector(dh.loadBalance),
       serverVersion,
       stats,
+      security,
     },
     log.child({ component: 'frontend' }),
   );

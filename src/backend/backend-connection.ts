@@ -17,12 +17,22 @@ import {
   decodeInitialHandshake,
   encodeHandshakeResponse,
   decodeAuthSwitchRequest,
+  encodeSslRequest,
   type InitialHandshake,
 } from '../protocol/handshake.js';
 import { scrambleNativePassword, scrambleCachingSha2, encryptPasswordWithPublicKey } from '../protocol/auth.js';
 import { decodeErr, decodeTextRow } from '../protocol/responses.js';
-import { encodeQuery, encodeInitDb, encodeSimpleCommand, encodeSetOption } from '../protocol/commands.js';
+import {
+  encodeInitDb,
+  encodeQuery,
+  encodeSetOption,
+  encodeSimpleCommand,
+  encodeStmtClose,
+  encodeStmtPrepare,
+} from '../protocol/commands.js';
+import { decodeStmtPrepareOk } from '../protocol/statements.js';
 import { ResponseScanner, ScanError, type ResponseShape, type ResponseSummary } from './response-scanner.js';
+import { wrapBackendTls, type BackendTlsOptions } from './backend-tls.js';
 
 /** Capabilities the proxy always asks of a backend (if the server offers them). */
 export const BASE_BACKEND_CAPABILITIES =
@@ -50,6 +60,8 @@ export interface BackendEndpoint {
   readonly port: number;
   readonly user: string;
   readonly password: string;
+  /** TLS toward this backend (dataHost.tls); absent = plain TCP. */
+  readonly tls?: BackendTlsOptions;
 }
 
 export interface ConnectOptions extends BackendEndpoint {
@@ -128,7 +140,10 @@ export class BackendConnection {
   lastUsedAt = Date.now();
   readonly state: ConnectionSessionState;
 
-  private readonly socket: net.Socket;
+  /** The backend socket: the TLS socket once the handshake switched to TLS. */
+  private socket: net.Socket;
+  /** The connection runs over TLS. */
+  secure = false;
   private readonly log: Logger;
   private closed = false;
   private closeReason: string | undefined;
@@ -157,12 +172,46 @@ export class BackendConnection {
     };
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
-    socket.on('data', (chunk: Buffer) => {
-      if (this.sink) this.sink(chunk);
-      else this.fail(`unsolicited ${chunk.length} bytes from backend`);
-    });
-    socket.on('error', (err) => this.fail(err.message));
-    socket.on('close', () => this.fail('connection closed by backend'));
+    this.wireSocket(socket);
+  }
+
+  private readonly onSocketData = (chunk: Buffer): void => {
+    if (this.sink) this.sink(chunk);
+    else this.fail(`unsolicited ${chunk.length} bytes from backend`);
+  };
+  private readonly onSocketError = (err: Error): void => this.fail(err.message);
+  private readonly onSocketClose = (): void => this.fail('connection closed by backend');
+
+  private wireSocket(socket: net.Socket): void {
+    socket.on('data', this.onSocketData);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+  }
+
+  /**
+   * Switches to TLS after the SSLRequest was written: the TLS socket replaces the plain one for
+   * good (relay and internal commands read and write it). Rejects when the TLS handshake or the
+   * certificate check fails.
+   */
+  private async startTls(tlsOptions: BackendTlsOptions): Promise<void> {
+    const plain = this.socket;
+    plain.off('data', this.onSocketData);
+    plain.off('error', this.onSocketError);
+    plain.off('close', this.onSocketClose);
+    plain.on('error', () => undefined); // errors surface on the TLS socket
+    const { socket, secure } = wrapBackendTls(plain, this.host, tlsOptions);
+    this.socket = socket;
+    this.wireSocket(socket);
+    const gone = this.onGone;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.onGone = (err) => reject(new Error(`TLS to backend ${this.hostId} failed: ${err.message}`));
+        secure.then(resolve, () => undefined);
+      });
+    } finally {
+      if (!this.closed) this.onGone = gone;
+    }
+    this.secure = true;
   }
 
   /** Opens a connection and completes the handshake and authentication. */
@@ -265,6 +314,14 @@ export class BackendConnection {
     if ((this.capabilities & Capability.PROTOCOL_41) === 0) throw new Error('backend does not speak protocol 4.1');
     const missingWire = (opts.wireCapabilities & ~hs.capabilities) >>> 0;
     if (missingWire !== 0) throw new Error(`backend lacks capabilities 0x${missingWire.toString(16)}`);
+    if (opts.tls) {
+      if ((hs.capabilities & Capability.SSL) === 0) throw new Error('backend does not offer TLS (dataHost.tls.enabled is on)');
+      // SSLRequest (seq 1), TLS handshake, then the handshake response (seq 2) over TLS.
+      this.capabilities = (this.capabilities | Capability.SSL) >>> 0;
+      send(encodeSslRequest({ capabilities: this.capabilities, maxPacketSize: 0x40000000, charset: opts.charset }));
+      lastSeq = (lastSeq + 1) & 0xff;
+      await this.startTls(opts.tls);
+    }
 
     let plugin = hs.authPluginName || 'mysql_native_password';
     let seed = hs.authPluginData.subarray(0, 20);
@@ -302,7 +359,8 @@ export class BackendConnection {
         const data = reply.subarray(1);
         if (plugin === 'caching_sha2_password' && data.length === 1 && data[0] === 0x03) continue; // fast auth ok
         if (plugin === 'caching_sha2_password' && data.length === 1 && data[0] === 0x04) {
-          send(Buffer.from([0x02])); // request the server's RSA public key
+          // Full authentication: over TLS the password itself, else ask for the server's RSA key.
+          send(this.secure ? Buffer.concat([Buffer.from(opts.password, 'utf8'), Buffer.from([0])]) : Buffer.from([0x02]));
           continue;
         }
         if (data.toString('latin1').includes('BEGIN PUBLIC KEY')) {
@@ -324,8 +382,9 @@ export class BackendConnection {
   /**
    * Writes a client command (already framed) and streams the backend's response to `client`
    * as raw bytes. Resolves with what the response said (status flags, error, insert id).
+   * Without a command it relays the response to what was already written (LOAD DATA LOCAL).
    */
-  relay(command: Buffer, shape: ResponseShape, client: net.Socket, firstSeq: number): Promise<ResponseSummary> {
+  relay(command: Buffer | undefined, shape: ResponseShape, client: net.Socket, firstSeq: number): Promise<ResponseSummary> {
     if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
     this.busy = true;
     this.lastUsedAt = Date.now();
@@ -337,7 +396,7 @@ export class BackendConnection {
     return new Promise<ResponseSummary>((resolve, reject) => {
       this.relayResolve = resolve;
       this.relayReject = reject;
-      this.socket.write(command);
+      if (command !== undefined) this.socket.write(command);
     });
   }
 
@@ -405,12 +464,42 @@ export class BackendConnection {
   // ---------------------------------------------------------------------------------------------
   // Internal commands (replay, USE, KILL …): small results read whole.
 
-  /** Runs a command and returns its packets (for 'query': OK, or column defs + rows). */
-  private exchange(payload: Buffer): Promise<Buffer[]> {
+  /**
+   * Runs a command for the proxy itself and returns the packets of its response, read whole
+   * (responses of internal commands are small).
+   */
+  command(payload: Buffer, shape: ResponseShape = 'query'): Promise<Buffer[]> {
+    return this.exchange(payload, shape);
+  }
+
+  /**
+   * Writes packets the client sends in the middle of a command (the file of LOAD DATA LOCAL),
+   * resolving once the socket accepts more: the client is read no faster than the backend takes.
+   */
+  forward(frames: Buffer): Promise<void> {
+    if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, true));
+    if (this.socket.write(frames)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.once('drain', done);
+      this.socket.once('close', done);
+    });
+  }
+
+  /** Writes a command that has no response (COM_STMT_SEND_LONG_DATA, COM_STMT_CLOSE). */
+  send(payload: Buffer): void {
+    if (!this.closed) this.socket.write(encodePacket(payload, 0));
+  }
+
+  private exchange(payload: Buffer, shape: ResponseShape = 'query'): Promise<Buffer[]> {
     if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
     this.busy = true;
     const decoder = new PacketDecoder(64 * 1024 * 1024);
-    const scanner = new ResponseScanner('query', this.capabilities, 1);
+    const scanner = new ResponseScanner(shape, this.capabilities, 1);
     const packets: Buffer[] = [];
     return new Promise<Buffer[]>((resolve, reject) => {
       this.onGone = (err) => {
@@ -477,7 +566,56 @@ export class BackendConnection {
     s.statements.clear();
     s.lastInsertIdSession = undefined;
     s.dirty = false;
+    // The server deallocated every prepared statement of this connection.
+    this.preparedStatements.clear();
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Prepared statements: a bounded per-connection cache keyed by schema + SQL. Client sessions
+  // never see these ids (the proxy translates), so sharing them between sessions is safe.
+
+  private readonly preparedStatements = new Map<string, PreparedOnBackend>();
+
+  /**
+   * The statement prepared on this connection for `sql` in `schema`, preparing it when it is not
+   * (an ERR from the server becomes a BackendSqlError). The least recently used one is closed
+   * when the cache is full, so a connection never holds more than PREPARED_PER_CONNECTION.
+   */
+  async prepared(schema: string | undefined, sql: string): Promise<PreparedOnBackend> {
+    const key = `${schema ?? ''}\u0000${sql}`;
+    const hit = this.preparedStatements.get(key);
+    if (hit) {
+      // Map order is insertion order: re-insert to mark it recently used.
+      this.preparedStatements.delete(key);
+      this.preparedStatements.set(key, hit);
+      return hit;
+    }
+    const packets = await this.exchange(encodeStmtPrepare(sql), 'prepare');
+    const first = packets[0]!;
+    if (first[0] === 0xff) throw errFrom(first);
+    const ok = decodeStmtPrepareOk(first);
+    const entry: PreparedOnBackend = { id: ok.statementId, numParams: ok.numParams, numColumns: ok.numColumns, response: packets };
+    if (this.preparedStatements.size >= PREPARED_PER_CONNECTION) {
+      const [oldKey, old] = this.preparedStatements.entries().next().value as [string, PreparedOnBackend];
+      this.preparedStatements.delete(oldKey);
+      this.send(encodeStmtClose(old.id));
+    }
+    this.preparedStatements.set(key, entry);
+    return entry;
+  }
+}
+
+/** Most statements one backend connection keeps prepared (the server's max_prepared_stmt_count is global). */
+const PREPARED_PER_CONNECTION = 256;
+
+/** A statement prepared on one backend connection. */
+export interface PreparedOnBackend {
+  /** The backend's statement id (valid on that connection only). */
+  readonly id: number;
+  readonly numParams: number;
+  readonly numColumns: number;
+  /** The PREPARE response as the server sent it (PREPARE_OK, definitions, EOFs), payloads. */
+  readonly response: readonly Buffer[];
 }
 
 function authResponseFor(plugin: string, password: string, seed: Buffer): Buffer {

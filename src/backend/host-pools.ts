@@ -71,26 +71,32 @@ export class HostPools {
     return p.available <= p.pending && p.size >= p.max;
   }
 
-  /** Returns a healthy, clean connection to its pool. */
+  /**
+   * Returns a healthy, clean connection to the pool that lent it — also when that pool has been
+   * retired meanwhile (clearIdle, close): its drain waits for exactly these returns.
+   */
   release(conn: BackendConnection): void {
-    const entry = this.pools.get(keyString(conn));
-    if (!entry || !entry.pool.isBorrowedResource(conn)) {
+    const pool = this.owner.get(conn);
+    if (!pool || !pool.isBorrowedResource(conn)) {
       conn.destroy();
       return;
     }
     if (!conn.alive || conn.isBusy || conn.state.dirty) {
-      void entry.pool.destroy(conn);
+      void pool.destroy(conn);
       return;
     }
-    void entry.pool.release(conn);
+    void pool.release(conn);
   }
 
   /** Closes a borrowed connection that cannot be trusted any more. */
   discard(conn: BackendConnection): void {
-    const entry = this.pools.get(keyString(conn));
-    if (entry && entry.pool.isBorrowedResource(conn)) void entry.pool.destroy(conn);
+    const pool = this.owner.get(conn);
+    if (pool && pool.isBorrowedResource(conn)) void pool.destroy(conn);
     else conn.destroy();
   }
+
+  /** The pool each connection came from (pools are replaced by clearIdle; connections outlive that). */
+  private readonly owner = new WeakMap<BackendConnection, genericPool.Pool<BackendConnection>>();
 
   /** Opens a connection outside the pools (e.g. to send KILL while the pool is exhausted). */
   connectDirect(key: PoolKey): Promise<BackendConnection> {
@@ -146,6 +152,7 @@ export class HostPools {
             logger: this.log,
           });
           this.serverVersion ??= conn.serverVersion;
+          this.owner.set(conn, pool);
           return conn;
         },
         destroy: async (conn) => {
@@ -178,8 +185,4 @@ export class HostPools {
     this.pools.set(k, { key, pool });
     return pool;
   }
-}
-
-function keyString(conn: BackendConnection): string {
-  return `${conn.wireCapabilities}/${conn.charset}`;
 }

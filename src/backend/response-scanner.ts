@@ -28,7 +28,9 @@ export type ResponseShape =
   /** One OK or ERR packet (COM_INIT_DB, COM_PING, COM_PROCESS_KILL, COM_RESET_CONNECTION …). */
   | 'ok'
   /** One packet of any content (COM_STATISTICS answers with a bare string). */
-  | 'single';
+  | 'single'
+  /** COM_STMT_PREPARE: PREPARE_OK then parameter and column definitions (each + EOF), or ERR. */
+  | 'prepare';
 
 export interface ResponseSummary {
   /** Server status flags of the last OK/EOF seen (IN_TRANS, AUTOCOMMIT, …). */
@@ -57,6 +59,8 @@ const enum Phase {
   FieldList,
   /** A single packet. */
   Single,
+  /** Definitions after a PREPARE_OK: `packetsLeft` logical packets to pass. */
+  PrepareDefinitions,
   Done,
 }
 
@@ -106,12 +110,15 @@ export class ResponseScanner {
     this.deprecateEof = (capabilities & Capability.DEPRECATE_EOF) !== 0;
     this.expectedSeq = firstSeq & 0xff;
     this.phase =
-      shape === 'query' || shape === 'ok'
+      shape === 'query' || shape === 'ok' || shape === 'prepare'
         ? Phase.ResultStart
         : shape === 'field-list'
           ? Phase.FieldList
           : Phase.Single;
     this.okOnly = shape === 'ok';
+    this.prepareReply = shape === 'prepare';
+    this.packetsLeft = 0;
+    this.endAfterBody = false;
     this.headerFill = 0;
     this.bodyLeft = 0;
     this.continuation = false;
@@ -124,6 +131,10 @@ export class ResponseScanner {
   }
 
   private okOnly: boolean;
+  private prepareReply = false;
+  private packetsLeft = 0;
+  /** The packet being passed is the response's last one. */
+  private endAfterBody = false;
 
   get done(): boolean {
     return this.phase === Phase.Done;
@@ -195,6 +206,9 @@ export class ResponseScanner {
       const skip = Math.min(this.bodyLeft, len - pos);
       pos += skip;
       this.bodyLeft -= skip;
+      // The response's last packet was one we pass rather than capture: done after its body
+      // (and after its continuation, if it was a full 0xffffff packet).
+      if (this.endAfterBody && this.bodyLeft === 0 && !this.prevWasMax) this.phase = Phase.Done;
     }
     return pos;
   }
@@ -227,12 +241,25 @@ export class ResponseScanner {
       case Phase.Rows:
       case Phase.FieldList:
         return; // a row / a column definition
+      case Phase.PrepareDefinitions:
+        if (--this.packetsLeft === 0) this.endAfterBody = true;
+        return;
       case Phase.Single:
-        this.phase = Phase.Done;
+        this.endAfterBody = true;
         return;
       default:
         throw new ScanError('unexpected packet');
     }
+  }
+
+  /** PREPARE_OK: statement id (4), columns (2), params (2) — then that many definitions. */
+  private onPrepareOk(packet: Buffer): void {
+    if (packet[0] !== 0x00 || packet.length < 9) throw new ScanError('expected COM_STMT_PREPARE_OK');
+    const columns = packet.readUInt16LE(5);
+    const params = packet.readUInt16LE(7);
+    const eofs = this.deprecateEof ? 0 : (params > 0 ? 1 : 0) + (columns > 0 ? 1 : 0);
+    this.packetsLeft = params + columns + eofs;
+    this.phase = this.packetsLeft === 0 ? Phase.Done : Phase.PrepareDefinitions;
   }
 
   private onWholePacket(packet: Buffer): void {
@@ -244,6 +271,10 @@ export class ResponseScanner {
     }
     switch (this.phase) {
       case Phase.ResultStart: {
+        if (this.prepareReply) {
+          this.onPrepareOk(packet);
+          return;
+        }
         if (first === 0xfb) {
           this.summary.localInfile = true;
           this.phase = Phase.Done;

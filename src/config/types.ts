@@ -59,12 +59,35 @@ export interface DataHostConfig {
   readonly heartbeat: HeartbeatConfig;
   readonly failover: FailoverConfig;
   readonly replication: ReplicationConfig;
+  /** TLS from the proxy to the backends; absent = plain TCP. */
+  readonly tls?: BackendTlsConfig;
 }
+
+/** `dataHost.tls`: TLS toward every backend of the dataHost. */
+export interface BackendTlsConfig {
+  /** Send an SSLRequest after the greeting and continue over TLS (a backend without TLS is refused). */
+  readonly enabled: boolean;
+  /** Verify the backend's certificate chain and name (default true). */
+  readonly verify: boolean;
+  /** CA bundle (PEM) to verify against, absolute (resolved against the config file's directory); default: Node's CAs. */
+  readonly ca?: string;
+  /** Name expected in the backend's certificate (and sent as SNI); default: the host as configured. */
+  readonly servername?: string;
+}
+
+/** Authentication plugins the proxy speaks toward clients. */
+export type FrontendAuthPlugin = 'mysql_native_password' | 'caching_sha2_password';
 
 export interface FrontendUser {
   readonly name: string;
-  /** Plain text, or the mysql_native_password hash form `*<40 hex>`; never logged. */
+  /**
+   * Plain text, the mysql_native_password hash form `*<40 hex>` (native users only), or the
+   * caching_sha2_password digest form `sha2:<64 hex>` = SHA256(SHA256(pw)) (caching_sha2 users
+   * only); never logged.
+   */
   readonly password: string;
+  /** Plugin this account authenticates with; absent = mysql_native_password. */
+  readonly auth?: FrontendAuthPlugin;
   /** Default schema when the client names none. */
   readonly defaultSchema?: string;
 }
@@ -89,6 +112,32 @@ export interface SessionConfig {
   readonly readYourWritesMs: number;
 }
 
+/** Top-level `tls`: TLS between clients and the proxy. */
+export interface FrontendTlsConfig {
+  /** Server certificate (PEM), absolute path (resolved against the config file's directory). */
+  readonly cert: string;
+  /** Its private key (PEM). */
+  readonly key: string;
+  /** CA bundle (PEM) added to the secure context (chain sent to clients). */
+  readonly ca?: string;
+  /** Refuse logins that did not switch to TLS (ER_SECURE_TRANSPORT_REQUIRED, 3159). Default false. */
+  readonly require: boolean;
+}
+
+/** Top-level `auth`: settings of the front-end authentication plugins. */
+export interface AuthConfig {
+  /**
+   * caching_sha2_password: `never` (default) answers a correct scramble with fast-auth success;
+   * `always` asks every client for full authentication (clear password over TLS, RSA-encrypted
+   * otherwise), as MySQL does when its cache is empty.
+   */
+  readonly cachingSha2FullAuth: 'never' | 'always';
+  /** RSA key pair (PEM paths) for full authentication over plain TCP; generated at start-up when absent. */
+  readonly rsaPrivateKey?: string;
+  /** Defaults to the public half of rsaPrivateKey. */
+  readonly rsaPublicKey?: string;
+}
+
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -101,4 +150,8 @@ export interface SluiceConfig {
   readonly log: LogConfig;
   /** Server version advertised to clients; by default the writeHost's real version. */
   readonly serverVersion?: string;
+  /** TLS toward clients; absent = no CLIENT_SSL in the greeting. */
+  readonly tls?: FrontendTlsConfig;
+  /** Front-end authentication settings; absent = the defaults (see AuthConfig). */
+  readonly auth?: AuthConfig;
 }

@@ -4,11 +4,18 @@
  * must not silently fall back to a default). Out-of-range values are errors, never clamped.
  * `null` (an empty YAML value such as `readHosts:`) counts as "not given".
  */
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type {
+  AuthConfig,
+  BackendTlsConfig,
   Balance,
   DataHostConfig,
   FailoverConfig,
+  FrontendAuthPlugin,
+  FrontendTlsConfig,
   FrontendUser,
   HeartbeatConfig,
   HostConfig,
@@ -51,13 +58,23 @@ export const CONFIG_DEFAULTS = Object.freeze({
   replication: Object.freeze({ maxLagSeconds: 10, checkEveryMs: 2_000, readmitAfter: 3 }),
   session: Object.freeze({ holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024, readYourWritesMs: 0 }),
   log: Object.freeze({ level: 'info' as LogConfig['level'] }),
+  userAuth: 'mysql_native_password' as FrontendAuthPlugin,
+  tls: Object.freeze({ require: false }),
+  backendTls: Object.freeze({ enabled: false, verify: true }),
+  auth: Object.freeze({ cachingSha2FullAuth: 'never' as AuthConfig['cachingSha2FullAuth'] }),
 });
+
+/** `*` + 40 hex: a stored mysql_native_password hash (SHA1(SHA1(pw))). */
+export const NATIVE_HASH_FORM = /^\*[0-9a-fA-F]{40}$/;
+/** `sha2:` + 64 hex: a stored caching_sha2_password digest (SHA256(SHA256(pw))). */
+export const CACHING_SHA2_DIGEST_FORM = /^sha2:[0-9a-fA-F]{64}$/;
 
 export interface ValidateOptions {
   /**
    * Directory of the config file. A relative `failover.dnindexFile` is resolved against it and
    * the default becomes `<baseDir>/dnindex.properties`. Without it the path is kept as given
-   * (default `conf/dnindex.properties`, relative to the working directory).
+   * (default `conf/dnindex.properties`, relative to the working directory). TLS and RSA key
+   * paths are resolved against it too (else against the working directory) and must exist.
    */
   readonly baseDir?: string;
 }
@@ -69,6 +86,8 @@ const MAX_PORT = 65_535;
 const MAX_PACKET = 1024 * 1024 * 1024;
 const LOG_LEVELS: readonly LogConfig['level'][] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LOAD_BALANCES: readonly LoadBalance[] = ['round-robin', 'least-conn', 'consistent-hash'];
+const AUTH_PLUGINS: readonly FrontendAuthPlugin[] = ['mysql_native_password', 'caching_sha2_password'];
+const FULL_AUTH_MODES: readonly AuthConfig['cachingSha2FullAuth'][] = ['never', 'always'];
 const BALANCES: readonly Balance[] = [0, 1, 2, 3];
 
 type Obj = Record<string, unknown>;
@@ -229,11 +248,39 @@ class Checker {
     if (required && v.length === 0) this.problem(at, 'must not be empty');
     return v;
   }
+
+  /**
+   * A path to an existing, readable file, resolved against `baseDir` (else the working
+   * directory). Returns the absolute path and its contents (undefined contents on a problem).
+   */
+  file(
+    o: Obj | undefined,
+    key: string,
+    p: string,
+    baseDir: string | undefined,
+    required: boolean,
+  ): { path: string; data: Buffer | undefined } | undefined {
+    if (!required && !this.present(o, key)) return undefined;
+    const given = this.string(o, key, p);
+    if (given === '') return undefined;
+    const abs = path.resolve(baseDir ?? '.', given);
+    try {
+      if (!statSync(abs).isFile()) {
+        this.problem(join(p, key), `not a file: ${abs}`);
+        return { path: abs, data: undefined };
+      }
+      return { path: abs, data: readFileSync(abs) };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      this.problem(join(p, key), code === 'ENOENT' ? `file not found: ${abs}` : `cannot read ${abs}: ${(err as Error).message}`);
+      return { path: abs, data: undefined };
+    }
+  }
 }
 
-const TOP_KEYS = ['listen', 'users', 'dataHost', 'session', 'log', 'serverVersion'] as const;
+const TOP_KEYS = ['listen', 'users', 'dataHost', 'session', 'log', 'serverVersion', 'tls', 'auth'] as const;
 const LISTEN_KEYS = ['host', 'port'] as const;
-const USER_KEYS = ['name', 'password', 'defaultSchema'] as const;
+const USER_KEYS = ['name', 'password', 'defaultSchema', 'auth'] as const;
 const DATAHOST_KEYS = [
   'name',
   'balance',
@@ -246,7 +293,11 @@ const DATAHOST_KEYS = [
   'heartbeat',
   'failover',
   'replication',
+  'tls',
 ] as const;
+const FRONTEND_TLS_KEYS = ['cert', 'key', 'ca', 'require'] as const;
+const BACKEND_TLS_KEYS = ['enabled', 'verify', 'ca', 'servername'] as const;
+const AUTH_KEYS = ['cachingSha2FullAuth', 'rsaPrivateKey', 'rsaPublicKey'] as const;
 const HOST_KEYS = ['host', 'port', 'weight'] as const;
 const POOL_KEYS = ['min', 'max', 'idleTimeoutMs', 'acquireTimeoutMs', 'connectTimeoutMs'] as const;
 const HEARTBEAT_KEYS = ['sql', 'intervalMs', 'timeoutMs', 'retries'] as const;
@@ -274,8 +325,27 @@ function checkUsers(c: Checker, root: Obj | undefined): FrontendUser[] {
     const o = c.mapping(raw, p, USER_KEYS);
     const name = c.string(o, 'name', p);
     const password = c.string(o, 'password', p, { allowEmpty: true });
-    const user: { name: string; password: string; defaultSchema?: string } = { name, password };
+    const user: { name: string; password: string; defaultSchema?: string; auth?: FrontendAuthPlugin } = { name, password };
     if (c.present(o, 'defaultSchema')) user.defaultSchema = c.string(o, 'defaultSchema', p);
+    if (c.present(o, 'auth')) user.auth = c.oneOf(o, 'auth', p, AUTH_PLUGINS, CONFIG_DEFAULTS.userAuth);
+    const plugin = user.auth ?? CONFIG_DEFAULTS.userAuth;
+    if (plugin === 'caching_sha2_password' && NATIVE_HASH_FORM.test(password)) {
+      c.problem(
+        `${p}.password`,
+        'a mysql_native_password hash ("*<40 hex>") cannot authenticate a caching_sha2_password user; ' +
+          'give the plain password or "sha2:<hex of SHA256(SHA256(password))>"',
+      );
+    } else if (plugin === 'mysql_native_password' && /^sha2:/i.test(password)) {
+      c.problem(
+        `${p}.password`,
+        CACHING_SHA2_DIGEST_FORM.test(password)
+          ? 'a caching_sha2_password digest ("sha2:<64 hex>") cannot authenticate a mysql_native_password user; ' +
+              'give the plain password or "*<40 hex>", or set auth: caching_sha2_password'
+          : 'starts with "sha2:" but is not "sha2:" + 64 hex digits (passwords of that shape are reserved for digests)',
+      );
+    } else if (plugin === 'caching_sha2_password' && /^sha2:/i.test(password) && !CACHING_SHA2_DIGEST_FORM.test(password)) {
+      c.problem(`${p}.password`, 'starts with "sha2:" but is not "sha2:" + 64 hex digits');
+    }
     if (name !== '') {
       const first = seen.get(name);
       if (first !== undefined) c.problem(`${p}.name`, `duplicate user ${JSON.stringify(name)} (also users[${first}])`);
@@ -387,7 +457,97 @@ function checkDataHost(c: Checker, root: Obj | undefined, opts: ValidateOptions)
     heartbeat: checkHeartbeat(c, dh),
     failover: checkFailover(c, dh, writeHosts.length, opts),
     replication: checkReplication(c, dh),
+    ...checkBackendTls(c, dh, opts),
   };
+}
+
+/** Tries a PEM with a parser; a failure becomes a problem at `at`. */
+function checkPem(c: Checker, at: string, what: string, fn: () => unknown): void {
+  try {
+    fn();
+  } catch (err) {
+    c.problem(at, `not a usable ${what}: ${(err as Error).message}`);
+  }
+}
+
+function checkBackendTls(c: Checker, dh: Obj | undefined, opts: ValidateOptions): { tls?: BackendTlsConfig } {
+  if (!c.present(dh, 'tls')) return {};
+  const p = 'dataHost.tls';
+  const o = c.section(dh, 'tls', 'dataHost', BACKEND_TLS_KEYS);
+  const d = CONFIG_DEFAULTS.backendTls;
+  const tls: { enabled: boolean; verify: boolean; ca?: string; servername?: string } = {
+    enabled: c.bool(o, 'enabled', p, d.enabled),
+    verify: c.bool(o, 'verify', p, d.verify),
+  };
+  const ca = c.file(o, 'ca', p, opts.baseDir, false);
+  if (ca !== undefined) {
+    tls.ca = ca.path;
+    if (ca.data !== undefined) checkPem(c, `${p}.ca`, 'CA certificate (PEM)', () => createSecureContext({ ca: ca.data }));
+  }
+  if (c.present(o, 'servername')) tls.servername = c.string(o, 'servername', p);
+  return { tls };
+}
+
+function checkFrontendTls(c: Checker, root: Obj | undefined, opts: ValidateOptions): FrontendTlsConfig | undefined {
+  if (!c.present(root, 'tls')) return undefined;
+  const p = 'tls';
+  const o = c.section(root, 'tls', '', FRONTEND_TLS_KEYS);
+  const cert = c.file(o, 'cert', p, opts.baseDir, true);
+  const key = c.file(o, 'key', p, opts.baseDir, true);
+  const ca = c.file(o, 'ca', p, opts.baseDir, false);
+  if (cert?.data !== undefined) checkPem(c, `${p}.cert`, 'certificate (PEM)', () => createSecureContext({ cert: cert.data }));
+  if (key?.data !== undefined) checkPem(c, `${p}.key`, 'private key (PEM)', () => createPrivateKey(key.data!));
+  if (ca?.data !== undefined) checkPem(c, `${p}.ca`, 'CA certificate (PEM)', () => createSecureContext({ ca: ca.data }));
+  if (cert?.data !== undefined && key?.data !== undefined && c.errors.every((e) => !e.startsWith(`${p}.`))) {
+    checkPem(c, p, 'certificate/key pair', () => createSecureContext({ cert: cert.data, key: key.data }));
+  }
+  const out: { cert: string; key: string; ca?: string; require: boolean } = {
+    cert: cert?.path ?? '',
+    key: key?.path ?? '',
+    require: c.bool(o, 'require', p, CONFIG_DEFAULTS.tls.require),
+  };
+  if (ca !== undefined) out.ca = ca.path;
+  return out;
+}
+
+function checkAuth(c: Checker, root: Obj | undefined, opts: ValidateOptions): AuthConfig | undefined {
+  if (!c.present(root, 'auth')) return undefined;
+  const p = 'auth';
+  const o = c.section(root, 'auth', '', AUTH_KEYS);
+  const out: { cachingSha2FullAuth: AuthConfig['cachingSha2FullAuth']; rsaPrivateKey?: string; rsaPublicKey?: string } = {
+    cachingSha2FullAuth: c.oneOf(o, 'cachingSha2FullAuth', p, FULL_AUTH_MODES, CONFIG_DEFAULTS.auth.cachingSha2FullAuth),
+  };
+  const priv = c.file(o, 'rsaPrivateKey', p, opts.baseDir, false);
+  const pub = c.file(o, 'rsaPublicKey', p, opts.baseDir, false);
+  if (pub !== undefined && priv === undefined) c.problem(`${p}.rsaPublicKey`, 'needs auth.rsaPrivateKey as well');
+  let privKey: ReturnType<typeof createPrivateKey> | undefined;
+  if (priv?.data !== undefined) {
+    try {
+      privKey = createPrivateKey(priv.data);
+      if (privKey.asymmetricKeyType !== 'rsa') {
+        c.problem(`${p}.rsaPrivateKey`, `must be an RSA key, got ${privKey.asymmetricKeyType ?? 'unknown'}`);
+        privKey = undefined;
+      }
+    } catch (err) {
+      c.problem(`${p}.rsaPrivateKey`, `not a usable private key (PEM): ${(err as Error).message}`);
+    }
+  }
+  if (pub?.data !== undefined) {
+    try {
+      const pubKey = createPublicKey(pub.data);
+      if (privKey !== undefined) {
+        const derived = createPublicKey(privKey).export({ type: 'spki', format: 'der' });
+        if (!derived.equals(pubKey.export({ type: 'spki', format: 'der' }))) {
+          c.problem(`${p}.rsaPublicKey`, 'does not belong to auth.rsaPrivateKey');
+        }
+      }
+    } catch (err) {
+      c.problem(`${p}.rsaPublicKey`, `not a usable public key (PEM): ${(err as Error).message}`);
+    }
+  }
+  if (priv !== undefined) out.rsaPrivateKey = priv.path;
+  if (pub !== undefined) out.rsaPublicKey = pub.path;
+  return out;
 }
 
 function checkSession(c: Checker, root: Obj | undefined): SessionConfig {
@@ -428,6 +588,8 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Sluice
     session: SessionConfig;
     log: LogConfig;
     serverVersion?: string;
+    tls?: FrontendTlsConfig;
+    auth?: AuthConfig;
   } = {
     listen: checkListen(c, root),
     users: checkUsers(c, root),
@@ -436,6 +598,10 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Sluice
     log: checkLog(c, root),
   };
   if (c.present(root, 'serverVersion')) config.serverVersion = c.string(root, 'serverVersion', '');
+  const tls = checkFrontendTls(c, root, opts);
+  if (tls !== undefined) config.tls = tls;
+  const auth = checkAuth(c, root, opts);
+  if (auth !== undefined) config.auth = auth;
   if (c.errors.length > 0) throw new ConfigError(c.errors);
   return deepFreeze(config);
 }

@@ -4,16 +4,39 @@
  * Reading is serialised: the session asks for the next packet only when it has answered the
  * previous one, so a pipelining client's commands run in order and never overlap. While a
  * command runs, further input is kept (bounded); past the bound the socket is paused.
+ *
+ * TLS: `watchForSslRequest()` (before the greeting) makes the channel look at the client's first
+ * packet on its own; if it is an SSLRequest the channel stops reading there — the TLS
+ * ClientHello may already follow in the same chunk — and `upgradeToTls()` wraps the socket,
+ * handing it the bytes read past the SSLRequest. From then on `socket` is the TLS socket.
  */
 import type net from 'node:net';
+import tls from 'node:tls';
 import { PacketDecoder, encodePacket, encodePackets, type DecodedPacket } from '../protocol/framer.js';
+import { isSslRequest } from '../protocol/handshake.js';
 
 /** Pause reading from a client that has this many packets queued unanswered. */
 const MAX_QUEUED_PACKETS = 64;
 
+/** A client that sends an SSLRequest and then no TLS handshake is dropped after this. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Header + SSLRequest payload. */
+const SSL_REQUEST_FRAME = 4 + 32;
+
 export class ClientChannel {
-  readonly socket: net.Socket;
+  /** The client's socket: the TLS socket once `upgradeToTls` has run. */
+  socket: net.Socket;
   private readonly decoder: PacketDecoder;
+  /** Looking at the first packet for an SSLRequest (see watchForSslRequest). */
+  private sslWatch = false;
+  /** Bytes of the first packet gathered while watching. */
+  private firstBytes: Buffer | undefined;
+  /** An SSLRequest arrived: input is held (not decoded) until the TLS upgrade. */
+  private tlsPending = false;
+  /** Bytes that followed the SSLRequest (start of the TLS handshake). */
+  private afterSslRequest: Buffer | undefined;
+  private secure = false;
   private readonly queue: DecodedPacket[] = [];
   private waiter: ((p: DecodedPacket | undefined) => void) | undefined;
   private ended = false;
@@ -24,24 +47,69 @@ export class ClientChannel {
     this.socket = socket;
     this.decoder = new PacketDecoder(maxPacketSize);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.finish());
-    socket.on('close', () => this.finish());
-    socket.on('error', () => this.finish());
+    this.attach(socket);
+  }
+
+  private readonly onDataBound = (chunk: Buffer): void => this.onData(chunk);
+  private readonly finishBound = (): void => this.finish();
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', this.onDataBound);
+    socket.on('end', this.finishBound);
+    socket.on('close', this.finishBound);
+    socket.on('error', this.finishBound);
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.off('data', this.onDataBound);
+    socket.off('end', this.finishBound);
+    socket.off('close', this.finishBound);
+    socket.off('error', this.finishBound);
+  }
+
+  /** True once the connection runs over TLS. */
+  get isSecure(): boolean {
+    return this.secure;
+  }
+
+  /**
+   * Call before sending the greeting when TLS is offered: the client's first packet is then
+   * checked for an SSLRequest, and reading stops right after one (see upgradeToTls).
+   */
+  watchForSslRequest(): void {
+    this.sslWatch = true;
   }
 
   private onData(chunk: Buffer): void {
+    if (this.tlsPending) {
+      // Should not happen (the socket is paused), but never lose TLS handshake bytes.
+      this.afterSslRequest = this.afterSslRequest ? Buffer.concat([this.afterSslRequest, chunk]) : chunk;
+      return;
+    }
+    if (this.sslWatch) {
+      const bytes = this.firstBytes ? Buffer.concat([this.firstBytes, chunk]) : chunk;
+      const length = bytes.length >= 3 ? bytes.readUIntLE(0, 3) : -1;
+      if (bytes.length < 4 || (length === 32 && bytes.length < SSL_REQUEST_FRAME)) {
+        this.firstBytes = bytes;
+        return;
+      }
+      this.sslWatch = false;
+      this.firstBytes = undefined;
+      const payload = length === 32 ? bytes.subarray(4, SSL_REQUEST_FRAME) : undefined;
+      if (payload !== undefined && isSslRequest(payload)) {
+        // Stop here: what follows is the TLS ClientHello, for the TLS socket to read.
+        this.tlsPending = true;
+        this.socket.pause();
+        this.afterSslRequest = bytes.subarray(SSL_REQUEST_FRAME);
+        const seq = bytes[3] as number;
+        this.deliver({ seq, lastSeq: seq, payload: Buffer.from(payload), frame: undefined });
+        return;
+      }
+      chunk = bytes; // an ordinary handshake response: decode as usual
+    }
     try {
       this.decoder.push(chunk);
-      for (let p = this.decoder.next(); p; p = this.decoder.next()) {
-        if (this.waiter) {
-          const w = this.waiter;
-          this.waiter = undefined;
-          w(p);
-        } else {
-          this.queue.push(p);
-        }
-      }
+      for (let p = this.decoder.next(); p; p = this.decoder.next()) this.deliver(p);
     } catch (err) {
       this.protocolError = err as Error;
       this.finish();
@@ -50,6 +118,59 @@ export class ClientChannel {
     if (this.queue.length >= MAX_QUEUED_PACKETS) this.socket.pause();
   }
 
+  private deliver(p: DecodedPacket): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w(p);
+    } else {
+      this.queue.push(p);
+    }
+  }
+
+  /**
+   * Switches the connection to TLS after an SSLRequest (server side) and resolves once the TLS
+   * handshake is done; `socket` is the TLS socket afterwards. Rejects (and the connection is
+   * finished) when the handshake fails or takes longer than 10 s.
+   */
+  upgradeToTls(context: tls.SecureContext): Promise<void> {
+    if (!this.tlsPending) return Promise.reject(new Error('no SSLRequest to answer'));
+    const raw = this.socket;
+    this.detach(raw);
+    raw.on('error', () => undefined); // errors surface on the TLS socket
+    // Bytes already read past the SSLRequest go back in front of the socket's buffer; the TLS
+    // socket consumes a wrapped socket's buffered data before reading from the handle.
+    if (this.afterSslRequest && this.afterSslRequest.length > 0) raw.unshift(this.afterSslRequest);
+    this.afterSslRequest = undefined;
+    const secured = new tls.TLSSocket(raw, { isServer: true, secureContext: context, requestCert: false });
+    // The TLS socket owns the handle now; the plain socket must still be destroyed when it
+    // closes, or the listener keeps counting the connection (server.close() would never end).
+    secured.once('close', () => raw.destroy());
+    this.socket = secured;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => onError(new Error(`TLS handshake not done after ${TLS_HANDSHAKE_TIMEOUT_MS} ms`)), TLS_HANDSHAKE_TIMEOUT_MS);
+      const onError = (err: Error): void => {
+        clearTimeout(timer);
+        secured.off('secure', onSecure);
+        secured.on('error', () => undefined);
+        secured.destroy();
+        this.finish();
+        reject(err);
+      };
+      const onSecure = (): void => {
+        clearTimeout(timer);
+        secured.off('error', onError);
+        this.tlsPending = false;
+        this.secure = true;
+        secured.setNoDelay(true);
+        this.attach(secured);
+        if (secured.destroyed) this.finish();
+        resolve();
+      };
+      secured.once('secure', onSecure);
+      secured.once('error', onError);
+    });
+  }
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
@@ -62,7 +183,7 @@ export class ClientChannel {
   next(): Promise<DecodedPacket | undefined> {
     const p = this.queue.shift();
     if (p) {
-      if (this.socket.isPaused() && this.queue.length < MAX_QUEUED_PACKETS / 2) this.socket.resume();
+      if (!this.tlsPending && this.socket.isPaused() && this.queue.length < MAX_QUEUED_PACKETS / 2) this.socket.resume();
       return Promise.resolve(p);
     }
     if (this.ended) return Promise.resolve(undefined);

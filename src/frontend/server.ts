@@ -33,13 +33,19 @@ export class FrontendServer {
   }
 
   private sweeper: NodeJS.Timeout | undefined;
+  /** Sessions still running (their cleanup gives connections back to the pools). */
+  private readonly running = new Set<Promise<void>>();
 
   private accept(socket: net.Socket): void {
     const id = this.nextId++;
     const ch = new ClientChannel(socket, this.ctx.config.session.maxPacketSize);
     const session = new Session(id, ch, { ...this.ctx, session: (n) => this.sessions.get(n) }, this.log);
     this.sessions.set(id, session);
-    void session.run().finally(() => this.sessions.delete(id));
+    const running = session.run().finally(() => {
+      this.sessions.delete(id);
+      this.running.delete(running);
+    });
+    this.running.add(running);
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -66,6 +72,7 @@ export class FrontendServer {
     if (this.sweeper) clearInterval(this.sweeper);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) s.terminate();
-    await closed;
+    // Wait for every session to give its backend connections back before the pools close.
+    await Promise.all([closed, ...this.running]);
   }
 }

@@ -19,7 +19,8 @@ export type PinReason =
   | 'table-lock'
   | 'user-variable'
   | 'multi-statement'
-  | 'next-transaction';
+  | 'next-transaction'
+  | 'prepared-statement';
 
 export interface SessionState extends DesiredSessionState {
   schema: string | undefined;
@@ -41,6 +42,8 @@ export interface SessionState extends DesiredSessionState {
   multiStatementPinned: boolean;
   /** `SET TRANSACTION …` (no scope) applies to the next transaction on that very connection. */
   nextTransactionPinned: boolean;
+  /** Text-protocol `PREPARE name FROM …` statements not yet deallocated (they live on one connection). */
+  textPrepared: number;
   /** When the session last changed data (ms), for read-your-writes; 0 = never. */
   lastWriteAt: number;
 }
@@ -64,6 +67,7 @@ export function newSessionState(sessionId: number, charset: number, multiStateme
     userVariablesPinned: false,
     multiStatementPinned: false,
     nextTransactionPinned: false,
+    textPrepared: 0,
     lastWriteAt: 0,
   };
 }
@@ -76,6 +80,7 @@ export function pinReasons(s: SessionState): PinReason[] {
   if (s.userVariablesPinned) r.push('user-variable');
   if (s.multiStatementPinned) r.push('multi-statement');
   if (s.nextTransactionPinned) r.push('next-transaction');
+  if (s.textPrepared > 0) r.push('prepared-statement');
   return r;
 }
 
@@ -86,7 +91,8 @@ export function isPinned(s: SessionState): boolean {
     s.tableLocks ||
     s.userVariablesPinned ||
     s.multiStatementPinned ||
-    s.nextTransactionPinned
+    s.nextTransactionPinned ||
+    s.textPrepared > 0
   );
 }
 
@@ -121,8 +127,14 @@ export function dirtiesConnection(c: Classification): boolean {
     c.acquiresNamedLock ||
     c.kind === 'lock-tables' ||
     c.assignsUserVariables ||
-    c.multiStatement
+    c.multiStatement ||
+    c.verb === 'PREPARE'
   );
+}
+
+/** `DEALLOCATE PREPARE name` / `DROP PREPARE name`. */
+function deallocates(c: Classification): boolean {
+  return c.verb === 'DEALLOCATE' || (c.verb === 'DROP' && c.digest.startsWith('DROP PREPARE'));
 }
 
 export interface StatementOutcome {
@@ -177,6 +189,8 @@ export function recordStatement(s: SessionState, c: Classification, out: Stateme
   if (c.acquiresNamedLock) s.namedLocks++;
   if (c.releasesNamedLock && !c.acquiresNamedLock && s.namedLocks > 0) s.namedLocks--;
   if (c.assignsUserVariables) s.userVariablesPinned = true;
+  if (c.verb === 'PREPARE') s.textPrepared++;
+  else if (deallocates(c) && s.textPrepared > 0) s.textPrepared--;
   if (c.multiStatement) s.multiStatementPinned = true;
 }
 
@@ -226,5 +240,6 @@ export function recordReset(s: SessionState, charset: number): void {
   s.userVariablesPinned = false;
   s.multiStatementPinned = false;
   s.nextTransactionPinned = false;
+  s.textPrepared = 0;
   s.lastWriteAt = 0;
 }

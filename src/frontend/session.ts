@@ -10,12 +10,11 @@ import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/types.js';
 import type { ClusterView } from '../cluster/view.js';
 import { Capability, ServerStatus } from '../protocol/constants.js';
-import { decodeCommand, encodeQuery, type ClientCommand } from '../protocol/commands.js';
+import { decodeCommand, encodeQuery, encodeStmtSendLongData, type ClientCommand } from '../protocol/commands.js';
+import { decodeExecuteBody, withStatementId } from '../protocol/statements.js';
 import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { encodeEof, encodeOk } from '../protocol/responses.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
-import { storedNativeHash, verifyNativePassword } from '../protocol/auth.js';
-import { encodeAuthSwitchRequest } from '../protocol/handshake.js';
 import { classify, plainClassification } from '../routing/classify.js';
 import { route } from '../routing/router.js';
 import type { Classification, RouteDecision, SessionRouteState } from '../routing/types.js';
@@ -31,7 +30,9 @@ import { inSync, syncConnection } from '../backend/session-sync.js';
 import type { ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
 import { ClientChannel } from './client-channel.js';
 import { HostUnavailable, SessionConnections, type HeldConnection } from './session-connections.js';
-import { AuthFailed, authenticate, encodeErrFor, type AuthenticatedClient } from './authenticate.js';
+import { SessionStatements, executeOnBackend } from './prepared-statements.js';
+import { AuthFailed, authenticate, encodeErrFor, verifyChangeUser, type AuthenticatedClient } from './authenticate.js';
+import type { FrontendSecurity } from './tls.js';
 import {
   dirtiesConnection,
   inTransactionScope,
@@ -55,6 +56,8 @@ export interface SessionContext {
   session(id: number): Session | undefined;
   serverVersion(): string;
   readonly stats: SessionStats;
+  /** Front-end TLS and authentication settings (frontend/tls.ts). */
+  readonly security: FrontendSecurity;
 }
 
 /** Counters a session bumps; read by metrics and admin views. */
@@ -82,13 +85,12 @@ export function newSessionStats(): SessionStats {
       'user-variable': 0,
       'multi-statement': 0,
       'next-transaction': 0,
+      'prepared-statement': 0,
     },
   };
 }
 
 const NO_PINS: readonly PinReason[] = [];
-
-const NATIVE = 'mysql_native_password';
 
 export class Session {
   readonly id: number;
@@ -101,6 +103,8 @@ export class Session {
   private state: SessionState | undefined;
   /** The backend connections this session keeps between statements (see session-connections). */
   private readonly backends: SessionConnections;
+  /** Server-side prepared statements under the proxy's ids. */
+  private readonly statements = new SessionStatements();
   /** When the last command finished (ms, Date.now()); the sweeper releases idle connections. */
   private idleSince = 0;
   /** Login or a command is running: the sweeper must not touch the connections. */
@@ -136,6 +140,7 @@ export class Session {
         serverVersion: this.ctx.serverVersion(),
         users: this.ctx.config.users,
         remoteAddress: this.remoteAddress,
+        security: this.ctx.security,
       });
       if (!client) return;
       this.client = client;
@@ -227,15 +232,32 @@ export class Session {
       case 'reset-connection':
         await this.backends.releaseAll(true, this.inScope());
         recordReset(this.state!, this.client!.charset);
+        this.statements.clear();
         this.ch.send(this.okPayload(), 1);
         return;
       case 'change-user':
         return this.changeUser(cmd);
       case 'process-kill':
         return this.kill(cmd.connectionId, false);
-      case 'stmt-close':
+      case 'stmt-prepare':
+        return this.prepareStatement(cmd.sql);
+      case 'stmt-execute':
+        return this.executeStatement(cmd.statementId, cmd.flags, cmd.iterationCount, cmd.body);
       case 'stmt-send-long-data':
-        return; // these commands have no response
+        return this.longData(cmd.statementId, cmd.paramId, cmd.data); // no response
+      case 'stmt-close':
+        this.statements.close(cmd.statementId); // no response
+        return;
+      case 'stmt-reset': {
+        const stmt = this.statements.get(cmd.statementId);
+        if (!stmt) throw sqlError('ER_UNKNOWN_STMT_HANDLER', cmd.statementId, 'mysqld_stmt_reset');
+        stmt.longData.clear();
+        stmt.longDataBytes = 0;
+        this.ch.send(this.okPayload(), 1);
+        return;
+      }
+      case 'stmt-fetch':
+        throw CURSORS_REFUSED;
       default:
         this.ch.send(encodeErrFor(sqlError('ER_UNKNOWN_COM_ERROR')), 1);
         return;
@@ -254,8 +276,8 @@ export class Session {
     const decision = route(c, this.routeState(), this.ctx.cluster());
     this.currentSql = sql;
     try {
-      if (c.forwardSql !== undefined) await this.execute(decision, c, encodeQuery(c.forwardSql), 'query', undefined);
-      else await this.execute(decision, c, payload, 'query', frame);
+      const source = c.forwardSql !== undefined ? { payload: encodeQuery(c.forwardSql), frame: undefined } : { payload, frame };
+      await this.execute(decision, c, 'query', source);
     } finally {
       this.currentSql = undefined;
     }
@@ -263,7 +285,7 @@ export class Session {
 
   /** Runs a non-statement command that is answered by a backend (COM_FIELD_LIST, COM_STATISTICS). */
   private forward(decision: RouteDecision, payload: Buffer, shape: ResponseShape): Promise<void> {
-    return this.execute(decision, NEUTRAL, payload, shape, undefined);
+    return this.execute(decision, NEUTRAL, shape, { payload, frame: undefined });
   }
 
   private readDecision(): RouteDecision {
@@ -275,20 +297,13 @@ export class Session {
   }
 
   /**
-   * Runs one command on the backend the decision names and relays the answer. `payload` is the
-   * command unframed; `frame`, when given, is the same command already framed with sequence 0.
+   * Runs one command on the backend the decision names and relays the answer. The command is
+   * either fixed bytes (`payload`, and `frame` when the client's framing can be reused) or built
+   * for the chosen backend connection (prepared statements: that connection's statement id).
    */
-  private async execute(
-    decision: RouteDecision,
-    c: Classification,
-    payload: Buffer,
-    shape: ResponseShape,
-    frame: Buffer | undefined,
-  ): Promise<void> {
+  private async execute(decision: RouteDecision, c: Classification, shape: ResponseShape, source: CommandSource): Promise<void> {
     const stats = this.ctx.stats;
-    const command = frame ?? encodePacket(payload, 0);
-    // A command over 16 MiB travels as several packets; the reply continues their sequence.
-    const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
+    const fixed = typeof source === 'function' ? undefined : (source.frame ?? encodePacket(source.payload, 0));
     stats.statements++;
     if (decision.target === 'error') {
       stats.errors++;
@@ -317,7 +332,12 @@ export class Session {
         const state = this.state!;
         const needs = { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId };
         if (!inSync(conn, state, needs)) await syncConnection(conn, state, needs);
-        const summary = await conn.relay(command, shape, this.ch.socket, firstReplySeq);
+        const payload = typeof source === 'function' ? await source(conn) : source.payload;
+        const command = fixed ?? encodePacket(payload, 0);
+        // A command over 16 MiB travels as several packets; the reply continues their sequence.
+        const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
+        let summary = await conn.relay(command, shape, this.ch.socket, firstReplySeq);
+        if (summary.localInfile) summary = await this.relayLocalInfile(conn);
         this.active = undefined;
         this.afterStatement(c, summary, held);
         return;
@@ -353,6 +373,122 @@ export class Session {
         if (wasInScope) this.abandonTransaction();
         throw sqlError('CR_SERVER_LOST', conn.hostId);
       }
+    }
+  }
+
+  /**
+   * LOAD DATA LOCAL: the backend asked for the file (relayed to the client as part of the
+   * response). The client now sends it as packets ending with an empty one; they are forwarded
+   * as they come, never buffered whole, and the backend's final OK/ERR is relayed.
+   */
+  private async relayLocalInfile(conn: BackendConnection): Promise<ResponseSummary> {
+    for (;;) {
+      const p = await this.ch.next();
+      if (!p) {
+        // The client left mid-file: the backend is waiting for the rest, so it cannot be reused.
+        conn.destroy();
+        throw new BackendGoneError('client closed during LOAD DATA LOCAL', 1, true);
+      }
+      const frames = p.frame ?? encodePacket(p.payload, p.seq);
+      if (p.payload.length === 0) return conn.relay(frames, 'ok', this.ch.socket, (p.lastSeq + 1) & 0xff);
+      await conn.forward(frames);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Prepared statements (COM_STMT_*)
+
+  /**
+   * COM_STMT_PREPARE: prepared on the backend the statement would run on (so a bad statement is
+   * reported at prepare time, as by the server); the client gets the proxy's statement id.
+   */
+  private async prepareStatement(sql: string): Promise<void> {
+    const c = classify(sql);
+    const decision = route(c, this.routeState(), this.ctx.cluster());
+    if (decision.target === 'error') throw new SqlError(decision.message, decision.errno, decision.sqlState);
+    let excluded: Set<string> | undefined;
+    for (let attempt = 0; ; attempt++) {
+      let held: HeldConnection;
+      try {
+        held = await this.backends.lease(decision, c.digest, excluded, this.poolKey());
+      } catch (err) {
+        if (err instanceof HostUnavailable && decision.target === 'reader' && attempt < 3) {
+          (excluded ??= new Set()).add(err.hostId);
+          continue;
+        }
+        throw err;
+      }
+      const { conn } = held;
+      try {
+        const state = this.state!;
+        const needs = { userVars: false, lastInsertId: false };
+        if (!inSync(conn, state, needs)) await syncConnection(conn, state, needs);
+        const prepared = await conn.prepared(state.schema, sql);
+        const stmt = this.statements.add(sql, c, prepared.numParams, prepared.numColumns);
+        const [ok, ...definitions] = prepared.response;
+        this.ch.sendAll([withStatementId(ok!, stmt.id), ...definitions], 1);
+        this.backends.finishStatement(held, this.inScope());
+        return;
+      } catch (err) {
+        if (err instanceof BackendSqlError) {
+          this.backends.finishStatement(held, this.inScope());
+          throw new SqlError(err.message, err.errno, err.sqlState);
+        }
+        this.backends.forget(held);
+        held.pools.discard(conn);
+        if (err instanceof BackendGoneError && attempt === 0 && !this.inScope()) {
+          if (decision.target === 'reader') (excluded ??= new Set()).add(conn.hostId);
+          continue;
+        }
+        throw err instanceof BackendGoneError ? sqlError('CR_SERVER_LOST', conn.hostId) : err;
+      }
+    }
+  }
+
+  /**
+   * COM_STMT_EXECUTE: routed like the statement's text would be (reads to readHosts, writes and
+   * anything in a transaction to the writeHost), prepared on that connection if it is not yet,
+   * long data replayed there, then the result relayed as raw bytes.
+   */
+  private async executeStatement(id: number, flags: number, iterationCount: number, rawBody: Buffer): Promise<void> {
+    const stmt = this.statements.get(id);
+    if (!stmt) throw sqlError('ER_UNKNOWN_STMT_HANDLER', id, 'mysqld_stmt_execute');
+    if (flags & CURSOR_TYPE_READ_ONLY) throw CURSORS_REFUSED;
+    const body = decodeExecuteBody(rawBody, stmt.numParams);
+    if (body.types) stmt.types = body.types;
+    if (stmt.numParams > 0 && !stmt.types) throw sqlError('ER_WRONG_ARGUMENTS', 'mysqld_stmt_execute');
+    const c = stmt.classification;
+    const decision = route(c, this.routeState(), this.ctx.cluster());
+    this.currentSql = stmt.sql;
+    try {
+      await this.execute(decision, c, 'query', async (conn) => {
+        const prepared = await conn.prepared(this.state!.schema, stmt.sql);
+        for (const [param, chunks] of stmt.longData) {
+          for (const chunk of chunks) conn.send(encodeStmtSendLongData(prepared.id, param, chunk));
+        }
+        return executeOnBackend(stmt, prepared.id, flags, iterationCount, body);
+      });
+    } finally {
+      this.currentSql = undefined;
+      stmt.longData.clear();
+      stmt.longDataBytes = 0;
+    }
+  }
+
+  /** COM_STMT_SEND_LONG_DATA: kept until the execution picks its backend (no response). */
+  private longData(id: number, param: number, data: Buffer): void {
+    const stmt = this.statements.get(id);
+    if (!stmt) return; // the server, too, can only complain at execute time
+    // The chunk may be a view of the socket's read buffer: keep a copy.
+    const chunks = stmt.longData.get(param) ?? [];
+    chunks.push(Buffer.from(data));
+    stmt.longData.set(param, chunks);
+    stmt.longDataBytes += data.length;
+    if (stmt.longDataBytes > this.ctx.config.session.maxPacketSize) {
+      // Bounded like max_allowed_packet on the server; the execution then fails cleanly.
+      this.log.warn({ statement: id, bytes: stmt.longDataBytes }, 'long data over maxPacketSize; dropping it');
+      stmt.longData.clear();
+      stmt.longDataBytes = 0;
     }
   }
 
@@ -461,38 +597,34 @@ export class Session {
     }
   }
 
+  /** COM_CHANGE_USER: the same per-user plugin checks as a login, then a fresh session. */
   private async changeUser(cmd: Extract<ClientCommand, { type: 'change-user' }>): Promise<void> {
     const client = this.client!;
-    let token = cmd.authResponse;
-    let seq = 1;
-    if (cmd.authPluginName !== undefined && cmd.authPluginName !== NATIVE) {
-      this.ch.send(encodeAuthSwitchRequest(NATIVE, Buffer.concat([client.scramble, Buffer.from([0])])), seq);
-      const reply = await this.ch.next();
-      if (!reply) return;
-      token = reply.payload;
-      seq = reply.lastSeq + 1;
-    }
-    const user = this.ctx.config.users.find((u) => u.name === cmd.user);
-    if (!user || !verifyNativePassword(client.scramble, token, storedNativeHash(user.password))) {
-      this.ch.send(
-        encodeErrFor(sqlError('ER_ACCESS_DENIED_ERROR', cmd.user, this.remoteAddress, token.length > 0 ? 'YES' : 'NO')),
-        seq & 0xff,
-      );
+    const verdict = await verifyChangeUser(this.ch, cmd, {
+      scramble: client.scramble,
+      users: this.ctx.config.users,
+      remoteAddress: this.remoteAddress,
+      security: this.ctx.security,
+    });
+    if (verdict.status === 'gone') return;
+    if (verdict.status === 'denied') {
+      this.ch.send(encodeErrFor(verdict.error), verdict.nextSeq & 0xff);
       this.killed = true; // the server closes the connection after a failed COM_CHANGE_USER
       return;
     }
     await this.backends.releaseAll(true, this.inScope());
+    this.statements.clear();
     const charset = cmd.charset ?? client.charset;
-    this.client = { ...client, user, charset };
+    this.client = { ...client, user: verdict.user, charset };
     this.state = newSessionState(this.id, charset, this.state!.multiStatements);
     if (cmd.database) {
       const err = await this.changeSchema(cmd.database);
       if (err) {
-        this.ch.send(encodeErrFor(err), seq & 0xff);
+        this.ch.send(encodeErrFor(err), verdict.nextSeq & 0xff);
         return;
       }
     }
-    this.ch.send(this.okPayload(), seq & 0xff);
+    this.ch.send(this.okPayload(), verdict.nextSeq & 0xff);
   }
 
   /** KILL [CONNECTION | QUERY] id, with the proxy's connection ids. */
@@ -588,6 +720,26 @@ export class Session {
     this.ch.close();
   }
 }
+
+/** A command whose bytes do not depend on the backend connection. */
+interface FixedCommand {
+  readonly payload: Buffer;
+  /** The client's own framing of `payload` (sequence 0), forwarded without a copy. */
+  readonly frame: Buffer | undefined;
+}
+
+/** Fixed bytes, or a payload built for the chosen connection (prepared statements). */
+type CommandSource = FixedCommand | ((conn: BackendConnection) => Promise<Buffer>);
+
+/** COM_STMT_EXECUTE flag: open a read-only cursor (COM_STMT_FETCH). */
+const CURSOR_TYPE_READ_ONLY = 1;
+
+/** Cursors are refused, with a message that says what to change (README: Prepared statements). */
+const CURSORS_REFUSED = new SqlError(
+  "This version of the server doesn't yet support 'server-side cursors through Sluice (turn off cursor fetch in the driver, e.g. Connector/J useCursorFetch=false)'",
+  1235,
+  '42000',
+);
 
 /** `KILL [CONNECTION | QUERY] <id>` — the id is the proxy's, translated per backend. */
 function parseKill(sql: string): { id: number; queryOnly: boolean } | undefined {

@@ -78,6 +78,11 @@ export const ER = {
   ),
   ER_MALFORMED_PACKET: spec(1835, 'HY000', 'Malformed communication packet'),
   ER_CONNECTION_KILLED: spec(1927, '70100', 'Connection was killed'),
+  ER_SECURE_TRANSPORT_REQUIRED: spec(
+    3159,
+    '08004',
+    'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
+  ),
   CR_CONN_HOST_ERROR: spec(2003, 'HY000', "Can't connect to MySQL server on '%s' (%s)"),
   /** What a client library reports when the connection drops mid-query. */
   CR_SERVER_LOST: spec(2013, 'HY000', "Lost connection to MySQL server '%s' during query"),

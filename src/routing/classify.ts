@@ -786,6 +786,10 @@ const FLAG_KEYS = [
   'dropsTemporaryTable',
 ] as const;
 
+/** CREATE PROCEDURE / FUNCTION / TRIGGER / EVENT and MariaDB's `BEGIN NOT ATOMIC` blocks. */
+const STORED_PROGRAM =
+  /^\s*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:AGGREGATE\s+)?(?:PROCEDURE|FUNCTION|TRIGGER|EVENT)\b|BEGIN\s+NOT\s+ATOMIC\b)/i;
+
 /**
  * Classify one COM_QUERY text (or a prepared statement's text). Pure apart from the parser
  * verdict cache and counters; never throws.
@@ -798,6 +802,10 @@ export function classify(text: string): Classification {
   let d: Draft;
   if (lx.semis === 0 || (lx.semis === 1 && lx.firstSemi === n - 1)) {
     d = classifyRange(0, lx.semis === 0 ? n : n - 1, lx.digest);
+  } else if (STORED_PROGRAM.test(lx.digest)) {
+    // One statement whose body holds semicolons (what a client sends after DELIMITER //):
+    // the server runs it as one statement, so it is not a multi-statement.
+    d = classifyRange(0, n, lx.digest);
   } else {
     // Several statements: classify each, describe the first, OR the flags.
     const parts: Draft[] = [];

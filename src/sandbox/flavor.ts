@@ -19,6 +19,8 @@ export interface ServerArgsInput {
   readonly primary: boolean;
   readonly semiSync: boolean;
   readonly semiSyncTimeoutMs: number;
+  /** TLS files: the server accepts TLS with them (--ssl-ca/--ssl-cert/--ssl-key). */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
 }
 
 export interface Credentials {
@@ -123,6 +125,7 @@ function commonArgs(s: ServerArgsInput): string[] {
     '--max-allowed-packet=64M',
   ];
   if (!s.primary) args.push('--read-only=ON');
+  if (s.tls) args.push(`--ssl-ca=${s.tls.ca}`, `--ssl-cert=${s.tls.cert}`, `--ssl-key=${s.tls.key}`);
   if (isRoot()) args.push('--user=root');
   return args;
 }

@@ -9,5 +9,6 @@ export {
 } from './sandbox.js';
 export { findServerBinary, parseServerVersion, type ServerBinary } from './binaries.js';
 export { APP_PRIVILEGES } from './flavor.js';
-export type { Sandbox, SandboxKind, SandboxOptions, SandboxServer, SandboxServerName } from './types.js';
+export type { Sandbox, SandboxKind, SandboxOptions, SandboxServer, SandboxServerName, SandboxTlsFiles } from './types.js';
+export { generateSandboxTls, type SandboxTls } from './certs.js';
 export { sandboxProxyConfig, type SandboxCoordinates } from './proxy-config.js';

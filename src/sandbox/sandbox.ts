@@ -10,8 +10,9 @@ import path from 'node:path';
 import { findServerBinary } from './binaries.js';
 import { flavorFor, type Flavor } from './flavor.js';
 import { choosePorts } from './ports.js';
+import { generateSandboxTls } from './certs.js';
 import { ManagedServer, forgetDir, removeOnExit } from './server.js';
-import type { Sandbox, SandboxOptions, SandboxServer, SandboxServerName } from './types.js';
+import type { Sandbox, SandboxOptions, SandboxServer, SandboxServerName, SandboxTlsFiles } from './types.js';
 
 /** Ports of the quick start (`sluice sandbox`): primary 3311, replicas 3312, 3313 (conf/sluice.yaml). */
 export const DEFAULT_SANDBOX_BASE_PORT = 3311;
@@ -43,10 +44,19 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     const names: SandboxServerName[] = ['primary'];
     for (let i = 1; i <= replicaCount; i++) names.push(`replica${i}`);
 
+    // Certificates while the datadir is initialised.
+    const tlsFiles: Promise<SandboxTlsFiles | undefined> =
+      opts.tls === false
+        ? Promise.resolve(undefined)
+        : generateSandboxTls(path.join(dir, 'tls'), path.join(dir, 'tls.log')).catch((err: Error) => {
+            log.warn({ err: err.message }, 'could not create TLS certificates (is openssl installed?); servers run without TLS');
+            return undefined;
+          });
     // One initialisation, then copies: far cheaper than N installs.
     const primaryData = path.join(dir, 'primary', 'data');
     await mkdir(path.dirname(primaryData), { recursive: true });
     await flavor.initDatadir(bin, primaryData, path.join(dir, 'install.log'));
+    const tls = await tlsFiles;
     await Promise.all(
       names.map(async (name) => {
         const datadir = path.join(dir, name, 'data');
@@ -72,6 +82,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         primary: i === 0,
         semiSync,
         semiSyncTimeoutMs: opts.semiSyncTimeoutMs ?? 2_000,
+        ...(tls ? { tls } : {}),
       });
       servers.push(
         new ManagedServer({
@@ -110,7 +121,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     );
     await primary.rootExec(statements);
 
-    const sandbox = new SandboxImpl(bin.kind, dir, primary, replicas, flavor, keep, log);
+    const sandbox = new SandboxImpl(bin.kind, dir, primary, replicas, flavor, keep, log, tls);
     await sandbox.waitForReplication(60_000);
     const versionRows = (await primary.query('SELECT VERSION() AS v')) as { v?: unknown }[];
     sandbox.version = String(versionRows[0]?.v ?? bin.version);
@@ -171,6 +182,7 @@ class SandboxImpl implements Sandbox {
     private readonly flavor: Flavor,
     private readonly keep: boolean,
     private readonly log: SandboxOptions['logger'],
+    readonly tls: SandboxTlsFiles | undefined,
   ) {
     this.servers = [primary, ...replicas];
   }

@@ -29,6 +29,21 @@ export interface SandboxOptions {
   readonly extraArgs?: readonly string[];
   /** Bound on each server's start-up (default 60 000 ms). */
   readonly startTimeoutMs?: number;
+  /**
+   * Give every server a throwaway CA + certificate (openssl CLI) so clients can use TLS.
+   * Default true; without a working `openssl` the sandbox starts without TLS (logged).
+   */
+  readonly tls?: boolean;
+}
+
+/** TLS files of a sandbox (in its directory). */
+export interface SandboxTlsFiles {
+  /** CA certificate (PEM) that signed the servers' certificate. */
+  readonly ca: string;
+  /** Server certificate (PEM): CN localhost, SAN DNS:localhost and IP:127.0.0.1. */
+  readonly cert: string;
+  /** The certificate's private key (PEM). */
+  readonly key: string;
 }
 
 export type SandboxServerName = 'primary' | `replica${number}`;
@@ -74,6 +89,8 @@ export interface Sandbox {
   readonly replPassword: string;
   /** Database created on the primary (and replicated): `sluice_test`. */
   readonly database: string;
+  /** TLS files every server uses; undefined when the sandbox runs without TLS. */
+  readonly tls: SandboxTlsFiles | undefined;
   /** Stop every server (SIGTERM, SIGKILL after a bound) and remove `dir` unless `keep`. Idempotent. */
   stop(): Promise<void>;
   /**

@@ -21,7 +21,11 @@ export interface TestProxy {
 export interface ProxyOverrides {
   readonly dataHost?: Record<string, unknown>;
   readonly session?: Record<string, unknown>;
-  readonly users?: readonly { name: string; password: string }[];
+  readonly users?: readonly ({ name: string; password: string } & Record<string, unknown>)[];
+  /** Top-level `tls` (front-end TLS) of the config. */
+  readonly tls?: Record<string, unknown>;
+  /** Top-level `auth` (caching_sha2 full authentication, RSA keys) of the config. */
+  readonly auth?: Record<string, unknown>;
   readonly monitor?: boolean;
 }
 
@@ -33,6 +37,8 @@ export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestPr
     users: overrides.users ?? base.users,
     session: overrides.session ?? {},
     log: { level: process.env.SLUICE_TEST_LOG ?? 'silent' },
+    ...(overrides.tls ? { tls: overrides.tls } : {}),
+    ...(overrides.auth ? { auth: overrides.auth } : {}),
     dataHost: {
       ...base.dataHost,
       pool: { min: 0, max: 64 },

@@ -25,6 +25,8 @@ export interface SandboxInfo {
   /** `sluice_test`. */
   readonly database: string;
   readonly dir: string;
+  /** CA / server certificate / key every sandbox server uses for TLS (absent: no TLS). */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
 }
 
 export const SANDBOX_ENV = 'SLUICE_SANDBOX';
@@ -42,6 +44,7 @@ export function sandboxInfo(sb: Sandbox): SandboxInfo {
     adminPassword: sb.adminPassword,
     database: sb.database,
     dir: sb.dir,
+    ...(sb.tls ? { tls: { ca: sb.tls.ca, cert: sb.tls.cert, key: sb.tls.key } } : {}),
   };
 }
 

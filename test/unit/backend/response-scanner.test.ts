@@ -111,3 +111,30 @@ test('LOCAL INFILE request is reported', () => {
   assert.ok(s.done);
   assert.ok(s.summary.localInfile);
 });
+
+test('COM_STMT_PREPARE reply: PREPARE_OK then parameter and column definitions, with or without EOFs', () => {
+  for (const caps of [BASE, DEPRECATE]) {
+    const ok = Buffer.from([0x00, 7, 0, 0, 0, 2, 0, 3, 0, 0x00, 0, 0]); // id 7, 2 columns, 3 params
+    const defs = encodeTextResultset([col('a'), col('b')], [], caps, 2).slice(1, 3); // two definitions
+    const eof = caps === BASE ? [encodeEof(0, 2)] : [];
+    const payloads = [ok, ...defs, defs[0]!, ...eof, ...defs, ...eof]; // 3 params, 2 columns
+    const bytes = encodePackets(payloads, 1);
+    for (let cut = 0; cut <= bytes.length; cut += 5) {
+      const { s, used } = scanSplit('prepare', caps, bytes, cut);
+      assert.ok(s.done, `done at cut ${cut}`);
+      assert.equal(used, bytes.length);
+    }
+  }
+  const noDefs = new ResponseScanner('prepare', DEPRECATE, 1);
+  noDefs.push(encodePacket(Buffer.from([0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0x00, 0, 0]), 1));
+  assert.ok(noDefs.done, 'a statement without parameters or columns is one packet');
+});
+
+test('a single-packet response (COM_STATISTICS) is consumed to its last byte', () => {
+  const bytes = encodePacket(Buffer.from('Uptime: 42  Threads: 1  Questions: 7'), 1);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const { s, used } = scanSplit('single', BASE, bytes, cut);
+    assert.ok(s.done);
+    assert.equal(used, bytes.length);
+  }
+});

@@ -14,6 +14,17 @@ export interface ClassifyCase {
 const R = String.raw;
 
 export const classifyCases: readonly ClassifyCase[] = [
+  // ------------------------------------------------------------------ stored programs are one statement
+  {
+    sql: 'CREATE PROCEDURE two_results() BEGIN SELECT 1 AS a; SELECT 2 AS b; END',
+    expect: { kind: 'ddl', multiStatement: false },
+    note: 'a body with semicolons (sent after DELIMITER //) is one statement, not a multi-statement',
+  },
+  { sql: 'CREATE DEFINER=`app`@`%` PROCEDURE p() BEGIN UPDATE t SET a = 1; END', expect: { kind: 'ddl', multiStatement: false } },
+  { sql: 'create or replace function f() returns int begin declare x int; return 1; end', expect: { kind: 'ddl', multiStatement: false } },
+  { sql: 'CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.a = 1; SET NEW.b = 2; END', expect: { kind: 'ddl', multiStatement: false } },
+  { sql: 'BEGIN NOT ATOMIC SELECT 1; SELECT 2; END', expect: { kind: 'other', multiStatement: false } },
+  { sql: 'CREATE TABLE t (a INT); SELECT 1', expect: { kind: 'ddl', multiStatement: true } },
   // ------------------------------------------------------------------ plain reads (sysbench)
   {
     sql: 'SELECT c FROM sbtest1 WHERE id=4711',
@@ -133,8 +144,8 @@ export const classifyCases: readonly ClassifyCase[] = [
   },
   {
     sql: 'CREATE PROCEDURE p() BEGIN SELECT 1; END',
-    expect: { kind: 'ddl', multiStatement: true },
-    note: 'the body semicolon makes it look like two statements; both route to the writer',
+    expect: { kind: 'ddl', multiStatement: false },
+    note: 'the body semicolon does not make it two statements (it must not pin the session)',
   },
 
   // ------------------------------------------------------------------ transactions
@@ -142,7 +153,7 @@ export const classifyCases: readonly ClassifyCase[] = [
   { sql: 'begin work', expect: { kind: 'begin' } },
   { sql: 'BEGIN;', expect: { kind: 'begin', multiStatement: false, digest: 'BEGIN' } },
   { sql: 'BEGIN NOT ATOMIC END', expect: { kind: 'other', verb: 'BEGIN' } },
-  { sql: 'BEGIN NOT ATOMIC SELECT 1; END', expect: { kind: 'other', multiStatement: true } },
+  { sql: 'BEGIN NOT ATOMIC SELECT 1; END', expect: { kind: 'other', multiStatement: false } },
   { sql: 'START TRANSACTION', expect: { kind: 'begin', verb: 'START', readOnlyTransaction: false } },
   { sql: 'START TRANSACTION READ ONLY', expect: { kind: 'begin', readOnlyTransaction: true } },
   { sql: 'start transaction read write', expect: { kind: 'begin', readOnlyTransaction: false } },
