@@ -38,7 +38,7 @@ const USAGE = `usage: bash bench/run.sh [options]      (or: npm run bench -- [op
   --warmup S            warm-up seconds before round 1, direct and through the proxy (default 5; 0 = none)
   --tables N            sysbench tables (default 4)
   --table-size N        rows per table (default 10000)
-  --only LIST           comma-separated workload ids (default all): ${'point_select_t1,point_select_t8,read_only_t8'}
+  --only LIST           comma-separated workload ids (default all): ${'point_select_t1,point_select_t8,read_only_t8,ps_point_select_t8,ps_read_only_t8'}
   --write               put the results into bench/RESULTS.md (newest first)
   --profile             afterwards, profile the proxy (node --cpu-prof) during point_select at 8 threads
   --profile-only        only the profile run (no rounds; implies --profile)
@@ -133,6 +133,10 @@ const WORKLOADS: readonly Workload[] = [
   { id: 'point_select_t8', script: 'oltp_point_select', threads: 8, extra: [], queriesPerEvent: 1 },
   // 10 point selects + 4 range queries per event; --skip-trx drops BEGIN/COMMIT.
   { id: 'read_only_t8', script: 'oltp_read_only', threads: 8, extra: ['--skip-trx=on'], queriesPerEvent: 14 },
+  // The same through server-side prepared statements (sysbench's default mode): the proxy
+  // prepares lazily on each backend and relays binary result sets.
+  { id: 'ps_point_select_t8', script: 'oltp_point_select', threads: 8, extra: ['--db-ps-mode=auto'], queriesPerEvent: 1 },
+  { id: 'ps_read_only_t8', script: 'oltp_read_only', threads: 8, extra: ['--db-ps-mode=auto', '--skip-trx=on'], queriesPerEvent: 14 },
 ];
 const PROFILE_WORKLOAD = WORKLOADS[1]!;
 
@@ -344,7 +348,8 @@ function sysbenchArgs(w: Workload | { script: string; threads: number; extra: re
     `--mysql-db=${opt.db}`,
     `--tables=${TABLES}`,
     `--table-size=${TABLE_SIZE}`,
-    '--db-ps-mode=disable',
+    // Text protocol unless the workload asks for prepared statements.
+    ...(w.extra.some((e) => e.startsWith('--db-ps-mode=')) ? [] : ['--db-ps-mode=disable']),
     `--threads=${w.threads}`,
     `--time=${time}`,
     ...w.extra,
@@ -840,7 +845,7 @@ function markdown(version: string, records: readonly RunRecord[], s: readonly Su
   );
   if (records.length > 0) {
     sections.push(
-      `- sysbench: \`--db-ps-mode=disable --tables=${TABLES} --table-size=${TABLE_SIZE} --time=${TIME}\`, ${ROUNDS} round(s), ` +
+      `- sysbench: \`--db-ps-mode=disable (ps_* workloads: auto, i.e. server-side prepared statements) --tables=${TABLES} --table-size=${TABLE_SIZE} --time=${TIME}\`, ${ROUNDS} round(s), ` +
         `interleaved direct → proxy per workload per round${WARMUP > 0 ? `, ${WARMUP} s warm-up of each first` : ''}; ` +
         'direct = replica 1, proxy = Sluice (balance 1: reads over both replicas)',
       '',
