@@ -95,6 +95,30 @@ export class HostPools {
     else conn.destroy();
   }
 
+  /** Every open connection of this host, idle or lent (for aborting work on a dead host). */
+  private readonly live = new Set<BackendConnection>();
+
+  /**
+   * The host went down: fails every statement still running on it, so a read that has not
+   * streamed anything yet is retried elsewhere and everything else gets an error — instead of
+   * waiting on a hung server (SIGSTOP, dead network) for ever.
+   */
+  abortInFlight(reason: string): number {
+    let aborted = 0;
+    for (const conn of this.live) {
+      if (!conn.alive) {
+        this.live.delete(conn); // closed outside the pool's destroy path
+        continue;
+      }
+      if (conn.isBusy) {
+        this.log.warn({ backend: this.hostId, thread: conn.threadId, reason }, 'aborting a statement on a backend that went down');
+        conn.destroy();
+        aborted++;
+      }
+    }
+    return aborted;
+  }
+
   /** The pool each connection came from (pools are replaced by clearIdle; connections outlive that). */
   private readonly owner = new WeakMap<BackendConnection, genericPool.Pool<BackendConnection>>();
 
@@ -153,9 +177,11 @@ export class HostPools {
           });
           this.serverVersion ??= conn.serverVersion;
           this.owner.set(conn, pool);
+          this.live.add(conn);
           return conn;
         },
         destroy: async (conn) => {
+          this.live.delete(conn);
           if (conn.alive && !conn.isBusy) conn.quit();
           else conn.destroy();
         },

@@ -47,6 +47,22 @@ export class SessionConnections {
     private readonly log: Logger,
   ) {}
 
+  /** Host of the connection a transaction or pinned state lives on, if any. */
+  anchorHostId(): string | undefined {
+    return this.anchor?.conn.hostId;
+  }
+
+  /**
+   * Drops the anchor (its transaction or pinned state is lost, e.g. the writeHost changed): the
+   * connection is closed, never given to anyone else.
+   */
+  dropAnchor(): void {
+    const anchor = this.anchor;
+    if (!anchor) return;
+    this.forget(anchor);
+    anchor.pools.discard(anchor.conn);
+  }
+
   holdsLast(): boolean {
     return this.last !== undefined && this.last.conn.alive;
   }

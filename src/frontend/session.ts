@@ -305,6 +305,7 @@ export class Session {
     const stats = this.ctx.stats;
     const fixed = typeof source === 'function' ? undefined : (source.frame ?? encodePacket(source.payload, 0));
     stats.statements++;
+    this.checkWriterUnchanged(decision);
     if (decision.target === 'error') {
       stats.errors++;
       this.ch.send(encodeErrFor(new SqlError(decision.message, decision.errno, decision.sqlState)), 1);
@@ -548,6 +549,24 @@ export class Session {
     };
   }
 
+  /**
+   * A transaction (or pinned state: temporary tables, locks …) lives on a connection to a host
+   * that is no longer the writeHost — failover or a manual switch happened meanwhile. Running the
+   * statement on the new writeHost would silently split the transaction, so it fails once with a
+   * clear error, the session starts over, and its next statement uses the new writeHost.
+   */
+  private checkWriterUnchanged(decision: RouteDecision): void {
+    if (decision.target !== 'writer' && decision.target !== 'error') return;
+    const anchorHost = this.backends.anchorHostId();
+    if (anchorHost === undefined || !this.inScope()) return;
+    const writer = this.ctx.cluster().writer;
+    if (writer !== undefined && writer.id === anchorHost) return;
+    this.log.warn({ anchor: anchorHost, writer: writer?.id }, 'writeHost changed under an open transaction; aborting it');
+    this.backends.dropAnchor();
+    this.abandonTransaction();
+    throw WRITER_CHANGED;
+  }
+
   /** The backend died inside a transaction: the server rolled it back, so does the session. */
   private abandonTransaction(): void {
     const s = this.state!;
@@ -739,6 +758,13 @@ const CURSORS_REFUSED = new SqlError(
   "This version of the server doesn't yet support 'server-side cursors through Sluice (turn off cursor fetch in the driver, e.g. Connector/J useCursorFetch=false)'",
   1235,
   '42000',
+);
+
+/** A session's transaction outlived its writeHost (see checkWriterUnchanged). */
+const WRITER_CHANGED = new SqlError(
+  'Connection was killed: the writeHost changed during this transaction (failover); it was rolled back — start it again',
+  1927,
+  '70100',
 );
 
 /** `KILL [CONNECTION | QUERY] <id>` — the id is the proxy's, translated per backend. */

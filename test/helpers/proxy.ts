@@ -19,6 +19,8 @@ export interface TestProxy {
 }
 
 export interface ProxyOverrides {
+  /** Put the proxy in front of this sandbox (e.g. a private one a test may kill) instead of the shared one. */
+  readonly sandbox?: SandboxInfo;
   readonly dataHost?: Record<string, unknown>;
   readonly session?: Record<string, unknown>;
   readonly users?: readonly ({ name: string; password: string } & Record<string, unknown>)[];
@@ -30,7 +32,7 @@ export interface ProxyOverrides {
 }
 
 export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestProxy> {
-  const sandbox = await getSandbox();
+  const sandbox = overrides.sandbox ?? (await getSandbox());
   const base = sandboxProxyConfig(sandbox, 0) as { users: unknown; dataHost: Record<string, unknown> };
   const config = validateConfig({
     ...base,
