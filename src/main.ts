@@ -114,7 +114,13 @@ function redactPasswords(key: string, value: unknown): unknown {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`sluice: ${(err as Error).stack ?? String(err)}\n`);
+    // A problem found while starting (a corrupt dnindex file, an unreadable certificate) is a
+    // configuration problem: say what and where, without a stack trace.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sluice: cannot start:\n${err.errors.map((e) => `  - ${e}`).join('\n')}\n`);
+    } else {
+      process.stderr.write(`sluice: ${(err as Error).stack ?? String(err)}\n`);
+    }
     process.exit(1);
   },
 );

@@ -273,7 +273,8 @@ export class Session {
       const kill = parseKill(sql);
       if (kill) return this.kill(kill.id, kill.queryOnly);
     }
-    const decision = route(c, this.routeState(), this.ctx.cluster());
+    let decision = route(c, this.routeState(), this.ctx.cluster());
+    if (this.awaitsPromotion(decision)) decision = await this.waitForPromotion(c);
     this.currentSql = sql;
     try {
       const source = c.forwardSql !== undefined ? { payload: encodeQuery(c.forwardSql), frame: undefined } : { payload, frame };
@@ -405,7 +406,8 @@ export class Session {
    */
   private async prepareStatement(sql: string): Promise<void> {
     const c = classify(sql);
-    const decision = route(c, this.routeState(), this.ctx.cluster());
+    let decision = route(c, this.routeState(), this.ctx.cluster());
+    if (this.awaitsPromotion(decision)) decision = await this.waitForPromotion(c);
     if (decision.target === 'error') throw new SqlError(decision.message, decision.errno, decision.sqlState);
     let excluded: Set<string> | undefined;
     for (let attempt = 0; ; attempt++) {
@@ -459,7 +461,8 @@ export class Session {
     if (body.types) stmt.types = body.types;
     if (stmt.numParams > 0 && !stmt.types) throw sqlError('ER_WRONG_ARGUMENTS', 'mysqld_stmt_execute');
     const c = stmt.classification;
-    const decision = route(c, this.routeState(), this.ctx.cluster());
+    let decision = route(c, this.routeState(), this.ctx.cluster());
+    if (this.awaitsPromotion(decision)) decision = await this.waitForPromotion(c);
     this.currentSql = stmt.sql;
     try {
       await this.execute(decision, c, 'query', async (conn) => {
@@ -524,6 +527,29 @@ export class Session {
   /** Called periodically by the server: gives back connections of a session idle long enough. */
   sweep(now: number): void {
     if (!this.busy) this.backends.sweep(now, this.idleSince);
+  }
+
+  /**
+   * Right after a failover with `failover.promote`, the new writeHost still says
+   * read_only=ON until the proxy has promoted it (which waits for it to apply what it received).
+   * A write then waits for the promotion (bounded) instead of failing with 1290.
+   */
+  private awaitsPromotion(decision: RouteDecision): boolean {
+    return (
+      decision.target === 'error' &&
+      decision.errno === ER_OPTION_PREVENTS_STATEMENT &&
+      this.ctx.config.dataHost.failover.promote
+    );
+  }
+
+  private async waitForPromotion(c: Classification): Promise<RouteDecision> {
+    const deadline = Date.now() + PROMOTION_WAIT_MS;
+    let decision = route(c, this.routeState(), this.ctx.cluster());
+    while (this.awaitsPromotion(decision) && Date.now() < deadline && !this.ch.closed) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      decision = route(c, this.routeState(), this.ctx.cluster());
+    }
+    return decision;
   }
 
   private routeState(): SessionRouteState {
@@ -759,6 +785,12 @@ const CURSORS_REFUSED = new SqlError(
   1235,
   '42000',
 );
+
+/** ER_OPTION_PREVENTS_STATEMENT: what the router answers for a write to a read-only writeHost. */
+const ER_OPTION_PREVENTS_STATEMENT = 1290;
+
+/** Longest a write waits for a just-switched writeHost to be promoted (read_only=OFF). */
+const PROMOTION_WAIT_MS = 10_000;
 
 /** A session's transaction outlived its writeHost (see checkWriterUnchanged). */
 const WRITER_CHANGED = new SqlError(
