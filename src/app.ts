@@ -7,6 +7,8 @@ import type { SluiceConfig } from './config/types.js';
 import { ClusterStore } from './cluster/store.js';
 import { initialState } from './cluster/reduce.js';
 import { Monitor } from './cluster/monitor.js';
+import { readDnIndex } from './cluster/dnindex.js';
+import { FailoverEffects } from './cluster/failover.js';
 import { HostPools } from './backend/host-pools.js';
 import { loadBackendTls } from './backend/backend-tls.js';
 import { loadFrontendSecurity } from './frontend/tls.js';
@@ -40,7 +42,21 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
   // TLS certificates and RSA keys are read now: a bad file stops the start (ConfigError).
   const security = loadFrontendSecurity(config);
   const backendTls = loadBackendTls(dh.tls);
-  const cluster = new ClusterStore(initialState(dh), log.child({ component: 'cluster' }));
+  // The active writeHost survives restarts (Mycat dnindex). A corrupt file stops the start
+  // (DnIndexError, a ConfigError); a missing one means writeHost 0 and is written below.
+  const persistedIndex = readDnIndex(dh.failover.dnindexFile, dh.name, dh.writeHosts.length);
+  if (persistedIndex === undefined) {
+    log.warn(
+      { dataHost: dh.name, file: dh.failover.dnindexFile },
+      'dnindex: no entry for this dataHost (or no file): starting on writeHost 0 and recording it',
+    );
+  } else if (persistedIndex !== 0) {
+    log.warn(
+      { dataHost: dh.name, file: dh.failover.dnindexFile, writerIndex: persistedIndex, writer: `${dh.writeHosts[persistedIndex]!.host}:${dh.writeHosts[persistedIndex]!.port}` },
+      'dnindex: starting on the writeHost recorded by an earlier switch',
+    );
+  }
+  const cluster = new ClusterStore(initialState(dh, persistedIndex ?? 0), log.child({ component: 'cluster' }));
   const poolsById = new Map<string, HostPools>();
   for (const h of cluster.view.hosts) {
     poolsById.set(
@@ -58,9 +74,15 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     dispatch: (e) => cluster.dispatch(e),
     logger: log.child({ component: 'monitor' }),
   });
-  // A dead host's idle connections are useless; drop them so nobody borrows one.
+  // A dead host's idle connections are useless (drop them so nobody borrows one), and statements
+  // still running there will never answer (abort them: reads retry elsewhere, DESIGN §4).
   cluster.on('change', (_view, transitions) => {
-    for (const t of transitions) if (t.to === 'down') void poolsById.get(t.hostId)?.clearIdle();
+    for (const t of transitions) {
+      if (t.kind !== 'status' || t.to !== 'down') continue;
+      const pools = poolsById.get(t.hostId);
+      pools?.abortInFlight(t.reason);
+      void pools?.clearIdle();
+    }
   });
 
   const stats: SessionStats = newSessionStats();
@@ -81,6 +103,16 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     },
     log.child({ component: 'frontend' }),
   );
+
+  // dnindex follows every writer change; with failover.promote the database follows too
+  // (promotion of the new writer, read_only=ON on the others).
+  const failover = new FailoverEffects({
+    store: cluster,
+    dataHost: dh,
+    logger: log.child({ component: 'failover' }),
+    persistedIndex,
+  });
+  failover.start();
 
   if (opts.monitor !== false) {
     // One round of heartbeats first, so the first clients are routed on real status.
@@ -104,6 +136,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     async close() {
       await frontend.close();
       await monitor.stop();
+      await failover.stop();
       await Promise.all([...poolsById.values()].map((p) => p.close()));
     },
   };

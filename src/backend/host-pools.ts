@@ -12,6 +12,7 @@ import genericPool from 'generic-pool';
 import type { Logger } from 'pino';
 import type { PoolConfig } from '../config/types.js';
 import { BackendConnection, type BackendEndpoint } from './backend-connection.js';
+import { backendLogThrottle } from './log-throttle.js';
 
 export interface PoolKey {
   readonly wireCapabilities: number;
@@ -201,7 +202,12 @@ export class HostPools {
       },
     );
     pool.on('factoryCreateError', (err: unknown) => {
-      this.log.warn({ err: (err as Error).message }, 'backend connect failed');
+      // Once per retry of every waiting client while the host is down: rate-limited per host.
+      const message = (err as Error).message;
+      backendLogThrottle.hit(`backend connect failed ${this.hostId}`, ({ suppressed, windowMs }) => {
+        if (suppressed === 0) this.log.warn({ err: message }, 'backend connect failed');
+        else this.log.warn({ err: message, suppressed, windowMs }, `backend connect failed (${suppressed} more in the last ${windowMs / 1000} s)`);
+      });
       // generic-pool keeps a failed create's waiter queued; fail it now so the session can
       // answer with a MySQL error (or pick another host) instead of waiting for the timeout.
       const waiters = (pool as unknown as { _waitingClientsQueue?: { dequeue(): { reject(e: unknown): void } | undefined; length: number } })._waitingClientsQueue;

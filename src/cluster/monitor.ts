@@ -1,15 +1,26 @@
 /**
- * Heartbeats every backend with its own mysql2 connection and reports what it sees to the
- * cluster store as events. It never changes host status itself (DESIGN §1).
+ * Watches every backend with mysql2 and reports what it sees to the cluster store as events.
+ * It never changes host status itself (DESIGN §1): the reducer decides.
  *
- * A probe that does not answer within `timeoutMs` is a miss, exactly like a refused connection,
- * so a hung server (SIGSTOP, full disk) is detected as fast as a dead one.
+ * Per host, two independent loops, each on its own connection (so a slow replication probe
+ * never delays a heartbeat):
+ *  - heartbeat, every `heartbeat.intervalMs` (fixed rate, measured from the start of the previous
+ *    tick): `heartbeat.sql` then `SELECT @@read_only` → 'probe-ok' / 'probe-failed'. A probe that
+ *    does not answer within `heartbeat.timeoutMs` is a miss exactly like a refused connection, and
+ *    its connection is destroyed (a SIGSTOPped or black-holed server never answers COM_QUIT), so a
+ *    hung server is detected as fast as a dead one: DOWN at most
+ *    `retries × intervalMs + timeoutMs` after it stops answering (when timeoutMs ≤ intervalMs; a
+ *    tick that finds the previous probe still running starts the next one as soon as it ends).
+ *  - replication, every `replication.checkEveryMs`: `SHOW REPLICA STATUS`, falling back to
+ *    `SHOW SLAVE STATUS` on a syntax error (MySQL < 8.0.22, MariaDB < 10.5; MySQL 8.4 only has
+ *    REPLICA), either column spelling → 'replication' with the IO thread state (yes / connecting /
+ *    no) and the source (host, port) the replica follows. An empty result = not a replica.
  */
 import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { DataHostConfig } from '../config/types.js';
 import type { ClusterEvent } from './reduce.js';
-import type { HostView } from './view.js';
+import type { HostView, IoState } from './view.js';
 
 export interface MonitorOptions {
   readonly dataHost: DataHostConfig;
@@ -20,93 +31,179 @@ export interface MonitorOptions {
 
 export class Monitor {
   private readonly probes: HostProbe[];
-  private stopped = false;
 
-  constructor(private readonly opts: MonitorOptions) {
+  constructor(opts: MonitorOptions) {
     this.probes = opts.hosts.map((h) => new HostProbe(h, opts));
   }
 
   start(): void {
-    for (const p of this.probes) p.schedule(0);
+    for (const p of this.probes) p.start();
   }
 
-  /** Runs one probe of every host now and waits for the verdicts (start-up, tests). */
+  /** Runs one heartbeat and one replication probe of every host now and waits for the verdicts. */
   async probeAll(): Promise<void> {
-    await Promise.all(this.probes.map((p) => p.probe()));
+    await Promise.all(this.probes.flatMap((p) => [p.heartbeat(), p.replication()]));
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     await Promise.all(this.probes.map((p) => p.stop()));
   }
 }
 
-class HostProbe {
+// ------------------------------------------------------------------------------ replication
+
+export type RowsQuery = (sql: string) => Promise<Record<string, unknown>[]>;
+
+export type StatusSpelling = 'REPLICA' | 'SLAVE';
+
+export type { IoState } from './view.js';
+
+export interface ReplicationStatus {
+  readonly isReplica: boolean;
+  /** `ioState === 'yes'` (kept for callers that only need "connected and receiving"). */
+  readonly ioRunning: boolean;
+  readonly ioState: IoState;
+  readonly sqlRunning: boolean;
+  readonly lagSeconds: number | null;
+  /** Source_Host / Master_Host and Source_Port / Master_Port: whom this replica follows. */
+  readonly sourceHost?: string;
+  readonly sourcePort?: number;
+  /** Last_IO_Error / Last_SQL_Error when non-empty. */
+  readonly threadError?: string;
+}
+
+/** MySQL / MariaDB ER_PARSE_ERROR: the server does not know the statement's spelling. */
+export function isSyntaxError(err: unknown): boolean {
+  const e = err as { errno?: unknown; code?: unknown };
+  return e?.errno === 1064 || e?.code === 'ER_PARSE_ERROR';
+}
+
+function column(row: Record<string, unknown>, ...names: string[]): unknown {
+  for (const n of names) if (row[n] !== undefined) return row[n];
+  return undefined;
+}
+
+/** `Replica_IO_Running` / `Slave_IO_Running` → state; anything unexpected counts as stopped. */
+export function parseIoState(v: unknown): IoState {
+  const s = typeof v === 'string' ? v.trim().toLowerCase() : '';
+  return s === 'yes' ? 'yes' : s === 'connecting' ? 'connecting' : 'no';
+}
+
+/** One row of `SHOW REPLICA|SLAVE STATUS` (either column spelling) → facts; no row = not a replica. */
+export function parseReplicaStatus(rows: readonly Record<string, unknown>[]): ReplicationStatus {
+  const row = rows[0];
+  if (row === undefined) return { isReplica: false, ioRunning: false, ioState: 'no', sqlRunning: false, lagSeconds: null };
+  const yes = (v: unknown): boolean => typeof v === 'string' && v.toLowerCase() === 'yes';
+  const lagRaw = column(row, 'Seconds_Behind_Source', 'Seconds_Behind_Master');
+  const lag = lagRaw === null || lagRaw === undefined || lagRaw === '' ? null : Number(lagRaw);
+  const errors = [column(row, 'Last_SQL_Error'), column(row, 'Last_IO_Error')]
+    .filter((e): e is string => typeof e === 'string' && e.trim() !== '')
+    .map((e) => e.trim());
+  const ioState = parseIoState(column(row, 'Replica_IO_Running', 'Slave_IO_Running'));
+  const hostRaw = column(row, 'Source_Host', 'Master_Host');
+  const sourceHost = typeof hostRaw === 'string' && hostRaw.trim() !== '' ? hostRaw.trim() : undefined;
+  const portRaw = column(row, 'Source_Port', 'Master_Port');
+  const port = portRaw === null || portRaw === undefined || portRaw === '' ? NaN : Number(portRaw);
+  return {
+    isReplica: true,
+    ioRunning: ioState === 'yes',
+    ioState,
+    sqlRunning: yes(column(row, 'Replica_SQL_Running', 'Slave_SQL_Running')),
+    lagSeconds: lag === null || !Number.isFinite(lag) ? null : lag,
+    ...(sourceHost !== undefined ? { sourceHost } : {}),
+    ...(Number.isInteger(port) && port > 0 ? { sourcePort: port } : {}),
+    ...(errors.length > 0 ? { threadError: errors.join('; ') } : {}),
+  };
+}
+
+/**
+ * Runs the replication status statement in the given spelling, falling back to SLAVE on a
+ * syntax error. Returns the facts and the spelling that worked (remember it per host).
+ */
+export async function probeReplication(
+  query: RowsQuery,
+  spelling: StatusSpelling = 'REPLICA',
+): Promise<{ status: ReplicationStatus; spelling: StatusSpelling }> {
+  try {
+    return { status: parseReplicaStatus(await query(`SHOW ${spelling} STATUS`)), spelling };
+  } catch (err) {
+    if (spelling === 'REPLICA' && isSyntaxError(err)) {
+      return { status: parseReplicaStatus(await query('SHOW SLAVE STATUS')), spelling: 'SLAVE' };
+    }
+    throw err;
+  }
+}
+
+// ------------------------------------------------------------------------------ connections
+
+export interface ProbeTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+}
+
+/**
+ * One monitoring connection, opened lazily, reused while it works, destroyed on any failure or
+ * timeout. `run` bounds connect + work by `timeoutMs`; a connection that completes after its
+ * attempt timed out is destroyed, never reused.
+ */
+export class ProbeConnection {
   private conn: mysql.Connection | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private generation = 0;
+  private closed = false;
 
   constructor(
-    private readonly host: HostView,
-    private readonly opts: MonitorOptions,
+    private readonly target: ProbeTarget,
+    private readonly timeoutMs: number,
   ) {}
 
-  schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      void this.probe().finally(() => this.schedule(this.opts.dataHost.heartbeat.intervalMs));
-    }, delayMs);
-    this.timer.unref();
-  }
-
-  probe(): Promise<void> {
-    this.running ??= this.probeOnce().finally(() => (this.running = undefined));
-    return this.running;
-  }
-
-  private async probeOnce(): Promise<void> {
-    const hb = this.opts.dataHost.heartbeat;
+  async run<T>(what: string, fn: (conn: mysql.Connection) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('probe connection closed');
+    const gen = this.generation;
+    const work = (async () => {
+      let c = this.conn;
+      if (c === undefined) {
+        c = await mysql.createConnection({
+          host: this.target.host,
+          port: this.target.port,
+          user: this.target.user,
+          password: this.target.password,
+          connectTimeout: this.timeoutMs,
+        });
+        // An idle connection whose server dies emits 'error'; the next use fails and replaces it.
+        c.on('error', () => undefined);
+        if (gen !== this.generation || this.closed) {
+          c.destroy();
+          throw new Error('superseded');
+        }
+        this.conn = c;
+      }
+      return fn(c);
+    })();
     try {
-      const readOnly = await withTimeout(this.check(), hb.timeoutMs, `heartbeat timed out after ${hb.timeoutMs} ms`);
-      if (!this.stopped) this.opts.dispatch({ type: 'probe-ok', hostId: this.host.id, readOnly });
+      return await withTimeout(work, this.timeoutMs, `${what} timed out after ${this.timeoutMs} ms`);
     } catch (err) {
       this.drop();
-      if (!this.stopped) this.opts.dispatch({ type: 'probe-failed', hostId: this.host.id, error: (err as Error).message });
+      throw err;
     }
   }
 
-  private async check(): Promise<boolean | undefined> {
-    const dh = this.opts.dataHost;
-    this.conn ??= await mysql.createConnection({
-      host: this.host.host,
-      port: this.host.port,
-      user: dh.user,
-      password: dh.password,
-      connectTimeout: dh.heartbeat.timeoutMs,
-    });
-    await this.conn.query(dh.heartbeat.sql);
-    const [rows] = await this.conn.query('SELECT @@read_only AS ro');
-    const ro = (rows as { ro: number | string }[])[0]?.ro;
-    return ro === undefined ? undefined : Number(ro) === 1;
-  }
-
-  private drop(): void {
+  /** Destroys the socket (a hung server would never answer COM_QUIT). */
+  drop(): void {
+    this.generation++;
     const c = this.conn;
     this.conn = undefined;
-    // A hung server would never answer COM_QUIT: destroy the socket.
     c?.destroy();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+  close(): void {
+    this.closed = true;
     this.drop();
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
@@ -114,4 +211,166 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
       timer = setTimeout(() => reject(new Error(message)), ms);
     }),
   ]);
+}
+
+// ------------------------------------------------------------------------------ per host
+
+/** Calls `fn` every `everyMs` (fixed rate: measured from the previous tick, not from the end of the call). */
+class Ticker {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly everyMs: number,
+    private readonly fn: () => Promise<void>,
+  ) {}
+
+  start(firstDelayMs: number): void {
+    let next = Date.now() + firstDelayMs;
+    const tick = (): void => {
+      if (this.stopped) return;
+      void this.fn();
+      const now = Date.now();
+      next += this.everyMs;
+      if (next < now) next = now + this.everyMs; // fell behind (event loop stall): do not burst
+      this.timer = setTimeout(tick, next - now);
+      this.timer.unref();
+    };
+    this.timer = setTimeout(tick, firstDelayMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+/**
+ * Runs `fn` one at a time. A call while it runs is not dropped: one more run starts as soon as
+ * the current one ends (so with timeoutMs == intervalMs a hung host still gets a probe per tick,
+ * and the detection bound holds).
+ */
+class Serial {
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly fn: () => Promise<void>,
+    private readonly active: () => boolean,
+  ) {}
+
+  run(): Promise<void> {
+    if (this.running !== undefined) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.fn().finally(() => {
+      this.running = undefined;
+      if (this.again && this.active()) {
+        this.again = false;
+        void this.run();
+      }
+      this.again = false;
+    });
+    return this.running;
+  }
+
+  /** Waits for the run in progress (if any). */
+  async settle(): Promise<void> {
+    this.again = false;
+    await this.running?.catch(() => undefined);
+  }
+}
+
+class HostProbe {
+  private readonly hbConn: ProbeConnection;
+  private readonly replConn: ProbeConnection;
+  private readonly hbTicker: Ticker;
+  private readonly replTicker: Ticker;
+  private readonly hb: Serial;
+  private readonly repl: Serial;
+  private spelling: StatusSpelling = 'REPLICA';
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly host: HostView,
+    private readonly opts: MonitorOptions,
+  ) {
+    const dh = opts.dataHost;
+    const target = { host: host.host, port: host.port, user: dh.user, password: dh.password };
+    this.hbConn = new ProbeConnection(target, dh.heartbeat.timeoutMs);
+    this.replConn = new ProbeConnection(target, dh.heartbeat.timeoutMs);
+    this.hb = new Serial(() => this.heartbeatOnce(), () => !this.stopped);
+    this.repl = new Serial(() => this.replicationOnce(), () => !this.stopped);
+    this.hbTicker = new Ticker(dh.heartbeat.intervalMs, () => this.heartbeat());
+    this.replTicker = new Ticker(dh.replication.checkEveryMs, () => this.replication());
+    this.log = opts.logger.child({ host: host.id });
+  }
+
+  start(): void {
+    this.hbTicker.start(0);
+    this.replTicker.start(0);
+  }
+
+  heartbeat(): Promise<void> {
+    return this.hb.run();
+  }
+
+  replication(): Promise<void> {
+    return this.repl.run();
+  }
+
+  private emit(event: ClusterEvent): void {
+    if (this.stopped) return;
+    try {
+      this.opts.dispatch(event);
+    } catch (err) {
+      this.log.error({ err }, 'cluster event handler failed');
+    }
+  }
+
+  private async heartbeatOnce(): Promise<void> {
+    const sql = this.opts.dataHost.heartbeat.sql;
+    try {
+      const readOnly = await this.hbConn.run('heartbeat', async (c) => {
+        await c.query(sql);
+        const [rows] = await c.query('SELECT @@read_only AS ro');
+        const ro = (rows as { ro: number | string }[])[0]?.ro;
+        return ro === undefined || ro === null ? undefined : Number(ro) === 1;
+      });
+      this.emit({ type: 'probe-ok', hostId: this.host.id, readOnly });
+    } catch (err) {
+      const error = (err as Error).message;
+      this.log.debug({ err: error }, 'heartbeat failed');
+      this.emit({ type: 'probe-failed', hostId: this.host.id, error });
+    }
+  }
+
+  private async replicationOnce(): Promise<void> {
+    try {
+      const { status, spelling } = await this.replConn.run('replication probe', (c) =>
+        probeReplication(async (sql) => (await c.query(sql))[0] as Record<string, unknown>[], this.spelling),
+      );
+      if (spelling !== this.spelling) this.log.info({ statement: `SHOW ${spelling} STATUS` }, 'replication probe spelling');
+      this.spelling = spelling;
+      this.emit({ type: 'replication', hostId: this.host.id, ...status });
+    } catch (err) {
+      const error = (err as Error).message;
+      this.log.debug({ err: error }, 'replication probe failed');
+      this.emit({ type: 'replication', hostId: this.host.id, isReplica: false, ioRunning: false, ioState: 'no', sqlRunning: false, lagSeconds: null, error });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.hbTicker.stop();
+    this.replTicker.stop();
+    this.hbConn.drop();
+    this.replConn.drop();
+    await Promise.all([this.hb.settle(), this.repl.settle()]);
+    this.hbConn.close();
+    this.replConn.close();
+  }
 }

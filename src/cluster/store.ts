@@ -1,6 +1,10 @@
 /**
- * Holds the cluster state, applies events through the reducer, and publishes the new view.
- * Routing reads `view` (a frozen value, cheap to read on every statement).
+ * Holds the cluster state, applies events through the reducer, logs every transition, and
+ * publishes the new view. Routing reads `view` (a frozen value, cheap to read on every statement).
+ *
+ * `change` fires once per state change with the new view and the transitions that event caused
+ * (status changes incl. `to: 'down'`, readable changes, writer switches with fromIndex/toIndex,
+ * refused switches). Listeners run synchronously inside `dispatch`; they must not throw.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -27,14 +31,54 @@ export class ClusterStore extends EventEmitter<{ change: [ClusterView, readonly 
     return this.state;
   }
 
-  dispatch(event: ClusterEvent): void {
+  /**
+   * Applies one event. Returns the transitions it caused (also when the state did not change,
+   * e.g. a refused manual switch), so the admin port can answer with them.
+   */
+  dispatch(event: ClusterEvent): readonly Transition[] {
     const { state, transitions } = reduce(this.state, event);
-    if (state === this.state) return;
+    for (const t of transitions) logTransition(this.log, this.state.dataHost, t);
+    if (state === this.state) return transitions;
     this.state = state;
     this.current = toView(state);
-    for (const t of transitions) {
-      this.log.warn({ host: t.hostId, from: t.from, to: t.to, reason: t.reason }, 'backend state change');
-    }
     this.emit('change', this.current, transitions);
+    return transitions;
+  }
+
+  /** Manual writer switch (admin `SWITCH @@DATASOURCE dh1:<index>`); see the returned transitions. */
+  switchWriter(index: number, reason = 'manual switch'): readonly Transition[] {
+    return this.dispatch({ type: 'switch-writer', index, reason });
+  }
+}
+
+function logTransition(log: Logger, dataHost: string, t: Transition): void {
+  switch (t.kind) {
+    case 'status':
+      log[t.to === 'up' ? 'info' : 'warn']({ dataHost, host: t.hostId, from: t.from, to: t.to, reason: t.reason }, 'backend state change');
+      return;
+    case 'readable':
+      log[t.to ? 'info' : 'warn'](
+        { dataHost, host: t.hostId, from: t.from ? 'readable' : 'not readable', to: t.to ? 'readable' : 'not readable', reason: t.reason },
+        t.to ? 'backend back in read rotation' : 'backend out of read rotation',
+      );
+      return;
+    case 'writer-switch':
+      log.warn(
+        {
+          dataHost,
+          host: t.toHostId,
+          from: `${t.fromIndex} (${t.fromHostId})`,
+          to: `${t.toIndex} (${t.toHostId})`,
+          fromIndex: t.fromIndex,
+          toIndex: t.toIndex,
+          manual: t.manual,
+          reason: t.reason,
+        },
+        'writeHost switched',
+      );
+      return;
+    case 'writer-refused':
+      log.error({ dataHost, host: t.hostId, writerIndex: t.writerIndex, manual: t.manual, reason: t.reason }, 'writeHost switch refused');
+      return;
   }
 }

@@ -14,6 +14,34 @@ export type HostRole = 'write' | 'read';
  */
 export type HostStatus = 'unknown' | 'up' | 'down' | 'offline';
 
+/**
+ * State of the replication IO (receiver) thread: `Replica_IO_Running` / `Slave_IO_Running`.
+ * 'connecting' = configured to run but not connected to its source (typically: the source died).
+ * Such a replica still applies what it received; it is not STOPPED (see cluster/reduce.ts).
+ */
+export type IoState = 'yes' | 'connecting' | 'no';
+
+/** What the last replication probe (`SHOW REPLICA|SLAVE STATUS`) of a host said. */
+export interface ReplicationView {
+  /** The host has a replication source configured (the status statement returned a row). */
+  readonly isReplica: boolean;
+  /** IO thread state 'yes' (connected and receiving). */
+  readonly ioRunning: boolean;
+  readonly ioState: IoState;
+  readonly sqlRunning: boolean;
+  /** Seconds_Behind_Source / _Master; null when the server does not know (a thread is not running). */
+  readonly lagSeconds: number | null;
+  /** Source_Host / Master_Host and Source_Port / Master_Port: whom the replica follows. */
+  readonly sourceHost?: string;
+  readonly sourcePort?: number;
+  /** The probe itself failed (timeout, privilege, connection): the facts above are not current. */
+  readonly probeError?: string;
+  /** Last_IO_Error / Last_SQL_Error when the server reported one. */
+  readonly threadError?: string;
+  /** Consecutive healthy checks (running, lag known and within the threshold, following the writeHost) while up. */
+  readonly healthyChecks: number;
+}
+
 export interface HostView {
   readonly id: HostId;
   readonly host: string;
@@ -27,10 +55,29 @@ export interface HostView {
   /** Last `@@read_only` seen; a read-only host never receives writes. */
   readonly readOnly: boolean | undefined;
   /**
-   * Whether the host may serve reads right now (status usable, replication healthy, lag under
-   * the threshold, weight > 0). Computed by the reducer so routing stays a lookup.
+   * Whether the host may serve reads right now. Computed by the reducer so routing stays a
+   * lookup:
+   *  - status up (or unknown before the first verdict), weight > 0, and
+   *  - the active writeHost: nothing else;
+   *  - a readHost: its replication gate is open — it closes at once when the host goes DOWN, a
+   *    replication thread is STOPPED, the lag is above `replication.maxLagSeconds`, the lag is
+   *    unknown, the probe fails, or it replicates from another host than the active writeHost;
+   *    and opens again only after `replication.readmitAfter` consecutive healthy checks while up
+   *    (hysteresis). An IO thread 'connecting' (its source is unreachable, e.g. the writeHost just
+   *    died) with the SQL thread running keeps the gate as it is, judged by the last known lag:
+   *    reads do not depend on the writeHost being alive. A readHost that is not a replica at all
+   *    (empty status) counts as healthy: a standalone read server;
+   *  - a standby writeHost (including a demoted old writer): the same gate, but it must be seen
+   *    REPLICATING — a writeHost that is not a replica never serves reads while it is not the
+   *    active writer (a returned old master holds data nobody else has, or lacks newer writes).
    */
   readonly readable: boolean;
+  /** Last replication facts; absent until the first replication probe. */
+  readonly replication?: ReplicationView;
+  /** Last heartbeat error (kept after recovery, for status output). */
+  readonly lastError?: string;
+  /** Consecutive missed heartbeats. */
+  readonly misses?: number;
 }
 
 export interface ClusterView {
@@ -38,9 +85,14 @@ export interface ClusterView {
   readonly balance: 0 | 1 | 2 | 3;
   /** Index into the write hosts of the active writeHost (persisted in dnindex). */
   readonly writerIndex: number;
-  /** The active writeHost when it can take statements; undefined while it is down. */
+  /**
+   * The active writeHost when it can take statements; undefined while it is down or offline
+   * (and no switch happened yet, or failover is off / refused).
+   */
   readonly writer: HostView | undefined;
   readonly hosts: readonly HostView[];
   /** Bumped on every change, so caches keyed on the view can tell it moved. */
   readonly version: number;
+  /** Why the last automatic/manual writer switch was refused, while the writer stays unusable. */
+  readonly writerBlocked?: string;
 }

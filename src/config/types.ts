@@ -37,7 +37,18 @@ export interface HeartbeatConfig {
 export interface FailoverConfig {
   readonly enabled: boolean;
   readonly dnindexFile: string;
+  /**
+   * Make the database follow the proxy's decision: on a writer switch the new writeHost gets
+   * `STOP REPLICA|SLAVE` + `SET GLOBAL read_only=OFF` (so a read-only writeHost may be chosen), and
+   * every other writeHost that is reachable gets `SET GLOBAL read_only=ON` (fencing).
+   */
   readonly promote: boolean;
+  /**
+   * Account for promotion and fencing (needs READ_ONLY ADMIN / SUPER, and REPLICATION SLAVE
+   * ADMIN for STOP REPLICA). Absent: dataHost.user / dataHost.password. Given together.
+   */
+  readonly user?: string;
+  readonly password?: string;
 }
 
 export interface ReplicationConfig {

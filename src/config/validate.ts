@@ -301,7 +301,7 @@ const AUTH_KEYS = ['cachingSha2FullAuth', 'rsaPrivateKey', 'rsaPublicKey'] as co
 const HOST_KEYS = ['host', 'port', 'weight'] as const;
 const POOL_KEYS = ['min', 'max', 'idleTimeoutMs', 'acquireTimeoutMs', 'connectTimeoutMs'] as const;
 const HEARTBEAT_KEYS = ['sql', 'intervalMs', 'timeoutMs', 'retries'] as const;
-const FAILOVER_KEYS = ['enabled', 'dnindexFile', 'promote'] as const;
+const FAILOVER_KEYS = ['enabled', 'dnindexFile', 'promote', 'user', 'password'] as const;
 const REPLICATION_KEYS = ['maxLagSeconds', 'checkEveryMs', 'readmitAfter'] as const;
 const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize', 'readYourWritesMs'] as const;
 const LOG_KEYS = ['level'] as const;
@@ -413,11 +413,20 @@ function checkFailover(c: Checker, dh: Obj | undefined, writeHostCount: number, 
   } else {
     dnindexFile = opts.baseDir !== undefined ? path.join(path.resolve(opts.baseDir), CONFIG_DEFAULTS.dnindexFileName) : d.dnindexFile;
   }
-  return {
+  const failover: { enabled: boolean; dnindexFile: string; promote: boolean; user?: string; password?: string } = {
     enabled: c.bool(o, 'enabled', p, writeHostCount >= 2),
     dnindexFile,
     promote: c.bool(o, 'promote', p, d.promote),
   };
+  // The promotion / fencing account: both or neither (a password alone would silently pair with
+  // dataHost.user, a user alone with an empty password).
+  const hasUser = c.present(o, 'user');
+  const hasPassword = c.present(o, 'password');
+  if (hasUser) failover.user = c.string(o, 'user', p);
+  if (hasPassword) failover.password = c.string(o, 'password', p, { allowEmpty: true });
+  if (hasUser && !hasPassword) c.problem(`${p}.password`, 'is required when failover.user is set (use "" for an empty password)');
+  if (hasPassword && !hasUser) c.problem(`${p}.user`, 'is required when failover.password is set');
+  return failover;
 }
 
 function checkReplication(c: Checker, dh: Obj | undefined): ReplicationConfig {

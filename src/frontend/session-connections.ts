@@ -19,6 +19,7 @@ import { sqlError } from '../protocol/error-codes.js';
 import type { RouteDecision } from '../routing/types.js';
 import type { BackendConnection } from '../backend/backend-connection.js';
 import type { HostPools, PoolKey } from '../backend/host-pools.js';
+import { backendLogThrottle } from '../backend/log-throttle.js';
 import type { SessionContext } from './session.js';
 
 export interface HeldConnection {
@@ -92,7 +93,18 @@ export class SessionConnections {
     try {
       conn = await pools.acquire(key);
     } catch (err) {
-      this.log.warn({ backend: host.id, err: (err as Error).message }, 'cannot get a backend connection');
+      // Once per statement retry of every client while the host is down: rate-limited per host
+      // (the first line of an episode carries this session's bindings, summaries the latest one's).
+      const message = (err as Error).message;
+      backendLogThrottle.hit(`cannot get a backend connection ${host.id}`, ({ suppressed, windowMs }) => {
+        if (suppressed === 0) this.log.warn({ backend: host.id, err: message }, 'cannot get a backend connection');
+        else {
+          this.log.warn(
+            { backend: host.id, err: message, suppressed, windowMs },
+            `cannot get a backend connection (${suppressed} more in the last ${windowMs / 1000} s)`,
+          );
+        }
+      });
       throw new HostUnavailable(host.id, (err as Error).message);
     }
     const held: HeldConnection = { conn, pools };

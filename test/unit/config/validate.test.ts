@@ -64,6 +64,25 @@ test('failover is enabled by default with two writeHosts, and can be turned off'
   assert.equal(validateConfig(two).dataHost.failover.enabled, false);
 });
 
+test('failover.user / failover.password: the promotion account, optional, given together', () => {
+  const c = validateConfig(mutate((c) => (c.dataHost.failover = { promote: true, user: 'sluice_admin', password: 'admin' })));
+  assert.equal(c.dataHost.failover.user, 'sluice_admin');
+  assert.equal(c.dataHost.failover.password, 'admin');
+  const empty = validateConfig(mutate((c) => (c.dataHost.failover = { user: 'root', password: '' })));
+  assert.equal(empty.dataHost.failover.password, '');
+  const none = validateConfig(minimal());
+  assert.equal(none.dataHost.failover.user, undefined, 'absent: dataHost.user is used');
+  assert.equal(none.dataHost.failover.password, undefined);
+  expectError(
+    mutate((c) => (c.dataHost.failover = { user: 'root' })),
+    'dataHost.failover.password: is required when failover.user is set (use "" for an empty password)',
+  );
+  expectError(mutate((c) => (c.dataHost.failover = { password: 'x' })), 'dataHost.failover.user: is required when failover.password is set');
+  expectError(mutate((c) => (c.dataHost.failover = { user: '', password: 'x' })), 'dataHost.failover.user: must not be empty');
+  expectError(mutate((c) => (c.dataHost.failover = { user: 'a', password: 5 })), 'dataHost.failover.password: must be a string (quote it in YAML), got 5');
+  expectError(mutate((c) => (c.dataHost.failover = { usr: 'a' })), 'dataHost.failover.usr: unknown key (did you mean "user"?)');
+});
+
 test('explicit values are kept', () => {
   const c = validateConfig(
     mutate((c) => {
