@@ -1,0 +1,1121 @@
+/**
+ * writeHost failover under a write load: how long writes fail, and whether acknowledged writes
+ * survive on the new writeHost.
+ *
+ *   npx tsx bench/failover.ts [--writers 8] [--run-seconds 20] [--kill-after 5] [--no-semisync] [--write]
+ *
+ * 1. starts a sandbox (MariaDB primary + 2 GTID replicas on free ports, semi-synchronous
+ *    replication unless --no-semisync) and `sluice_test.fo_bench` with UNIQUE (writer, seq);
+ * 2. builds dist/ when src/ is newer, then starts the proxy from the build as its own process
+ *    (`node dist/main.js start --config <yaml>`): writeHosts [primary, replica1], readHosts
+ *    [replica2], heartbeat 500 ms / 500 ms / 3 retries, failover with promote (admin account),
+ *    log level info to a file;
+ * 3. N writer clients (mysql2, one connection each, through the proxy) insert (writer, seq); seq
+ *    advances only once the INSERT was acknowledged. A failed attempt is retried with the SAME
+ *    seq after 20 ms; a duplicate key (1062) on a retry means an earlier, ambiguous attempt did
+ *    commit: that counts as acknowledged;
+ * 4. after --kill-after seconds the primary gets SIGKILL; writing goes on until --run-seconds;
+ * 5. measures the switch (dnindex file polled every 10 ms, proxy log lines), the write error
+ *    window, and — reading replica1 (the new writeHost) directly — acknowledged rows missing
+ *    there; then restarts the old primary to see where missing rows went (and its fencing);
+ * 6. prints a markdown summary; --write puts it at the top of bench/RESULTS.md;
+ * 7. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
+ */
+import { spawn, execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import mysql from 'mysql2/promise';
+import { pino } from 'pino';
+import YAML from 'yaml';
+import { sandboxProxyConfig, startSandbox, type Sandbox, type SandboxServer } from '../src/sandbox/index.js';
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const USAGE = `usage: npx tsx bench/failover.ts [options]
+  --writers N           concurrent writer clients through the proxy (default 8)
+  --run-seconds S       total write time (default 20)
+  --kill-after S        SIGKILL the primary after this many seconds of writing (default 5)
+  --no-semisync         plain asynchronous replication (default: semi-synchronous)
+  --semisync-timeout-ms N   rpl_semi_sync_master_timeout (default: the sandbox's, 2000)
+  --no-restart          do not restart the old primary afterwards (its rows, its fencing)
+  --keep-sandbox        keep the sandbox directory (datadirs, server logs) for inspection
+  --write               put the results at the top of bench/RESULTS.md (newest first)
+  --out DIR             generated config, proxy log, dnindex file (default bench/out)`;
+
+const { values: opt } = parseArgs({
+  options: {
+    writers: { type: 'string', default: '8' },
+    'run-seconds': { type: 'string', default: '20' },
+    'kill-after': { type: 'string', default: '5' },
+    'no-semisync': { type: 'boolean', default: false },
+    'semisync-timeout-ms': { type: 'string' },
+    'no-restart': { type: 'boolean', default: false },
+    'keep-sandbox': { type: 'boolean', default: false },
+    write: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/out' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  allowPositionals: false,
+});
+
+if (opt.help) {
+  process.stdout.write(USAGE + '\n');
+  process.exit(0);
+}
+
+function intOpt(name: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`--${name} must be an integer >= ${min}, got ${String(v)}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const WRITERS = intOpt('writers', opt.writers, 1);
+const RUN_S = intOpt('run-seconds', opt['run-seconds'], 2);
+const KILL_S = intOpt('kill-after', opt['kill-after'], 1);
+if (KILL_S >= RUN_S) {
+  process.stderr.write(`--kill-after (${KILL_S}) must be less than --run-seconds (${RUN_S})\n`);
+  process.exit(2);
+}
+const SEMISYNC = !opt['no-semisync'];
+const SEMISYNC_TIMEOUT =
+  opt['semisync-timeout-ms'] !== undefined ? intOpt('semisync-timeout-ms', opt['semisync-timeout-ms'], 1) : undefined;
+const REPO = process.cwd();
+const OUT = path.resolve(opt.out);
+const LOADAVG = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const STAMP = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
+const DATAHOST = 'dh1';
+const HEARTBEAT = { sql: 'SELECT 1', intervalMs: 500, timeoutMs: 500, retries: 3 } as const;
+const REPLICATION = { maxLagSeconds: 10, checkEveryMs: 500, readmitAfter: 2 } as const;
+const RETRY_DELAY_MS = 20;
+const QUERY_TIMEOUT_MS = 10_000;
+const TABLE = 'sluice_test.fo_bench';
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const log = (msg: string): void => {
+  process.stderr.write(`[failover ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
+};
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function sh(cmd: string, args: readonly string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
+/** Seconds relative to the kill, "+1.52 s". */
+const rel = (t: number | undefined, kill: number): string =>
+  t === undefined || !Number.isFinite(t) ? 'never' : `${t - kill >= 0 ? '+' : '−'}${(Math.abs(t - kill) / 1000).toFixed(2)} s`;
+const secs = (ms: number | undefined): string => (ms === undefined || !Number.isFinite(ms) ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: everything we start registers here; runs once, on success, error or signal.
+
+const children = new Set<ChildProcess>();
+let sandbox: Sandbox | undefined;
+let cleaning: Promise<void> | undefined;
+let aborted = false;
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await Promise.all([...children].map((c) => waitExit(c, 10_000)));
+    if (sandbox !== undefined) {
+      log(`stopping the sandbox${opt['keep-sandbox'] ? ` (kept: ${sandbox.dir})` : ''}`);
+      await sandbox.stop().catch((err: unknown) => log(`sandbox stop failed: ${String(err)}`));
+    }
+  })();
+  return cleaning;
+}
+
+function waitExit(c: ChildProcess, ms: number): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      c.kill('SIGKILL');
+      resolve();
+    }, ms);
+    c.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+let signals = 0;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    aborted = true;
+    // tsx forwards the terminal's SIGINT too, so one Ctrl-C can arrive twice within a few ms.
+    if (++signals === 1 || cleaning === undefined) {
+      log(`${sig}: stopping the proxy and the sandbox (again to force)`);
+      void cleanup().finally(() => process.exit(130));
+    } else if (signals > 2) {
+      for (const c of children) c.kill('SIGKILL');
+      for (const srv of sandbox?.servers ?? []) srv.kill('SIGKILL');
+      process.exit(130);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build
+
+/** Newest mtime of the .ts files under a directory. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** `npx tsc -p tsconfig.json` unless dist/main.js is newer than every file in src/. */
+function buildIfNeeded(): void {
+  const main = path.join(REPO, 'dist/main.js');
+  const built = fs.existsSync(main) ? fs.statSync(main).mtimeMs : 0;
+  if (built > newestMtime(path.join(REPO, 'src'))) {
+    log('dist/ is up to date with src/');
+    return;
+  }
+  log('src/ is newer than dist/: npx tsc -p tsconfig.json');
+  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new BenchError(`building dist/ failed (src/ mid-edit?):\n${(r.stdout + r.stderr).trim()}`, 3);
+  }
+}
+
+/** A failure with its own exit code and no stack trace. */
+class BenchError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+async function rows(srv: SandboxServer, sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
+  return (await srv.query(sql, params)) as Record<string, unknown>[];
+}
+
+async function statusVars(srv: SandboxServer, like: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const r of await rows(srv, `SHOW GLOBAL STATUS LIKE '${like}'`)) out[String(r['Variable_name'])] = String(r['Value']);
+  return out;
+}
+
+async function globalVars(srv: SandboxServer, like: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const r of await rows(srv, `SHOW GLOBAL VARIABLES LIKE '${like}'`)) out[String(r['Variable_name'])] = String(r['Value']);
+  return out;
+}
+
+interface SemiSyncState {
+  readonly status: string;
+  readonly clients: string;
+  readonly yesTx: number;
+  readonly noTx: number;
+  readonly timeoutMs: string;
+  readonly waitPoint: string;
+}
+
+async function semiSyncState(primary: SandboxServer): Promise<SemiSyncState> {
+  const s = await statusVars(primary, 'Rpl_semi_sync_master_%');
+  const v = await globalVars(primary, 'rpl_semi_sync_master_%');
+  return {
+    status: s['Rpl_semi_sync_master_status'] ?? 'n/a',
+    clients: s['Rpl_semi_sync_master_clients'] ?? 'n/a',
+    yesTx: Number(s['Rpl_semi_sync_master_yes_tx'] ?? NaN),
+    noTx: Number(s['Rpl_semi_sync_master_no_tx'] ?? NaN),
+    timeoutMs: v['rpl_semi_sync_master_timeout'] ?? 'n/a',
+    waitPoint: v['rpl_semi_sync_master_wait_point'] ?? 'n/a',
+  };
+}
+
+/** Highest GTID sequence number in a MariaDB GTID position ("0-1-12175" → 12175); NaN when empty. */
+function gtidSeq(pos: string): number {
+  const seqs = pos
+    .split(',')
+    .map((p) => /^\s*\d+-\d+-(\d+)\s*$/.exec(p)?.[1])
+    .filter((x): x is string => x !== undefined)
+    .map(Number);
+  return seqs.length === 0 ? NaN : Math.max(...seqs);
+}
+
+interface ReplicaSample {
+  readonly t: number;
+  /** GTID seq received (Gtid_IO_Pos) and applied (gtid_slave_pos), per replica. */
+  readonly received: readonly number[];
+  readonly applied: readonly number[];
+}
+
+/** Samples both replicas' received / applied GTID every 100 ms until stopped. */
+function sampleReplicas(replicas: readonly SandboxServer[], samples: ReplicaSample[]): () => Promise<void> {
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      const t = Date.now();
+      try {
+        const st = await Promise.all(replicas.map((r) => replicaState(r)));
+        samples.push({ t, received: st.map((x) => gtidSeq(x.gtidIoPos)), applied: st.map((x) => gtidSeq(x.gtidSlavePos)) });
+      } catch {
+        /* a replica busy or restarting: skip the sample */
+      }
+      await delay(Math.max(0, t + 100 - Date.now()));
+    }
+  })();
+  return async () => {
+    stop = true;
+    await loop;
+  };
+}
+
+/** (writer, seq) pairs in the table of one server. */
+async function pairsOn(srv: SandboxServer): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const r of await rows(srv, `SELECT writer, seq FROM ${TABLE}`)) out.add(`${Number(r['writer'])}:${Number(r['seq'])}`);
+  return out;
+}
+
+interface ReplicaState {
+  readonly readOnly: string;
+  readonly io: string;
+  readonly sql: string;
+  readonly gtidIoPos: string;
+  readonly gtidSlavePos: string;
+  readonly sqlState: string;
+}
+
+async function replicaState(srv: SandboxServer): Promise<ReplicaState> {
+  const ro = await rows(srv, 'SELECT @@GLOBAL.read_only AS ro, @@GLOBAL.gtid_slave_pos AS sp');
+  const st = (await rows(srv, 'SHOW SLAVE STATUS'))[0];
+  return {
+    readOnly: Number(ro[0]?.['ro']) === 1 ? 'ON' : 'OFF',
+    io: String(st?.['Slave_IO_Running'] ?? 'not a replica'),
+    sql: String(st?.['Slave_SQL_Running'] ?? 'not a replica'),
+    gtidIoPos: String(st?.['Gtid_IO_Pos'] ?? ''),
+    gtidSlavePos: String(ro[0]?.['sp'] ?? ''),
+    sqlState: String(st?.['Slave_SQL_Running_State'] ?? ''),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxy
+
+interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+interface Proxy {
+  readonly pid: number;
+  readonly endpoint: Endpoint;
+  readonly logFile: string;
+  readonly configFile: string;
+  readonly dnindexFile: string;
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+async function startProxy(sb: Sandbox): Promise<Proxy> {
+  const port = await freePort();
+  const dnindexFile = path.join(OUT, `dnindex-failover-${STAMP}.properties`);
+  const base = sandboxProxyConfig(sb, port) as { dataHost: Record<string, unknown> } & Record<string, unknown>;
+  const r1 = sb.replicas[0]!;
+  const r2 = sb.replicas[1]!;
+  const config = {
+    ...base,
+    dataHost: {
+      ...base.dataHost,
+      name: DATAHOST,
+      balance: 1,
+      writeHosts: [
+        { host: sb.primary.host, port: sb.primary.port },
+        { host: r1.host, port: r1.port },
+      ],
+      readHosts: [{ host: r2.host, port: r2.port }],
+      heartbeat: { ...HEARTBEAT },
+      failover: { enabled: true, promote: true, dnindexFile, user: sb.adminUser, password: sb.adminPassword },
+      replication: { ...REPLICATION },
+    },
+    log: { level: 'info' },
+  };
+  const configFile = path.join(OUT, `sluice-failover-${STAMP}.yaml`);
+  fs.writeFileSync(configFile, YAML.stringify(config));
+  const logFile = path.join(OUT, `proxy-failover-${STAMP}.log`);
+  const fd = fs.openSync(logFile, 'w');
+  const args = [path.join(REPO, 'dist/main.js'), 'start', '--config', configFile];
+  log(`starting proxy: node ${args.map((a) => path.relative(REPO, a) || a).join(' ')}`);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], cwd: REPO });
+  fs.closeSync(fd);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('proxy did not start');
+  const endpoint = { host: '127.0.0.1', port };
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (!alive()) {
+      throw new BenchError(
+        `proxy exited (${child.exitCode ?? child.signalCode}) during start-up — config rejected or failover not there yet? ` +
+          `${path.relative(REPO, logFile)}:\n${fs.readFileSync(logFile, 'utf8').trim()}`,
+        3,
+      );
+    }
+    try {
+      const c = await mysql.createConnection({ ...endpoint, user: sb.user, password: sb.password, database: sb.database, connectTimeout: 2_000 });
+      await c.query('SELECT 1');
+      await c.end();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`proxy not accepting logins on ${port} after 30 s: ${String(err)}`);
+      await delay(100);
+    }
+  }
+  return {
+    pid,
+    endpoint,
+    logFile,
+    configFile,
+    dnindexFile,
+    alive,
+    async stop() {
+      if (alive()) child.kill('SIGTERM');
+      await waitExit(child, 15_000);
+    },
+  };
+}
+
+interface LogLine {
+  readonly time: number;
+  readonly level: number;
+  readonly msg: string;
+  readonly raw: Record<string, unknown>;
+}
+
+function readProxyLog(file: string): { lines: LogLine[]; nonJson: string[] } {
+  const lines: LogLine[] = [];
+  const nonJson: string[] = [];
+  for (const l of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (l.trim() === '') continue;
+    try {
+      const j = JSON.parse(l) as Record<string, unknown>;
+      lines.push({ time: Number(j['time']), level: Number(j['level']), msg: String(j['msg'] ?? ''), raw: j });
+    } catch {
+      nonJson.push(l);
+    }
+  }
+  return { lines, nonJson };
+}
+
+/** Messages about health, rotation and the writer (info included); everything at warn and above. */
+const CLUSTER_MSG = /backend state change|read rotation|writeHost|promot|fenc|failover|dnindex|replication/i;
+
+function logLineText(l: LogLine, kill: number): string {
+  const { time: _t, level: _l, msg: _m, app: _a, pid: _p, hostname: _h, ...rest } = l.raw;
+  const lvl = l.level >= 50 ? 'ERROR' : l.level >= 40 ? 'WARN ' : 'INFO ';
+  return `${rel(l.time, kill).padStart(9)} ${lvl} ${l.msg} ${JSON.stringify(rest)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writers
+
+interface Ack {
+  readonly writer: number;
+  readonly seq: number;
+  /** When the attempt started / when the OK (or the 1062) arrived. */
+  readonly tStart: number;
+  readonly t: number;
+  /** ok = first attempt; retry-ok = OK after failed attempts; dup = 1062 on a retry after an ambiguous failure. */
+  readonly via: 'ok' | 'retry-ok' | 'dup' | 'dup-unexplained';
+}
+
+interface Failure {
+  readonly writer: number;
+  readonly seq: number;
+  readonly tStart: number;
+  readonly t: number;
+  readonly phase: 'connect' | 'insert';
+  readonly key: string;
+  readonly message: string;
+  /** The INSERT may have committed (the connection broke after it was sent, an unknown error). */
+  readonly ambiguous: boolean;
+}
+
+interface DbError {
+  readonly errno?: number;
+  readonly code?: string;
+  readonly fatal?: boolean;
+  readonly message?: string;
+}
+
+/** Errors that prove the statement did not run: refused before it reached a writable server. */
+const DEFINITE_ERRNOS = new Set([
+  1290, // ER_OPTION_PREVENTS_STATEMENT: --read-only (the new writeHost before promotion)
+  1836, // ER_READ_ONLY_MODE
+  2003, // the proxy: no writeHost available
+  1045, // access denied
+  1040, // too many connections
+]);
+const DEFINITE_CODES = new Set(['ECONNREFUSED', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR', 'PROTOCOL_ENQUEUE_AFTER_QUIT']);
+
+function errKey(e: DbError): string {
+  return e.errno !== undefined ? `${e.errno} ${e.code ?? ''}`.trim() : (e.code ?? 'unknown');
+}
+
+interface WriteRun {
+  readonly acks: Ack[];
+  readonly failures: Failure[];
+  connects: number;
+  maxAttemptMs: number;
+}
+
+async function writer(id: number, proxy: Endpoint, sb: Sandbox, endAt: number, run: WriteRun): Promise<void> {
+  let conn: mysql.Connection | undefined;
+  let seq = 1;
+  let failedBefore = false; // the current seq failed at least once
+  let ambiguousBefore = false; // … and at least one of those failures may have committed
+  const drop = (): void => {
+    conn?.destroy();
+    conn = undefined;
+  };
+  while (Date.now() < endAt && !aborted) {
+    if (conn === undefined) {
+      const t0 = Date.now();
+      try {
+        conn = await mysql.createConnection({
+          ...proxy,
+          user: sb.user,
+          password: sb.password,
+          database: sb.database,
+          connectTimeout: 2_000,
+        });
+        conn.on('error', () => undefined); // reported through the next query
+        run.connects++;
+      } catch (err) {
+        const e = err as DbError;
+        run.failures.push({ writer: id, seq, tStart: t0, t: Date.now(), phase: 'connect', key: errKey(e), message: String(e.message), ambiguous: false });
+        drop();
+        await delay(RETRY_DELAY_MS);
+        continue;
+      }
+    }
+    const t0 = Date.now();
+    try {
+      await conn.query({ sql: `INSERT INTO ${TABLE} (writer, seq) VALUES (?, ?)`, values: [id, seq], timeout: QUERY_TIMEOUT_MS });
+      const t = Date.now();
+      run.maxAttemptMs = Math.max(run.maxAttemptMs, t - t0);
+      run.acks.push({ writer: id, seq, tStart: t0, t, via: failedBefore ? 'retry-ok' : 'ok' });
+      seq++;
+      failedBefore = ambiguousBefore = false;
+    } catch (err) {
+      const e = err as DbError;
+      const t = Date.now();
+      run.maxAttemptMs = Math.max(run.maxAttemptMs, t - t0);
+      if (e.errno === 1062) {
+        // The row is there: an earlier attempt of this seq committed after all.
+        run.acks.push({ writer: id, seq, tStart: t0, t, via: ambiguousBefore ? 'dup' : 'dup-unexplained' });
+        seq++;
+        failedBefore = ambiguousBefore = false;
+        continue;
+      }
+      const ambiguous = !(e.errno !== undefined && DEFINITE_ERRNOS.has(e.errno)) && !(e.code !== undefined && DEFINITE_CODES.has(e.code));
+      run.failures.push({ writer: id, seq, tStart: t0, t, phase: 'insert', key: errKey(e), message: String(e.message), ambiguous });
+      failedBefore = true;
+      ambiguousBefore ||= ambiguous;
+      if (e.fatal === true || e.errno === undefined) drop();
+      await delay(RETRY_DELAY_MS);
+    }
+  }
+  if (conn !== undefined) await conn.end().catch(() => conn?.destroy());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+interface Result {
+  readonly version: string;
+  readonly semiStart: SemiSyncState;
+  readonly semiAtKill: SemiSyncState | undefined;
+  readonly tWriteStart: number;
+  readonly tKill: number;
+  readonly tEnd: number;
+  readonly run: WriteRun;
+  readonly dnindexAt: number | undefined;
+  readonly dnindexFinal: string;
+  readonly logLines: LogLine[];
+  readonly nonJson: string[];
+  readonly r1Rows: Set<string>;
+  readonly r2Rows: Set<string>;
+  readonly oldPrimaryRows: Set<string> | undefined;
+  readonly r1After: ReplicaState;
+  readonly r2After: ReplicaState;
+  readonly oldPrimaryAfter: ReplicaState | undefined;
+  readonly routedAfter: string;
+  readonly routedAfterRestart: string | undefined;
+  readonly proxyAlive: boolean;
+  readonly proxyLog: string;
+  readonly samples: ReplicaSample[];
+  /** The primary's gtid_binlog_pos seq 0.3 s before the kill, and after its restart (NaN: not restarted). */
+  readonly primarySeqAtKill: number;
+  readonly oldPrimarySeq: number;
+}
+
+async function whoAnswers(proxy: Endpoint, sb: Sandbox): Promise<string> {
+  const seen = new Map<string, number>();
+  let c: mysql.Connection | undefined;
+  try {
+    c = await mysql.createConnection({ ...proxy, user: sb.user, password: sb.password, database: sb.database, connectTimeout: 2_000 });
+    for (const [label, sql] of [
+      ['read', `SELECT @@server_id AS id, COUNT(*) AS n FROM ${TABLE}`],
+      ['write', `SELECT @@server_id AS id, COUNT(*) AS n FROM ${TABLE} FOR UPDATE`],
+    ] as const) {
+      for (let i = 0; i < (label === 'read' ? 6 : 1); i++) {
+        try {
+          const [r] = await c.query(sql);
+          const row = (r as Record<string, unknown>[])[0];
+          const k = `${label}→server_id ${String(row?.['id'])} (${String(row?.['n'])} rows)`;
+          seen.set(k, (seen.get(k) ?? 0) + 1);
+        } catch (err) {
+          const k = `${label}→error ${errKey(err as DbError)}`;
+          seen.set(k, (seen.get(k) ?? 0) + 1);
+        }
+      }
+    }
+  } catch (err) {
+    return `cannot connect: ${errKey(err as DbError)}`;
+  } finally {
+    await c?.end().catch(() => undefined);
+  }
+  return [...seen].map(([k, n]) => `${k} ×${n}`).join(', ');
+}
+
+async function runBench(): Promise<Result> {
+  fs.mkdirSync(OUT, { recursive: true });
+  buildIfNeeded();
+
+  log(`starting sandbox (primary + 2 replicas, semi-sync ${SEMISYNC ? 'ON' : 'OFF'})`);
+  const sb = await startSandbox({
+    replicas: 2,
+    semiSync: SEMISYNC,
+    ...(SEMISYNC_TIMEOUT !== undefined ? { semiSyncTimeoutMs: SEMISYNC_TIMEOUT } : {}),
+    keep: opt['keep-sandbox'],
+    logger: pino({ level: 'warn' }, pino.destination(2)),
+  });
+  sandbox = sb;
+  const [r1, r2] = [sb.replicas[0]!, sb.replicas[1]!];
+  log(`sandbox ${sb.kind} ${sb.version}: primary ${sb.primary.port} (server_id ${sb.primary.serverId}), replica1 ${r1.port} (${r1.serverId}), replica2 ${r2.port} (${r2.serverId}); ${sb.dir}`);
+
+  await sb.primary.query(
+    `CREATE TABLE ${TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY, writer INT NOT NULL, seq INT NOT NULL, UNIQUE KEY (writer, seq)) ENGINE=InnoDB`,
+  );
+  await sb.waitForReplication(30_000);
+  const semiStart = await semiSyncState(sb.primary);
+  log(
+    `semi-sync on the primary: status ${semiStart.status}, clients ${semiStart.clients}, timeout ${semiStart.timeoutMs} ms, wait point ${semiStart.waitPoint}`,
+  );
+  if (SEMISYNC && semiStart.status !== 'ON') log('WARNING: semi-sync requested but Rpl_semi_sync_master_status is not ON');
+
+  const proxy = await startProxy(sb);
+  log(`proxy pid ${proxy.pid} on ${proxy.endpoint.port}; log ${path.relative(REPO, proxy.logFile)}`);
+
+  // dnindex polling (10 ms) from before the writers start.
+  let dnindexAt: number | undefined;
+  const dnPoll = setInterval(() => {
+    if (dnindexAt !== undefined) return;
+    try {
+      if (new RegExp(`^\\s*${DATAHOST}\\s*[=:]\\s*1\\s*$`, 'm').test(fs.readFileSync(proxy.dnindexFile, 'utf8'))) dnindexAt = Date.now();
+    } catch {
+      /* not written yet */
+    }
+  }, 10);
+
+  const run: WriteRun = { acks: [], failures: [], connects: 0, maxAttemptMs: 0 };
+  const samples: ReplicaSample[] = [];
+  const stopSampling = sampleReplicas([r1, r2], samples);
+  const tWriteStart = Date.now();
+  const endAt = tWriteStart + RUN_S * 1000;
+  log(`${WRITERS} writers for ${RUN_S} s; SIGKILL of the primary at +${KILL_S} s`);
+  const writers = Array.from({ length: WRITERS }, (_, i) => writer(i + 1, proxy.endpoint, sb, endAt, run));
+
+  await delay(tWriteStart + KILL_S * 1000 - 300 - Date.now());
+  let semiAtKill: SemiSyncState | undefined;
+  let primarySeqAtKill = NaN;
+  try {
+    semiAtKill = await semiSyncState(sb.primary);
+    primarySeqAtKill = gtidSeq(String((await rows(sb.primary, 'SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.['p'] ?? ''));
+  } catch (err) {
+    log(`could not read semi-sync status before the kill: ${String(err)}`);
+  }
+  await delay(tWriteStart + KILL_S * 1000 - Date.now());
+  const ackedBeforeKill = run.acks.length;
+  const tKill = Date.now();
+  sb.primary.kill('SIGKILL');
+  log(
+    `SIGKILL primary (pid gone) after ${ackedBeforeKill} acknowledged writes; semi-sync just before: status ${semiAtKill?.status ?? '?'}, ` +
+      `yes_tx ${semiAtKill?.yesTx ?? '?'}, no_tx ${semiAtKill?.noTx ?? '?'}`,
+  );
+  const progress = setInterval(() => {
+    const last = run.acks.at(-1);
+    log(
+      `  ${rel(Date.now(), tKill)}: acks ${run.acks.length}, failures ${run.failures.length}, dnindex ${dnindexAt === undefined ? 'dh1=0' : `dh1=1 at ${rel(dnindexAt, tKill)}`}, last ack ${rel(last?.t, tKill)}`,
+    );
+  }, 2_000);
+  await Promise.all(writers);
+  clearInterval(progress);
+  await stopSampling();
+  const tEnd = Date.now();
+  // Give a late switch a chance to show in the file before judging.
+  for (let i = 0; i < 20 && dnindexAt === undefined; i++) await delay(50);
+  clearInterval(dnPoll);
+  log(`writers done: ${run.acks.length} acknowledged, ${run.failures.length} failed attempts`);
+
+  // Where do statements go now?
+  const routedAfter = proxy.alive() ? await whoAnswers(proxy.endpoint, sb) : 'proxy not running';
+  log(`through the proxy after the run: ${routedAfter}`);
+
+  // The new writeHost, read directly. If the proxy never promoted it, it may still be applying
+  // its relay log: give it a moment (bounded) so "missing" means missing.
+  let r1After = await replicaState(r1);
+  for (let i = 0; i < 50 && r1After.sql === 'Yes' && !/read all relay log/i.test(r1After.sqlState); i++) {
+    await delay(100);
+    r1After = await replicaState(r1);
+  }
+  const r1Rows = await pairsOn(r1);
+  const r2After = await replicaState(r2);
+  const r2Rows = await pairsOn(r2);
+  log(
+    `replica1: ${r1Rows.size} rows, read_only ${r1After.readOnly}, IO ${r1After.io} / SQL ${r1After.sql}, gtid_slave_pos ${r1After.gtidSlavePos}, Gtid_IO_Pos ${r1After.gtidIoPos || 'n/a'}`,
+  );
+
+  let oldPrimaryRows: Set<string> | undefined;
+  let oldPrimaryAfter: ReplicaState | undefined;
+  let routedAfterRestart: string | undefined;
+  let oldPrimarySeq = NaN;
+  if (!opt['no-restart']) {
+    log('restarting the old primary (its rows; does the proxy fence it and keep it out?)');
+    try {
+      await sb.primary.start();
+      oldPrimaryRows = await pairsOn(sb.primary);
+      oldPrimarySeq = gtidSeq(String((await rows(sb.primary, 'SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.['p'] ?? ''));
+      await delay(3 * HEARTBEAT.intervalMs + REPLICATION.checkEveryMs * 2);
+      oldPrimaryAfter = await replicaState(sb.primary);
+      routedAfterRestart = proxy.alive() ? await whoAnswers(proxy.endpoint, sb) : 'proxy not running';
+      log(`old primary: ${oldPrimaryRows.size} rows, read_only ${oldPrimaryAfter.readOnly}; through the proxy: ${routedAfterRestart}`);
+    } catch (err) {
+      log(`restarting the old primary failed: ${String(err)}`);
+    }
+  }
+
+  const proxyAlive = proxy.alive();
+  await proxy.stop();
+  const { lines, nonJson } = readProxyLog(proxy.logFile);
+  let dnindexFinal = '';
+  try {
+    dnindexFinal = fs
+      .readFileSync(proxy.dnindexFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+      .join(' ');
+  } catch {
+    dnindexFinal = '(no file)';
+  }
+  return {
+    version: sb.version,
+    semiStart,
+    semiAtKill,
+    tWriteStart,
+    tKill,
+    tEnd,
+    run,
+    dnindexAt,
+    dnindexFinal,
+    logLines: lines,
+    nonJson,
+    r1Rows,
+    r2Rows,
+    oldPrimaryRows,
+    r1After,
+    r2After,
+    oldPrimaryAfter,
+    routedAfter,
+    routedAfterRestart,
+    proxyAlive,
+    proxyLog: proxy.logFile,
+    samples,
+    primarySeqAtKill,
+    oldPrimarySeq,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Analysis and report
+
+interface Analysis {
+  readonly ackedBefore: number;
+  readonly ackedAfter: number;
+  readonly viaRetryOk: number;
+  readonly viaDup: number;
+  readonly viaDupUnexplained: number;
+  readonly failuresBefore: number;
+  readonly failuresAfter: number;
+  readonly ambiguous: number;
+  readonly byKey: [string, { n: number; ambiguous: number; sample: string }][];
+  readonly firstFailAfterKill: number | undefined;
+  readonly firstAckAfterFail: number | undefined;
+  readonly firstAckStartedAfterKill: number | undefined;
+  readonly allWritersBack: number | undefined;
+  readonly writersBack: number;
+  readonly longestGapMs: number;
+  readonly primaryDown: number | undefined;
+  readonly switchLog: number | undefined;
+  readonly switchLine: LogLine | undefined;
+  readonly promoted: number | undefined;
+  readonly missing: { writer: number; seq: number; t: number; onR2: boolean; onOld: boolean | undefined }[];
+  readonly extra: number;
+  readonly clusterLines: LogLine[];
+  /** Other warn-level messages: count, first and last time. */
+  readonly otherWarn: [string, { n: number; first: number; last: number }][];
+  readonly errorLines: LogLine[];
+  /** replica1's received − applied GTIDs: last sample before the kill, last before promotion, max before the kill. */
+  readonly backlogAtKill: number;
+  readonly backlogAtPromotion: number;
+  readonly backlogMax: number;
+  readonly r2BacklogAtKill: number;
+  readonly unappliedAtEnd: number;
+  readonly buckets: string;
+}
+
+function analyse(r: Result): Analysis {
+  const { acks, failures } = r.run;
+  const kill = r.tKill;
+  const before = acks.filter((a) => a.t < kill);
+  const after = acks.filter((a) => a.t >= kill);
+  const postFailures = failures.filter((f) => f.t >= kill);
+  const firstFailAfterKill = postFailures.length > 0 ? Math.min(...postFailures.map((f) => f.t)) : undefined;
+  const ackAfter = (t: number): number | undefined => {
+    let best: number | undefined;
+    for (const a of acks) if (a.t > t && (best === undefined || a.t < best)) best = a.t;
+    return best;
+  };
+  const firstAckAfterFail = firstFailAfterKill !== undefined ? ackAfter(firstFailAfterKill) : undefined;
+  let firstAckStartedAfterKill: number | undefined;
+  for (const a of acks) if (a.tStart >= kill && (firstAckStartedAfterKill === undefined || a.t < firstAckStartedAfterKill)) firstAckStartedAfterKill = a.t;
+
+  // Per writer: first ack of an attempt started after the kill; longest gap between acks.
+  let allBack: number | undefined = 0;
+  let writersBack = 0;
+  let longestGapMs = 0;
+  for (let w = 1; w <= WRITERS; w++) {
+    const mine = acks.filter((a) => a.writer === w).sort((a, b) => a.t - b.t);
+    const back = mine.find((a) => a.tStart >= kill);
+    if (back === undefined) allBack = undefined;
+    else {
+      writersBack++;
+      if (allBack !== undefined) allBack = Math.max(allBack, back.t);
+    }
+    let prev = r.tWriteStart;
+    for (const a of mine) {
+      longestGapMs = Math.max(longestGapMs, a.t - prev);
+      prev = a.t;
+    }
+    longestGapMs = Math.max(longestGapMs, r.tEnd - prev);
+  }
+
+  const byKeyMap = new Map<string, { n: number; ambiguous: number; sample: string }>();
+  for (const f of failures) {
+    const k = `${f.phase}: ${f.key}`;
+    const e = byKeyMap.get(k) ?? { n: 0, ambiguous: 0, sample: f.message };
+    e.n++;
+    if (f.ambiguous) e.ambiguous++;
+    byKeyMap.set(k, e);
+  }
+
+  const lines = r.logLines;
+  const primaryId = (l: LogLine): boolean => String(l.raw['host'] ?? '').endsWith(`:${sandbox?.primary.port}`);
+  const primaryDown = lines.find((l) => l.time >= kill && l.msg === 'backend state change' && l.raw['to'] === 'down' && primaryId(l))?.time;
+  const switchLine = lines.find((l) => l.time >= kill && /writeHost switched/i.test(l.msg));
+  const promoted = lines.find((l) => l.time >= kill && /promoted writeHost/i.test(l.msg))?.time;
+
+  const ackedKeys = new Map<string, Ack>();
+  for (const a of acks) ackedKeys.set(`${a.writer}:${a.seq}`, a);
+  const missing: Analysis['missing'] = [];
+  for (const [k, a] of ackedKeys) {
+    if (!r.r1Rows.has(k)) missing.push({ writer: a.writer, seq: a.seq, t: a.t, onR2: r.r2Rows.has(k), onOld: r.oldPrimaryRows?.has(k) });
+  }
+  missing.sort((a, b) => a.t - b.t);
+  let extra = 0;
+  for (const k of r.r1Rows) if (!ackedKeys.has(k)) extra++;
+
+  // Acks per 250 ms from 1 s before the kill to 4 s after.
+  const b: number[] = [];
+  for (let s = -1000; s < 4000; s += 250) b.push(acks.filter((a) => a.t >= kill + s && a.t < kill + s + 250).length);
+
+  const lastBefore = (t: number | undefined): ReplicaSample | undefined =>
+    t === undefined ? undefined : r.samples.filter((x) => x.t <= t).at(-1);
+  const backlog = (x: ReplicaSample | undefined, i: number): number => (x === undefined ? NaN : x.received[i]! - x.applied[i]!);
+  const atKill = lastBefore(kill);
+  const atPromotion = lastBefore(promoted);
+  const backlogMax = Math.max(...r.samples.filter((x) => x.t <= kill).map((x) => backlog(x, 0)).filter(Number.isFinite));
+
+  const otherWarn = new Map<string, { n: number; first: number; last: number }>();
+  const isCluster = (l: LogLine): boolean => l.level >= 50 || CLUSTER_MSG.test(l.msg);
+  for (const l of lines) {
+    if (l.level < 40 || isCluster(l)) continue;
+    const e = otherWarn.get(l.msg) ?? { n: 0, first: l.time, last: l.time };
+    e.n++;
+    e.last = l.time;
+    otherWarn.set(l.msg, e);
+  }
+
+  return {
+    backlogAtKill: backlog(atKill, 0),
+    backlogAtPromotion: backlog(atPromotion, 0),
+    backlogMax,
+    r2BacklogAtKill: backlog(atKill, 1),
+    unappliedAtEnd: gtidSeq(r.r1After.gtidIoPos) - gtidSeq(r.r1After.gtidSlavePos),
+    otherWarn: [...otherWarn],
+    ackedBefore: before.length,
+    ackedAfter: after.length,
+    viaRetryOk: acks.filter((a) => a.via === 'retry-ok').length,
+    viaDup: acks.filter((a) => a.via === 'dup').length,
+    viaDupUnexplained: acks.filter((a) => a.via === 'dup-unexplained').length,
+    failuresBefore: failures.length - postFailures.length,
+    failuresAfter: postFailures.length,
+    ambiguous: failures.filter((f) => f.ambiguous).length,
+    byKey: [...byKeyMap].sort((a, b) => b[1].n - a[1].n),
+    firstFailAfterKill,
+    firstAckAfterFail,
+    firstAckStartedAfterKill,
+    allWritersBack: allBack,
+    writersBack,
+    longestGapMs,
+    primaryDown,
+    switchLog: switchLine?.time,
+    switchLine,
+    promoted,
+    missing,
+    extra,
+    clusterLines: lines.filter(isCluster),
+    errorLines: lines.filter((l) => l.level >= 50),
+    buckets: b.join(' '),
+  };
+}
+
+/** Consecutive identical messages (same msg + host) folded into "… (×n)". */
+function foldLines(lines: readonly LogLine[], kill: number, max: number): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < lines.length && out.length < max) {
+    const l = lines[i]!;
+    let j = i + 1;
+    while (j < lines.length && lines[j]!.msg === l.msg && lines[j]!.raw['host'] === l.raw['host'] && lines[j]!.raw['err'] === undefined) j++;
+    const text = logLineText(l, kill);
+    out.push(text.length > 420 ? text.slice(0, 420) + '…' : text);
+    if (j - i > 1) out.push(`          … ×${j - i - 1} more "${l.msg}" until ${rel(lines[j - 1]!.time, kill)}`);
+    i = j;
+  }
+  if (i < lines.length) out.push(`          … ${lines.length - i} more lines (see the log file)`);
+  return out;
+}
+
+function environment(version: string): string[] {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU';
+  const commit = sh('git', ['rev-parse', '--short', 'HEAD']);
+  const dirty = sh('git', ['status', '--porcelain', '--', 'src']) !== '';
+  let mysql2v = '?';
+  try {
+    mysql2v = (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules/mysql2/package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    /* unknown */
+  }
+  return [
+    `- machine: ${os.availableParallelism()} CPUs (nproc ${sh('nproc', []) || '?'}), ${model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}`,
+    `- MariaDB ${version}, Node ${process.version}, mysql2 ${mysql2v}`,
+    `- Sluice: commit ${commit || '?'}${dirty ? ' + uncommitted changes in src/' : ''} (dist/ built from the working tree)`,
+    `- load average when the run started: ${LOADAVG}`,
+  ];
+}
+
+function commandLine(): string {
+  const args = process.argv.slice(2);
+  return `npx tsx bench/failover.ts${args.length > 0 ? ' ' + args.join(' ') : ''}`;
+}
+
+function semiText(s: SemiSyncState | undefined): string {
+  if (s === undefined) return 'unknown';
+  return `status ${s.status}, clients ${s.clients}, yes_tx ${f0(s.yesTx)}, no_tx ${f0(s.noTx)}`;
+}
+
+function markdown(r: Result, a: Analysis): string {
+  const k = r.tKill;
+  const date = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  const switched = r.dnindexAt !== undefined || a.switchLog !== undefined;
+  const semiOk = SEMISYNC && r.semiAtKill?.status === 'ON';
+  const verdict = !switched
+    ? '**NO SWITCH** — the proxy never moved the writer to replica1'
+    : a.missing.length === 0
+      ? 'switched; **0** acknowledged writes missing on the new writeHost'
+      : `switched; **${a.missing.length} acknowledged writes MISSING** on the new writeHost${semiOk ? ' ⚠ despite semi-sync' : ''}`;
+  const lines: string[] = [
+    `## ${date} — writeHost failover under writes (semi-sync ${SEMISYNC ? 'ON' : 'OFF'}): ${verdict}`,
+    '',
+    ...environment(r.version),
+    `- command: \`${commandLine()}\``,
+    `- setup: writeHosts [primary, replica1], readHosts [replica2], balance 1; heartbeat ${HEARTBEAT.intervalMs} ms / timeout ${HEARTBEAT.timeoutMs} ms / ${HEARTBEAT.retries} retries; ` +
+      `failover enabled, promote with the sandbox admin account; replication.checkEveryMs ${REPLICATION.checkEveryMs}; ` +
+      `${WRITERS} writers (one mysql2 connection each, autocommit INSERT (writer, seq); a failure is retried with the same seq after ${RETRY_DELAY_MS} ms on a new connection if the old one broke); ` +
+      `primary SIGKILLed at +${KILL_S} s of ${RUN_S} s`,
+    `- semi-sync: ${SEMISYNC ? `ON (rpl_semi_sync_master_timeout ${r.semiStart.timeoutMs} ms, wait point ${r.semiStart.waitPoint})` : 'OFF (asynchronous replication)'}; ` +
+      `primary at start: ${semiText(r.semiStart)}; 0.3 s before the kill: ${semiText(r.semiAtKill)}`,
+    '',
+    'Times are relative to the SIGKILL.',
+    '',
+    '| measure | value |',
+    '|---|---|',
+    `| primary DOWN (proxy log) | ${rel(a.primaryDown, k)} |`,
+    `| writeHost switched (proxy log) | ${rel(a.switchLog, k)} |`,
+    `| dnindex \`${DATAHOST}=1\` seen (polled every 10 ms) | ${rel(r.dnindexAt, k)} |`,
+    `| replica1 promoted (proxy log) | ${rel(a.promoted, k)} |`,
+    `| first failed write | ${rel(a.firstFailAfterKill, k)} |`,
+    `| first acknowledged write after that | ${rel(a.firstAckAfterFail, k)} |`,
+    `| **write error window** (first failure → first success) | **${a.firstFailAfterKill !== undefined && a.firstAckAfterFail !== undefined ? secs(a.firstAckAfterFail - a.firstFailAfterKill) : 'n/a'}** |`,
+    `| first ack of an INSERT sent after the kill | ${rel(a.firstAckStartedAfterKill, k)} |`,
+    `| all writers writing again | ${a.allWritersBack !== undefined ? rel(a.allWritersBack, k) : `no (${a.writersBack}/${WRITERS})`} |`,
+    `| longest gap between two acks of one writer | ${secs(a.longestGapMs)} |`,
+    `| longest single attempt (OK or error) | ${secs(r.run.maxAttemptMs)} |`,
+    `| acknowledged writes (before / after the kill) | ${r.run.acks.length} (${a.ackedBefore} / ${a.ackedAfter}) |`,
+    `| … of them OK after earlier failed attempts / 1062 after an ambiguous failure (= it had committed) | ${a.viaRetryOk} / ${a.viaDup}${a.viaDupUnexplained > 0 ? ` (+${a.viaDupUnexplained} 1062 without an ambiguous failure ⚠)` : ''} |`,
+    `| failed attempts (before / after the kill), ambiguous | ${a.failuresBefore + a.failuresAfter} (${a.failuresBefore} / ${a.failuresAfter}), ${a.ambiguous} ambiguous |`,
+    `| writer connections opened | ${r.run.connects} |`,
+    `| **acknowledged writes missing on replica1** (new writeHost, read directly) | **${a.missing.length}**${a.missing.length > 0 ? ` (on replica2: ${a.missing.filter((m) => m.onR2).length}; on the restarted old primary: ${r.oldPrimaryRows === undefined ? 'not checked' : a.missing.filter((m) => m.onOld === true).length})` : ''} |`,
+    `| rows on replica1 nobody got an OK for | ${a.extra} |`,
+    `| replica1 apply backlog (GTIDs received − applied): max before the kill / at the kill / at promotion / left unapplied at the end | ` +
+      `${f0(a.backlogMax)} / ${f0(a.backlogAtKill)} / ${f0(a.backlogAtPromotion)} / **${f0(a.unappliedAtEnd)}** (replica2 at the kill: ${f0(a.r2BacklogAtKill)}; sampled every 100 ms; primary's binlog at −0.3 s: GTID seq ${f0(r.primarySeqAtKill)}) |`,
+    `| replica1 afterwards | read_only ${r.r1After.readOnly}, replication IO ${r.r1After.io} / SQL ${r.r1After.sql}, gtid_slave_pos \`${r.r1After.gtidSlavePos}\`, Gtid_IO_Pos \`${r.r1After.gtidIoPos || '–'}\` |`,
+    `| replica2 afterwards | read_only ${r.r2After.readOnly}, IO ${r.r2After.io} / SQL ${r.r2After.sql}, ${r.r2Rows.size} rows |`,
+    `| old primary restarted | ${r.oldPrimaryAfter === undefined ? 'not restarted' : `${r.oldPrimaryRows?.size ?? '?'} rows, last GTID seq ${f0(r.oldPrimarySeq)} (replica1 had received up to ${f0(gtidSeq(r.r1After.gtidIoPos))}), read_only ${r.oldPrimaryAfter.readOnly} a few s later`} |`,
+    `| through the proxy after the run | ${r.routedAfter}${r.routedAfterRestart !== undefined ? `; after the old primary's restart: ${r.routedAfterRestart}` : ''} |`,
+    `| dnindex file at the end | \`${r.dnindexFinal}\` |`,
+    '',
+    ...(a.unappliedAtEnd > 0
+      ? [
+          `Diagnosis: replica1 had received ${f0(a.unappliedAtEnd)} transactions (Gtid_IO_Pos ${r.r1After.gtidIoPos}) that it never applied ` +
+            `(gtid_slave_pos ${r.r1After.gtidSlavePos}): the promotion stopped replication while the SQL thread still had a relay-log backlog, ` +
+            'and the new writeHost took writes on top of it' +
+            (SEMISYNC
+              ? '. Semi-sync acknowledges on receipt (relay log), not on apply, so those commits had been acknowledged to clients.'
+              : '. With asynchronous replication transactions replica1 never received are lost too: here ' +
+                `${Number.isFinite(r.oldPrimarySeq) ? f0(r.oldPrimarySeq - gtidSeq(r.r1After.gtidIoPos)) : 'n/a (old primary not restarted)'} ` +
+                "(the old primary's last GTID minus replica1's Gtid_IO_Pos)."),
+          '',
+        ]
+      : []),
+    `Failed attempts by error: ${a.byKey.length === 0 ? 'none' : a.byKey.map(([key, v]) => `\`${key}\` ×${v.n}${v.ambiguous > 0 ? ` (${v.ambiguous} ambiguous)` : ''}`).join(', ')}.`,
+    '',
+    `Acks per 250 ms from −1 s to +4 s: \`${a.buckets}\``,
+  ];
+  if (a.missing.length > 0) {
+    lines.push(
+      '',
+      `Missing rows were acknowledged between ${rel(a.missing[0]!.t, k)} and ${rel(a.missing.at(-1)!.t, k)}; ` +
+        `first 10 (writer:seq @ ack time): ${a.missing
+        .slice(0, 10)
+        .map((m) => `${m.writer}:${m.seq} @ ${rel(m.t, k)}${m.onR2 ? ' (on replica2)' : ''}${m.onOld === true ? ' (on old primary)' : ''}`)
+        .join(', ')}`,
+    );
+  }
+  lines.push(
+    '',
+    `<details><summary>Proxy log (health / writer lines, warn and above) — ${path.relative(REPO, r.proxyLog)}</summary>`,
+    '',
+    '```',
+    ...foldLines(a.clusterLines, k, 60),
+    ...(a.otherWarn.length > 0
+      ? ['', 'other warnings:', ...a.otherWarn.map(([m, v]) => `  "${m}" ×${v.n}, ${rel(v.first, k)} … ${rel(v.last, k)}`)]
+      : []),
+    ...(r.nonJson.length > 0 ? ['non-JSON output:', ...r.nonJson.slice(0, 10)] : []),
+    '```',
+    '',
+    '</details>',
+  );
+  return lines.join('\n') + '\n';
+}
+
+const MARKER = '<!-- newest first: bench/sysbench-compare.ts inserts below this line -->\n';
+
+function writeResults(section: string): void {
+  const file = path.join(REPO, 'bench/RESULTS.md');
+  let text = fs.readFileSync(file, 'utf8');
+  if (!text.includes(MARKER)) text = MARKER + '\n' + text;
+  const at = text.indexOf(MARKER) + MARKER.length;
+  text = text.slice(0, at) + '\n' + section + text.slice(at);
+  fs.writeFileSync(file, text);
+  log(`wrote ${path.relative(REPO, file)}`);
+}
+
+async function main(): Promise<void> {
+  const r = await runBench();
+  const a = analyse(r);
+  const md = markdown(r, a);
+  process.stdout.write('\n' + md);
+  if (!r.proxyAlive) log('WARNING: the proxy process had exited before the end of the run');
+  if (a.errorLines.length > 0) log(`the proxy logged ${a.errorLines.length} error line(s); see ${path.relative(REPO, r.proxyLog)}`);
+  if (opt.write) writeResults(md);
+  if (r.dnindexAt === undefined && a.switchLog === undefined) {
+    log('no writer switch happened');
+    process.exitCode = 1;
+  } else if (SEMISYNC && a.missing.length > 0) {
+    log(`${a.missing.length} acknowledged writes lost with semi-sync on`);
+    process.exitCode = 1;
+  }
+}
+
+main()
+  .catch((err: unknown) => {
+    if (aborted) return;
+    if (err instanceof BenchError) {
+      log(err.message);
+      process.exitCode = err.exitCode;
+    } else {
+      log(`error: ${(err as Error).stack ?? String(err)}`);
+      process.exitCode = 1;
+    }
+  })
+  .finally(() => cleanup().then(() => process.exit()));
