@@ -101,6 +101,8 @@ export interface FrontendUser {
   readonly auth?: FrontendAuthPlugin;
   /** Default schema when the client names none. */
   readonly defaultSchema?: string;
+  /** Most concurrent connections of this user (0 = only the global limit applies). */
+  readonly maxConnections?: number;
 }
 
 export interface ListenConfig {
@@ -151,6 +153,29 @@ export interface AuthConfig {
 
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Log every statement (info level, logger `sql`): user, host it ran on, duration, rows. */
+  readonly sql: boolean;
+  /** Log statements slower than this (warn level, logger `slow`); 0 turns the slow log off. */
+  readonly slowMs: number;
+  /** Statements in the SQL/slow log are cut to this many characters. */
+  readonly maxStatementLength: number;
+  /** Replace literals with `?` in the SQL/slow log (the digest), so values never reach logs. */
+  readonly maskLiterals: boolean;
+}
+
+/** The admin SQL port (Atlas/Mycat style); absent = no admin port. */
+export interface AdminConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** Plain text or the `*<40 hex>` mysql_native_password hash. */
+  readonly password: string;
+}
+
+/** HTTP endpoints: /health, /metrics, / (status page); absent = no HTTP listener. */
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
 }
 
 export interface SluiceConfig {
@@ -161,6 +186,15 @@ export interface SluiceConfig {
   readonly log: LogConfig;
   /** Server version advertised to clients; by default the writeHost's real version. */
   readonly serverVersion?: string;
+  /**
+   * Client addresses allowed to connect: IPs and CIDR blocks (IPv4/IPv6). Empty = everybody
+   * (Atlas `client-ips`). Others get ER_HOST_NOT_PRIVILEGED (1130) before the handshake.
+   */
+  readonly clients: readonly string[];
+  /** Most concurrent client connections (ER_CON_COUNT_ERROR 1040 beyond); 0 = unlimited. */
+  readonly maxConnections: number;
+  readonly admin?: AdminConfig;
+  readonly http?: HttpConfig;
   /** TLS toward clients; absent = no CLIENT_SSL in the greeting. */
   readonly tls?: FrontendTlsConfig;
   /** Front-end authentication settings; absent = the defaults (see AuthConfig). */

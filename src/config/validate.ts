@@ -7,8 +7,10 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type {
+  AdminConfig,
   AuthConfig,
   BackendTlsConfig,
   Balance,
@@ -19,6 +21,7 @@ import type {
   FrontendUser,
   HeartbeatConfig,
   HostConfig,
+  HttpConfig,
   ListenConfig,
   LoadBalance,
   LogConfig,
@@ -57,7 +60,9 @@ export const CONFIG_DEFAULTS = Object.freeze({
   dnindexFileName: 'dnindex.properties',
   replication: Object.freeze({ maxLagSeconds: 10, checkEveryMs: 2_000, readmitAfter: 3 }),
   session: Object.freeze({ holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024, readYourWritesMs: 0 }),
-  log: Object.freeze({ level: 'info' as LogConfig['level'] }),
+  log: Object.freeze({ level: 'info' as LogConfig['level'], sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false }),
+  /** Client connections at once; 0 = unlimited. */
+  maxConnections: 4096,
   userAuth: 'mysql_native_password' as FrontendAuthPlugin,
   tls: Object.freeze({ require: false }),
   backendTls: Object.freeze({ enabled: false, verify: true }),
@@ -278,9 +283,24 @@ class Checker {
   }
 }
 
-const TOP_KEYS = ['listen', 'users', 'dataHost', 'session', 'log', 'serverVersion', 'tls', 'auth'] as const;
+const TOP_KEYS = [
+  'listen',
+  'users',
+  'dataHost',
+  'session',
+  'log',
+  'serverVersion',
+  'tls',
+  'auth',
+  'clients',
+  'maxConnections',
+  'admin',
+  'http',
+] as const;
+const ADMIN_KEYS = ['host', 'port', 'user', 'password'] as const;
+const HTTP_KEYS = ['host', 'port'] as const;
 const LISTEN_KEYS = ['host', 'port'] as const;
-const USER_KEYS = ['name', 'password', 'defaultSchema', 'auth'] as const;
+const USER_KEYS = ['name', 'password', 'defaultSchema', 'auth', 'maxConnections'] as const;
 const DATAHOST_KEYS = [
   'name',
   'balance',
@@ -304,7 +324,7 @@ const HEARTBEAT_KEYS = ['sql', 'intervalMs', 'timeoutMs', 'retries'] as const;
 const FAILOVER_KEYS = ['enabled', 'dnindexFile', 'promote', 'user', 'password'] as const;
 const REPLICATION_KEYS = ['maxLagSeconds', 'checkEveryMs', 'readmitAfter'] as const;
 const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize', 'readYourWritesMs'] as const;
-const LOG_KEYS = ['level'] as const;
+const LOG_KEYS = ['level', 'sql', 'slowMs', 'maxStatementLength', 'maskLiterals'] as const;
 
 function checkListen(c: Checker, root: Obj | undefined): ListenConfig {
   const p = 'listen';
@@ -325,8 +345,12 @@ function checkUsers(c: Checker, root: Obj | undefined): FrontendUser[] {
     const o = c.mapping(raw, p, USER_KEYS);
     const name = c.string(o, 'name', p);
     const password = c.string(o, 'password', p, { allowEmpty: true });
-    const user: { name: string; password: string; defaultSchema?: string; auth?: FrontendAuthPlugin } = { name, password };
+    const user: { name: string; password: string; defaultSchema?: string; auth?: FrontendAuthPlugin; maxConnections?: number } = {
+      name,
+      password,
+    };
     if (c.present(o, 'defaultSchema')) user.defaultSchema = c.string(o, 'defaultSchema', p);
+    if (c.present(o, 'maxConnections')) user.maxConnections = c.int(o, 'maxConnections', p, 0, 1_000_000);
     if (c.present(o, 'auth')) user.auth = c.oneOf(o, 'auth', p, AUTH_PLUGINS, CONFIG_DEFAULTS.userAuth);
     const plugin = user.auth ?? CONFIG_DEFAULTS.userAuth;
     if (plugin === 'caching_sha2_password' && NATIVE_HASH_FORM.test(password)) {
@@ -572,7 +596,58 @@ function checkSession(c: Checker, root: Obj | undefined): SessionConfig {
 
 function checkLog(c: Checker, root: Obj | undefined): LogConfig {
   const o = c.section(root, 'log', '', LOG_KEYS);
-  return { level: c.oneOf(o, 'level', 'log', LOG_LEVELS, CONFIG_DEFAULTS.log.level) };
+  const d = CONFIG_DEFAULTS.log;
+  return {
+    level: c.oneOf(o, 'level', 'log', LOG_LEVELS, d.level),
+    sql: c.bool(o, 'sql', 'log', d.sql),
+    slowMs: c.int(o, 'slowMs', 'log', 0, MAX_MS, d.slowMs),
+    maxStatementLength: c.int(o, 'maxStatementLength', 'log', 16, 1024 * 1024, d.maxStatementLength),
+    maskLiterals: c.bool(o, 'maskLiterals', 'log', d.maskLiterals),
+  };
+}
+
+/** IPv4/IPv6 address or CIDR block. */
+function isAddressOrCidr(v: string): boolean {
+  const [addr, bits, extra] = v.split('/');
+  if (extra !== undefined || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d+$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function checkClients(c: Checker, root: Obj | undefined): string[] {
+  return c.list(root, 'clients', '', false).map((raw, i) => {
+    const p = `clients[${i}]`;
+    if (typeof raw !== 'string' || !isAddressOrCidr(raw.trim())) {
+      c.problem(p, `must be an IP address or CIDR block (e.g. 10.0.0.0/8), got ${JSON.stringify(raw)}`);
+      return '';
+    }
+    return raw.trim();
+  });
+}
+
+function checkEndpoint<K extends readonly string[]>(c: Checker, root: Obj | undefined, key: 'admin' | 'http', keys: K): Obj | undefined {
+  if (root === undefined || !c.present(root, key)) return undefined;
+  return c.mapping(root[key], key, keys);
+}
+
+function checkAdmin(c: Checker, root: Obj | undefined): AdminConfig | undefined {
+  const o = checkEndpoint(c, root, 'admin', ADMIN_KEYS);
+  if (o === undefined) return undefined;
+  return {
+    host: c.string(o, 'host', 'admin', { def: '127.0.0.1' }),
+    port: c.int(o, 'port', 'admin', 0, MAX_PORT, 9066),
+    user: c.string(o, 'user', 'admin'),
+    password: c.string(o, 'password', 'admin', { allowEmpty: true }),
+  };
+}
+
+function checkHttp(c: Checker, root: Obj | undefined): HttpConfig | undefined {
+  const o = checkEndpoint(c, root, 'http', HTTP_KEYS);
+  if (o === undefined) return undefined;
+  return { host: c.string(o, 'host', 'http', { def: '127.0.0.1' }), port: c.int(o, 'port', 'http', 0, MAX_PORT, 9067) };
 }
 
 export function deepFreeze<T>(v: T): T {
@@ -599,13 +674,26 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Sluice
     serverVersion?: string;
     tls?: FrontendTlsConfig;
     auth?: AuthConfig;
+    clients: string[];
+    maxConnections: number;
+    admin?: AdminConfig;
+    http?: HttpConfig;
   } = {
     listen: checkListen(c, root),
     users: checkUsers(c, root),
     dataHost: checkDataHost(c, root, opts),
     session: checkSession(c, root),
     log: checkLog(c, root),
+    clients: checkClients(c, root),
+    maxConnections: c.int(root, 'maxConnections', '', 0, 1_000_000, CONFIG_DEFAULTS.maxConnections),
   };
+  const admin = checkAdmin(c, root);
+  if (admin !== undefined) config.admin = admin;
+  const http = checkHttp(c, root);
+  if (http !== undefined) config.http = http;
+  if (admin !== undefined && http !== undefined && admin.port !== 0 && admin.port === http.port && admin.host === http.host) {
+    c.problem('http.port', `is the same as admin.port (${admin.port})`);
+  }
   if (c.present(root, 'serverVersion')) config.serverVersion = c.string(root, 'serverVersion', '');
   const tls = checkFrontendTls(c, root, opts);
   if (tls !== undefined) config.tls = tls;

@@ -52,7 +52,11 @@ test('defaults are applied to a minimal config', () => {
   assert.deepEqual(c.dataHost.failover, { enabled: false, dnindexFile: 'conf/dnindex.properties', promote: false });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 10, checkEveryMs: 2000, readmitAfter: 3 });
   assert.deepEqual(c.session, { holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024, readYourWritesMs: 0 });
-  assert.deepEqual(c.log, { level: 'info' });
+  assert.deepEqual(c.log, { level: 'info', sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false });
+  assert.deepEqual(c.clients, []);
+  assert.equal(c.maxConnections, 4096);
+  assert.equal(c.admin, undefined);
+  assert.equal(c.http, undefined);
   assert.equal(c.serverVersion, undefined);
   assert.ok(!('serverVersion' in c));
 });
@@ -322,4 +326,30 @@ test('ConfigError message lists every problem', () => {
   assert.equal(err.name, 'ConfigError');
   assert.equal(err.message, 'invalid configuration in conf/x.yaml (2 problems):\n  - a: x\n  - b: y');
   assert.ok(Object.isFrozen(err.errors));
+});
+
+test('operations settings: clients whitelist, limits, admin and http endpoints', () => {
+  const c = validateConfig({
+    ...minimal(),
+    clients: ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8'],
+    maxConnections: 100,
+    admin: { port: 9066, user: 'admin', password: 'secret' },
+    http: { port: 9067 },
+    users: [{ name: 'app', password: 'app', maxConnections: 5 }],
+  });
+  assert.deepEqual(c.clients, ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8']);
+  assert.equal(c.maxConnections, 100);
+  assert.deepEqual(c.admin, { host: '127.0.0.1', port: 9066, user: 'admin', password: 'secret' });
+  assert.deepEqual(c.http, { host: '127.0.0.1', port: 9067 });
+  assert.equal(c.users[0]!.maxConnections, 5);
+  assert.throws(
+    () => validateConfig({ ...minimal(), clients: ['10.0.0.0/33', 'example.com'], admin: { port: 9066, user: 'a', password: 'b' }, http: { port: 9066 } }),
+    (err: unknown) => {
+      const e = err as ConfigError;
+      assert.ok(e.errors.some((m) => m.startsWith('clients[0]:')));
+      assert.ok(e.errors.some((m) => m.startsWith('clients[1]:')));
+      assert.ok(e.errors.some((m) => m.startsWith('http.port:')));
+      return true;
+    },
+  );
 });
