@@ -16,6 +16,7 @@ import { createSelector } from './backend/selectors.js';
 import { FrontendServer } from './frontend/server.js';
 import { warmClassifier } from './routing/classify.js';
 import { newSessionStats, type SessionStats } from './frontend/session.js';
+import { StatementStats } from './frontend/statement-stats.js';
 
 /** Used until a writeHost has answered once (and when none ever does). */
 const FALLBACK_SERVER_VERSION = '8.0.0-sluice';
@@ -24,6 +25,8 @@ export interface Sluice {
   readonly config: SluiceConfig;
   readonly cluster: ClusterStore;
   readonly stats: SessionStats;
+  /** Per statement digest: count, time, rows, host class (admin `SHOW @@SQL`, metrics). */
+  readonly statementStats: StatementStats;
   readonly frontend: FrontendServer;
   /** Where the proxy listens (the real port when the config said 0). */
   readonly address: { host: string; port: number };
@@ -86,6 +89,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
   });
 
   const stats: SessionStats = newSessionStats();
+  const statementStats = new StatementStats();
   const serverVersion = (): string => {
     if (config.serverVersion) return config.serverVersion;
     const writer = cluster.view.writer;
@@ -99,6 +103,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
       selector: createSelector(dh.loadBalance),
       serverVersion,
       stats,
+      statementStats,
       security,
     },
     log.child({ component: 'frontend' }),
@@ -129,6 +134,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     config,
     cluster,
     stats,
+    statementStats,
     frontend,
     address,
     serverVersion,

@@ -44,6 +44,8 @@ export interface ResponseSummary {
   resultSets: number;
   /** The server asked for a LOAD DATA LOCAL file (0xFB). */
   localInfile: boolean;
+  /** Rows relayed (all result sets). */
+  rows: number;
 }
 
 const enum Phase {
@@ -89,6 +91,7 @@ export class ResponseScanner {
     lastInsertId: 0,
     resultSets: 0,
     localInfile: false,
+    rows: 0,
   };
 
   /**
@@ -127,7 +130,7 @@ export class ResponseScanner {
     this.captureFill = 0;
     this.columnsLeft = 0;
     this.pendingFirst = false;
-    this.summary = { statusFlags: 0, error: undefined, affectedRows: 0, lastInsertId: 0, resultSets: 0, localInfile: false };
+    this.summary = { statusFlags: 0, error: undefined, affectedRows: 0, lastInsertId: 0, resultSets: 0, localInfile: false, rows: 0 };
   }
 
   private okOnly: boolean;
@@ -239,8 +242,10 @@ export class ResponseScanner {
         if (--this.columnsLeft === 0) this.phase = this.deprecateEof ? Phase.Rows : Phase.ColumnsEof;
         return;
       case Phase.Rows:
+        this.summary.rows++;
+        return;
       case Phase.FieldList:
-        return; // a row / a column definition
+        return; // a column definition
       case Phase.PrepareDefinitions:
         if (--this.packetsLeft === 0) this.endAfterBody = true;
         return;

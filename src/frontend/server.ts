@@ -2,7 +2,10 @@
  * The client-facing listener: accepts sockets, gives each a proxy connection id and a Session,
  * and keeps the registry KILL and the admin views read.
  */
-import net from 'node:net';
+import net, { isIP } from 'node:net';
+import { encodePacket } from '../protocol/framer.js';
+import { SqlError, sqlError } from '../protocol/error-codes.js';
+import { encodeErrFor } from './authenticate.js';
 import type { Logger } from 'pino';
 import { ClientChannel } from './client-channel.js';
 import { Session, type SessionContext } from './session.js';
@@ -14,10 +17,11 @@ export class FrontendServer {
   private readonly log: Logger;
 
   constructor(
-    private readonly ctx: Omit<SessionContext, 'session'>,
+    private readonly ctx: Omit<SessionContext, 'session' | 'connectionsOf'>,
     log: Logger,
   ) {
     this.log = log;
+    this.allowed = whitelist(ctx.config.clients);
     this.server = net.createServer((socket) => this.accept(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
     // One timer for all sessions (not one per statement): gives back the connections of
@@ -33,13 +37,45 @@ export class FrontendServer {
   }
 
   private sweeper: NodeJS.Timeout | undefined;
+  /** The `clients` whitelist; undefined = everybody may connect. */
+  private readonly allowed: net.BlockList | undefined;
+
+  private refuse(socket: net.Socket, err: SqlError, why: string): void {
+    this.log.warn({ client: socket.remoteAddress, errno: err.errno }, `connection refused: ${why}`);
+    socket.end(encodePacket(encodeErrFor(err), 0));
+    socket.on('error', () => undefined);
+    socket.destroySoon();
+  }
+
+  /** Sessions of `user` right now (per-user maxConnections). */
+  connectionsOf(user: string): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.user === user) n++;
+    return n;
+  }
   /** Sessions still running (their cleanup gives connections back to the pools). */
   private readonly running = new Set<Promise<void>>();
 
   private accept(socket: net.Socket): void {
+    // Admission before the handshake, as a MySQL server does: the client reads one ERR packet.
+    const address = normalizeAddress(socket.remoteAddress ?? '');
+    const cfg = this.ctx.config;
+    if (this.allowed && !this.allowed.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) {
+      this.refuse(socket, sqlError('ER_HOST_NOT_PRIVILEGED', address), 'client address not in the clients whitelist');
+      return;
+    }
+    if (cfg.maxConnections > 0 && this.sessions.size >= cfg.maxConnections) {
+      this.refuse(socket, sqlError('ER_CON_COUNT_ERROR'), `maxConnections (${cfg.maxConnections}) reached`);
+      return;
+    }
     const id = this.nextId++;
     const ch = new ClientChannel(socket, this.ctx.config.session.maxPacketSize);
-    const session = new Session(id, ch, { ...this.ctx, session: (n) => this.sessions.get(n) }, this.log);
+    const session = new Session(
+      id,
+      ch,
+      { ...this.ctx, session: (n) => this.sessions.get(n), connectionsOf: (u) => this.connectionsOf(u) },
+      this.log,
+    );
     this.sessions.set(id, session);
     const running = session.run().finally(() => {
       this.sessions.delete(id);
@@ -75,4 +111,22 @@ export class FrontendServer {
     // Wait for every session to give its backend connections back before the pools close.
     await Promise.all([closed, ...this.running]);
   }
+}
+
+/** `::ffff:10.0.0.1` (IPv4 on a dual-stack socket) → `10.0.0.1`. */
+function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+/** The `clients` list as a BlockList (used as an allow list); undefined when the list is empty. */
+function whitelist(clients: readonly string[]): net.BlockList | undefined {
+  if (clients.length === 0) return undefined;
+  const list = new net.BlockList();
+  for (const entry of clients) {
+    const [addr, bits] = entry.split('/');
+    const family = isIP(addr!) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr!, family);
+    else list.addSubnet(addr!, Number(bits), family);
+  }
+  return list;
 }

@@ -33,6 +33,7 @@ import { HostUnavailable, SessionConnections, type HeldConnection } from './sess
 import { SessionStatements, executeOnBackend } from './prepared-statements.js';
 import { AuthFailed, authenticate, encodeErrFor, verifyChangeUser, type AuthenticatedClient } from './authenticate.js';
 import type { FrontendSecurity } from './tls.js';
+import type { StatementStats } from './statement-stats.js';
 import {
   dirtiesConnection,
   inTransactionScope,
@@ -54,10 +55,14 @@ export interface SessionContext {
   readonly selector: Selector;
   /** Other sessions by proxy connection id (KILL). */
   session(id: number): Session | undefined;
+  /** Authenticated sessions of a user (per-user maxConnections). */
+  connectionsOf(user: string): number;
   serverVersion(): string;
   readonly stats: SessionStats;
   /** Front-end TLS and authentication settings (frontend/tls.ts). */
   readonly security: FrontendSecurity;
+  /** Per-digest statistics every statement is recorded in. */
+  readonly statementStats: StatementStats;
 }
 
 /** Counters a session bumps; read by metrics and admin views. */
@@ -144,6 +149,15 @@ export class Session {
       });
       if (!client) return;
       this.client = client;
+      const limit = client.user.maxConnections ?? 0;
+      // This session already counts itself once authenticated (user is set).
+      if (limit > 0 && this.ctx.connectionsOf(client.user.name) > limit) {
+        this.ch.send(
+          encodeErrFor(sqlError('ER_USER_LIMIT_REACHED', client.user.name, 'max_user_connections', limit)),
+          (client.lastSeq + 1) & 0xff,
+        );
+        return;
+      }
       const multi = (client.capabilities & Capability.MULTI_STATEMENTS) !== 0;
       this.state = newSessionState(this.id, client.charset, multi);
       if (client.database !== undefined) {
@@ -338,8 +352,10 @@ export class Session {
         const command = fixed ?? encodePacket(payload, 0);
         // A command over 16 MiB travels as several packets; the reply continues their sequence.
         const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
+        const started = performance.now();
         let summary = await conn.relay(command, shape, this.ch.socket, firstReplySeq);
         if (summary.localInfile) summary = await this.relayLocalInfile(conn);
+        this.observe(c, conn, summary, performance.now() - started);
         this.active = undefined;
         this.afterStatement(c, summary, held);
         return;
@@ -494,6 +510,29 @@ export class Session {
       stmt.longData.clear();
       stmt.longDataBytes = 0;
     }
+  }
+
+  /** Statistics, SQL log and slow log for one finished statement. */
+  private observe(c: Classification, conn: BackendConnection, summary: ResponseSummary, ms: number): void {
+    const onWriter = conn.hostId === this.ctx.cluster().writer?.id;
+    const failed = summary.error !== undefined;
+    if (c.digest !== '') this.ctx.statementStats.record(c.digest, ms, summary.rows, onWriter, failed);
+    const log = this.ctx.config.log;
+    const slow = log.slowMs > 0 && ms >= log.slowMs;
+    if (!log.sql && !slow) return;
+    const text = log.maskLiterals ? c.digest : (this.currentSql ?? c.digest);
+    const entry = {
+      conn: this.id,
+      user: this.user,
+      backend: conn.hostId,
+      ms: Math.round(ms * 1000) / 1000,
+      rows: summary.rows,
+      affected: Number(summary.affectedRows),
+      ...(failed ? { errno: summary.error!.errno } : {}),
+      sql: text.length > log.maxStatementLength ? `${text.slice(0, log.maxStatementLength)}…` : text,
+    };
+    if (slow) this.log.warn({ ...entry, log: 'slow' }, 'slow statement');
+    else this.log.info({ ...entry, log: 'sql' }, 'statement');
   }
 
   private afterStatement(c: Classification, summary: ResponseSummary, held: HeldConnection): void {

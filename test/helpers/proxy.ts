@@ -29,6 +29,11 @@ export interface ProxyOverrides {
   /** Top-level `auth` (caching_sha2 full authentication, RSA keys) of the config. */
   readonly auth?: Record<string, unknown>;
   readonly monitor?: boolean;
+  /** Any other top-level config keys (clients, maxConnections, …). */
+  readonly top?: Record<string, unknown>;
+  /** `log` section; with `logStream`, the proxy's log lines go there (as JSON lines). */
+  readonly log?: Record<string, unknown>;
+  readonly logStream?: NodeJS.WritableStream;
 }
 
 export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestProxy> {
@@ -38,7 +43,8 @@ export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestPr
     ...base,
     users: overrides.users ?? base.users,
     session: overrides.session ?? {},
-    log: { level: process.env.SLUICE_TEST_LOG ?? 'silent' },
+    log: { level: process.env.SLUICE_TEST_LOG ?? (overrides.logStream ? 'info' : 'silent'), ...overrides.log },
+    ...overrides.top,
     ...(overrides.tls ? { tls: overrides.tls } : {}),
     ...(overrides.auth ? { auth: overrides.auth } : {}),
     dataHost: {
@@ -48,7 +54,9 @@ export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestPr
       ...overrides.dataHost,
     },
   });
-  const log = pino({ level: config.log.level });
+  const log = overrides.logStream
+    ? pino({ level: config.log.level }, overrides.logStream as unknown as pino.DestinationStream)
+    : pino({ level: config.log.level });
   const sluice = await startSluice(config, log, { monitor: overrides.monitor ?? true });
   const port = sluice.address.port;
   return {
