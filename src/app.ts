@@ -17,6 +17,8 @@ import { FrontendServer } from './frontend/server.js';
 import { warmClassifier } from './routing/classify.js';
 import { newSessionStats, type SessionStats } from './frontend/session.js';
 import { StatementStats } from './frontend/statement-stats.js';
+import { startHttpServer } from './admin/http/http-server.js';
+import { AdminServer } from './admin/admin-server.js';
 
 /** Used until a writeHost has answered once (and when none ever does). */
 const FALLBACK_SERVER_VERSION = '8.0.0-sluice';
@@ -30,6 +32,10 @@ export interface Sluice {
   readonly frontend: FrontendServer;
   /** Where the proxy listens (the real port when the config said 0). */
   readonly address: { host: string; port: number };
+  /** Where the HTTP operations endpoint listens (`config.http`); undefined when not configured. */
+  readonly httpAddress?: { host: string; port: number };
+  /** Where the admin SQL port listens (`config.admin`); undefined when not configured. */
+  readonly adminAddress?: { host: string; port: number };
   serverVersion(): string;
   pools(hostId: string): HostPools | undefined;
   close(): Promise<void>;
@@ -38,6 +44,8 @@ export interface Sluice {
 export interface StartOptions {
   /** Skip heartbeats (unit-level tests of the data path). */
   readonly monitor?: boolean;
+  /** The file the config was loaded from (admin SAVE CONFIG / RELOAD @@CONFIG). */
+  readonly configPath?: string;
 }
 
 export async function startSluice(config: SluiceConfig, log: Logger, opts: StartOptions = {}): Promise<Sluice> {
@@ -129,6 +137,36 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
   warmClassifier();
   const address = await frontend.listen(config.listen.host, config.listen.port);
   log.info({ listen: address, dataHost: dh.name, writer: cluster.view.writer?.id }, 'sluice listening');
+  let accepting = true;
+  const http = config.http
+    ? await startHttpServer(
+        { cluster, stats, statementStats, sessionCount: () => frontend.sessionCount, accepting: () => accepting, pools: (id) => poolsById.get(id) },
+        config.http.host,
+        config.http.port,
+        log.child({ component: 'http' }),
+      ).catch(async (err: unknown) => {
+        await frontend.close();
+        throw err;
+      })
+    : undefined;
+  const admin = config.admin ? new AdminServer(
+    {
+      config,
+      ...(opts.configPath !== undefined ? { configPath: opts.configPath } : {}),
+      cluster,
+      pools: (id) => poolsById.get(id),
+      sessions: () => frontend.allSessions(),
+      statementStats: () => statementStats,
+    },
+    log.child({ component: 'admin' }),
+  ) : undefined;
+  const adminAddress = admin && config.admin
+    ? await admin.listen(config.admin.host, config.admin.port).catch(async (err: unknown) => {
+        await http?.close();
+        await frontend.close();
+        throw err;
+      })
+    : undefined;
 
   return {
     config,
@@ -139,7 +177,12 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     address,
     serverVersion,
     pools: (id) => poolsById.get(id),
+    ...(http ? { httpAddress: http.address } : {}),
+    ...(adminAddress ? { adminAddress } : {}),
     async close() {
+      accepting = false;
+      await http?.close();
+      await admin?.close();
       await frontend.close();
       await monitor.stop();
       await failover.stop();

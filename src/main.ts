@@ -55,7 +55,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       const log = createLogger(config.log.level);
-      const sluice = await startSluice(config, log);
+      // The path lets the admin port's SAVE CONFIG / RELOAD @@CONFIG work on this file.
+      const sluice = await startSluice(config, log, { configPath: values.config });
       await untilSignal();
       log.info('shutting down');
       await sluice.close();

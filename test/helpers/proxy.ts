@@ -28,7 +28,13 @@ export interface ProxyOverrides {
   readonly tls?: Record<string, unknown>;
   /** Top-level `auth` (caching_sha2 full authentication, RSA keys) of the config. */
   readonly auth?: Record<string, unknown>;
+  /** Top-level `http` (operations endpoint: /health, /metrics, status page) of the config. */
+  readonly http?: Record<string, unknown>;
   readonly monitor?: boolean;
+  /** Top-level `admin` (admin SQL port) of the config. */
+  readonly admin?: Record<string, unknown>;
+  /** Passed to startSluice: the file admin SAVE CONFIG / RELOAD @@CONFIG use. */
+  readonly configPath?: string;
   /** Any other top-level config keys (clients, maxConnections, …). */
   readonly top?: Record<string, unknown>;
   /** `log` section; with `logStream`, the proxy's log lines go there (as JSON lines). */
@@ -47,6 +53,8 @@ export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestPr
     ...overrides.top,
     ...(overrides.tls ? { tls: overrides.tls } : {}),
     ...(overrides.auth ? { auth: overrides.auth } : {}),
+    ...(overrides.admin ? { admin: overrides.admin } : {}),
+    ...(overrides.http ? { http: overrides.http } : {}),
     dataHost: {
       ...base.dataHost,
       pool: { min: 0, max: 64 },
@@ -57,7 +65,7 @@ export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestPr
   const log = overrides.logStream
     ? pino({ level: config.log.level }, overrides.logStream as unknown as pino.DestinationStream)
     : pino({ level: config.log.level });
-  const sluice = await startSluice(config, log, { monitor: overrides.monitor ?? true });
+  const sluice = await startSluice(config, log, { monitor: overrides.monitor ?? true, ...(overrides.configPath !== undefined ? { configPath: overrides.configPath } : {}) });
   const port = sluice.address.port;
   return {
     sluice,

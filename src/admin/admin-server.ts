@@ -1,0 +1,440 @@
+/**
+ * The admin SQL port (Atlas / Mycat style, DESIGN §5): its own listener and credentials
+ * (`config.admin`), the same handshake and authentication code as the proxy port, and only
+ * COM_QUERY / COM_PING / COM_QUIT / COM_INIT_DB.
+ *
+ * What is live and what is not:
+ *  - SET OFFLINE / SET ONLINE / SWITCH @@DATASOURCE / KILL @@CONNECTION act on the running proxy.
+ *  - ADD MASTER / ADD SLAVE / ADD|REMOVE CLIENT / ADD|REMOVE PWD edit the *configuration* held by
+ *    the admin port (validated with validateConfig); the running config is frozen and the pools
+ *    are built at start, so they apply at the next start (SAVE CONFIG writes them to the file).
+ *    REMOVE BACKEND additionally sets the host offline at once, so traffic stops going there.
+ *  - RELOAD @@CONFIG re-reads and validates the file: a bad file is refused (every problem listed)
+ *    and nothing changes; a good one replaces the admin port's configuration and the reply lists
+ *    what differs from the running config (applied at restart).
+ *
+ * Unlike Atlas, a refused change answers with an ERR saying why.
+ */
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { HostPools } from '../backend/host-pools.js';
+import type { ClusterStore } from '../cluster/store.js';
+import { ConfigError, loadConfigFile, saveConfigFile, validateConfig } from '../config/index.js';
+import type { SluiceConfig } from '../config/types.js';
+import { nativePasswordHash } from '../protocol/auth.js';
+import { decodeCommand } from '../protocol/commands.js';
+import { ColumnType, ServerStatus } from '../protocol/constants.js';
+import { encodePackets } from '../protocol/framer.js';
+import { encodeErr, encodeOk, encodeTextResultset, type ColumnDefinition } from '../protocol/responses.js';
+import { ClientChannel } from '../frontend/client-channel.js';
+import { AuthFailed, authenticate } from '../frontend/authenticate.js';
+import { parseAdminCommand, type AdminCommand } from './admin-commands.js';
+import {
+  backendPoolsTable,
+  backendsTable,
+  clientsTable,
+  connectionTable,
+  datasourceTable,
+  heartbeatTable,
+  helpTable,
+  hostAddress,
+  pwdsTable,
+  sluiceVersion,
+  statsTable,
+  versionTable,
+  type AdminTable,
+  type SessionInfo,
+  type StatementStat,
+} from './admin-views.js';
+
+const MAX_ADMIN_PACKET = 16 * 1024 * 1024;
+const STATUS = ServerStatus.AUTOCOMMIT;
+
+/** A client session as the admin port sees it (FrontendServer sessions). */
+export interface AdminSession extends SessionInfo {
+  terminate(): void;
+}
+
+export interface StatementStatsRegistry {
+  top(n: number): readonly StatementStat[];
+}
+
+export interface AdminDeps {
+  /** The running configuration (frozen). */
+  readonly config: SluiceConfig;
+  /** File the config was loaded from (SAVE CONFIG / RELOAD @@CONFIG need it). */
+  readonly configPath?: string;
+  readonly cluster: ClusterStore;
+  pools(hostId: string): HostPools | undefined;
+  sessions(): Iterable<AdminSession>;
+  /** The statement digest registry, when the proxy has one. */
+  statementStats?(): StatementStatsRegistry | undefined;
+}
+
+export type AdminReply =
+  | { readonly type: 'table'; readonly table: AdminTable }
+  | { readonly type: 'ok'; readonly message: string; readonly affectedRows?: number }
+  | { readonly type: 'error'; readonly errno: number; readonly sqlState: string; readonly message: string };
+
+const refused = (message: string): AdminReply => ({ type: 'error', errno: 1105, sqlState: 'HY000', message });
+const ok = (message: string, affectedRows = 0): AdminReply => ({ type: 'ok', message, affectedRows });
+const table = (t: AdminTable): AdminReply => ({ type: 'table', table: t });
+
+export const UNKNOWN_COMMAND_MESSAGE = "Unknown admin command: use 'SELECT * FROM help' to see the supported commands";
+
+const RESTART_NOTE = 'not applied to the running proxy: SAVE CONFIG writes it to the config file, a restart applies it';
+
+type MutableConfig = {
+  users: { name: string; password: string; auth?: string }[];
+  clients: string[];
+  dataHost: { writeHosts: { host: string; port: number; weight: number }[]; readHosts: { host: string; port: number; weight: number }[] };
+};
+
+export class AdminServer {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly log: Logger;
+  private nextId = 1;
+  /** The configuration as edited on the admin port (starts as the running one). */
+  private configured: SluiceConfig;
+
+  constructor(
+    private readonly deps: AdminDeps,
+    log: Logger,
+  ) {
+    this.log = log;
+    this.configured = deps.config;
+    this.server = net.createServer((socket) => void this.accept(socket));
+    this.server.on('error', (err) => this.log.error({ err }, 'admin listener error'));
+  }
+
+  /** The configuration the admin port would save (running config plus admin edits). */
+  get configuration(): SluiceConfig {
+    return this.configured;
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address() as net.AddressInfo;
+        resolve({ host: addr.address, port: addr.port });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private async accept(socket: net.Socket): Promise<void> {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    const ch = new ClientChannel(socket, MAX_ADMIN_PACKET);
+    const remoteAddress = socket.remoteAddress ?? 'unknown';
+    const admin = this.deps.config.admin;
+    try {
+      if (!admin) return;
+      const client = await authenticate(ch, {
+        connectionId: this.nextId++,
+        serverVersion: `${sluiceVersion()}-sluice-admin`,
+        users: [{ name: admin.user, password: admin.password }],
+        remoteAddress,
+      });
+      if (!client) return;
+      const caps = client.capabilities;
+      ch.send(encodeOk({ statusFlags: STATUS }, caps), (client.lastSeq + 1) & 0xff);
+      this.log.info({ client: remoteAddress, user: client.user.name }, 'admin login');
+      for (;;) {
+        const packet = await ch.next();
+        if (!packet) return;
+        let cmd;
+        try {
+          cmd = decodeCommand(packet.payload, caps);
+        } catch {
+          return;
+        }
+        switch (cmd.type) {
+          case 'quit':
+            return;
+          case 'ping':
+          case 'init-db':
+            ch.send(encodeOk({ statusFlags: STATUS }, caps), 1);
+            break;
+          case 'query': {
+            const reply = await this.execute(cmd.sql);
+            this.send(ch, reply, caps);
+            break;
+          }
+          default:
+            ch.send(encodeErr({ errno: 1047, sqlState: '08S01', message: 'the admin port accepts only COM_QUERY, COM_PING, COM_INIT_DB and COM_QUIT' }), 1);
+        }
+      }
+    } catch (err) {
+      if (err instanceof AuthFailed) this.log.warn({ client: remoteAddress, reason: err.message }, 'admin authentication failed');
+      else this.log.error({ err, client: remoteAddress }, 'admin connection failed');
+    } finally {
+      ch.close();
+    }
+  }
+
+  private send(ch: ClientChannel, reply: AdminReply, caps: number): void {
+    switch (reply.type) {
+      case 'ok':
+        ch.send(encodeOk({ statusFlags: STATUS, info: reply.message, affectedRows: reply.affectedRows ?? 0 }, caps), 1);
+        return;
+      case 'error':
+        ch.send(encodeErr(reply), 1);
+        return;
+      case 'table': {
+        const columns: ColumnDefinition[] = reply.table.columns.map((c) => ({
+          schema: '',
+          table: '',
+          orgTable: '',
+          name: c.name,
+          orgName: c.name,
+          charset: c.numeric ? 63 : 45,
+          columnLength: c.numeric ? 21 : 1024,
+          type: c.numeric ? (c.real ? ColumnType.DOUBLE : ColumnType.LONGLONG) : ColumnType.VAR_STRING,
+          flags: 0,
+          decimals: c.real ? 31 : 0,
+        }));
+        const rows = reply.table.rows.map((r) => r.map((v) => (v === null ? null : String(v))));
+        ch.socket.write(encodePackets(encodeTextResultset(columns, rows, caps, STATUS), 1));
+        return;
+      }
+    }
+  }
+
+  /** Runs one admin statement. Never throws. */
+  async execute(sql: string): Promise<AdminReply> {
+    const cmd = parseAdminCommand(sql);
+    try {
+      return await this.run(cmd);
+    } catch (err) {
+      this.log.error({ err, command: cmd.kind }, 'admin command failed');
+      return refused(`${cmd.kind} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private stats = (hostId: string) => this.deps.pools(hostId)?.stats();
+
+  private async run(cmd: AdminCommand): Promise<AdminReply> {
+    const { cluster } = this.deps;
+    switch (cmd.kind) {
+      case 'help':
+        return table(helpTable());
+      case 'version':
+        return table(versionTable());
+      case 'version-comment':
+        return table({ columns: [{ name: '@@version_comment' }], rows: [['Sluice admin']] });
+      case 'backends':
+        return table(backendsTable(cluster.view, this.stats));
+      case 'set-offline':
+      case 'set-online': {
+        const h = cluster.view.hosts[cmd.ndx - 1];
+        if (!h) return refused(`backend id ${cmd.ndx} does not exist (backend_ndx is 1-${cluster.view.hosts.length})`);
+        if (cmd.kind === 'set-online') {
+          if (h.status !== 'offline') return refused(`backend ${cmd.ndx} (${hostAddress(h)}) is not offline (state ${h.status})`);
+          cluster.dispatch({ type: 'set-online', hostId: h.id });
+        } else {
+          cluster.dispatch({ type: 'set-offline', hostId: h.id });
+          if (cmd.force) {
+            // Sessions do not expose their backend host, so FORCE acts on the host's pools:
+            // statements running there are aborted (reads retry elsewhere) and idle
+            // connections are dropped.
+            const pools = this.deps.pools(h.id);
+            const aborted = pools?.abortInFlight('SET OFFLINE FORCE by operator') ?? 0;
+            await pools?.clearIdle();
+            this.log.warn({ backend: h.id, aborted }, 'SET OFFLINE FORCE');
+          }
+        }
+        this.log.warn({ backend: h.id, command: cmd.kind }, 'admin changed backend state');
+        return table(backendsTable(cluster.view, this.stats, [cmd.ndx]));
+      }
+      case 'switch-datasource':
+        return this.switchWriter(cmd.name, cmd.index);
+      case 'add-backend':
+        return this.addBackend(cmd.role, cmd.host, cmd.port, cmd.weight);
+      case 'remove-backend':
+        return this.removeBackend(cmd.ndx);
+      case 'clients':
+        return table(clientsTable(this.configured));
+      case 'add-client': {
+        const client = cmd.client.trim();
+        if (this.configured.clients.includes(client)) return refused(`client ${client} is already in the list`);
+        return this.mutate((c) => c.clients.push(client), `client ${client} added; ${RESTART_NOTE}`);
+      }
+      case 'remove-client': {
+        if (!this.configured.clients.includes(cmd.client)) return refused(`client ${cmd.client} is not in the list`);
+        return this.mutate((c) => (c.clients = c.clients.filter((x) => x !== cmd.client)), `client ${cmd.client} removed; ${RESTART_NOTE}`);
+      }
+      case 'pwds':
+        return table(pwdsTable(this.configured));
+      case 'add-pwd': {
+        if (this.configured.users.some((u) => u.name === cmd.user)) return refused(`user ${cmd.user} already exists (REMOVE PWD ${cmd.user} first)`);
+        const hash = `*${nativePasswordHash(cmd.password).toString('hex').toUpperCase()}`;
+        return this.mutate((c) => c.users.push({ name: cmd.user, password: hash }), `user ${cmd.user} added (password stored as its hash); ${RESTART_NOTE}`);
+      }
+      case 'remove-pwd': {
+        if (!this.configured.users.some((u) => u.name === cmd.user)) return refused(`user ${cmd.user} does not exist`);
+        return this.mutate((c) => (c.users = c.users.filter((u) => u.name !== cmd.user)), `user ${cmd.user} removed; ${RESTART_NOTE}`);
+      }
+      case 'save-config': {
+        const file = this.deps.configPath;
+        if (file === undefined) return refused('SAVE CONFIG: Sluice was started without a config file, there is nowhere to save');
+        try {
+          saveConfigFile(file, this.configured);
+        } catch (err) {
+          return refused(`SAVE CONFIG failed: ${err instanceof ConfigError ? err.errors.join('; ') : (err as Error).message}`);
+        }
+        this.log.warn({ file }, 'admin: config saved');
+        return ok(`configuration saved to ${file}`);
+      }
+      case 'reload-config':
+        return this.reload();
+      case 'show-datasource':
+        return table(datasourceTable(cluster.view, this.stats, this.deps.config.dataHost.pool.max));
+      case 'show-heartbeat':
+        return table(heartbeatTable(cluster.view));
+      case 'show-connection':
+        return table(connectionTable(this.deps.sessions()));
+      case 'kill-connection': {
+        const byId = new Map([...this.deps.sessions()].map((s) => [s.id, s]));
+        const missing = cmd.ids.filter((id) => !byId.has(id));
+        if (missing.length > 0) return refused(`unknown connection id ${missing.join(', ')} (see SHOW @@CONNECTION)`);
+        for (const id of cmd.ids) byId.get(id)!.terminate();
+        this.log.warn({ ids: cmd.ids }, 'admin killed client connections');
+        return ok(`killed ${cmd.ids.length} connection(s)`, cmd.ids.length);
+      }
+      case 'show-backend':
+        return table(backendPoolsTable(cluster.view, this.stats));
+      case 'stats': {
+        const registry = this.deps.statementStats?.();
+        if (!registry || typeof registry.top !== 'function') return refused('statement statistics are not available yet');
+        return table(statsTable(registry.top(100)));
+      }
+      case 'invalid':
+        return refused(cmd.reason);
+      case 'unknown':
+        return { type: 'error', errno: 1047, sqlState: '08S01', message: UNKNOWN_COMMAND_MESSAGE };
+    }
+  }
+
+  private switchWriter(name: string, index: number): AdminReply {
+    const { cluster } = this.deps;
+    const view = cluster.view;
+    if (name !== view.dataHost) return refused(`unknown dataHost "${name}" (this proxy serves "${view.dataHost}")`);
+    const target = view.hosts.find((h) => h.role === 'write' && h.index === index);
+    const writeCount = view.hosts.filter((h) => h.role === 'write').length;
+    if (!target) return refused(`dataHost ${name} has no writeHost ${index} (writeHosts are 0-${writeCount - 1})`);
+    if (index === view.writerIndex) return refused(`writeHost ${index} (${hostAddress(target)}) is already the active writeHost`);
+    if (target.readOnly === true && !this.deps.config.dataHost.failover.promote) {
+      return refused(
+        `switch to writeHost ${index} (${hostAddress(target)}) refused: it is read-only (read_only=ON) and failover.promote is off, so every write would fail; turn read_only off on it first or enable failover.promote`,
+      );
+    }
+    const transitions = cluster.switchWriter(index, 'admin SWITCH @@DATASOURCE');
+    const refusal = transitions.find((t) => t.kind === 'writer-refused');
+    if (refusal) return refused(refusal.reason);
+    const sw = transitions.find((t) => t.kind === 'writer-switch');
+    if (!sw || sw.kind !== 'writer-switch') return refused('switch not applied (no transition)');
+    return ok(`active writeHost is now ${sw.toIndex} (${sw.toHostId}), was ${sw.fromIndex} (${sw.fromHostId}); recorded in dnindex`);
+  }
+
+  private addBackend(role: 'write' | 'read', host: string, port: number, weight: number | undefined): AdminReply {
+    const dh = this.configured.dataHost;
+    const id = `${host.toLowerCase()}:${port}`;
+    const known = [...dh.writeHosts.map((h, i) => ['writeHosts', i, h] as const), ...dh.readHosts.map((h, i) => ['readHosts', i, h] as const)].find(
+      ([, , h]) => `${h.host.toLowerCase()}:${h.port}` === id,
+    );
+    if (known) return refused(`backend ${hostAddress({ host, port })} is already known (dataHost.${known[0]}[${known[1]}])`);
+    const list = role === 'write' ? 'writeHosts' : 'readHosts';
+    const index = dh[list].length;
+    return this.mutate(
+      (c) => c.dataHost[list].push({ host, port, weight: weight ?? 1 }),
+      `${role === 'write' ? 'writeHost' : 'readHost'} ${hostAddress({ host, port })} (weight ${weight ?? 1}) added to the configuration as dataHost.${list}[${index}]; ${RESTART_NOTE}`,
+    );
+  }
+
+  private removeBackend(ndx: number): AdminReply {
+    const { cluster } = this.deps;
+    const h = cluster.view.hosts[ndx - 1];
+    if (!h) return refused(`invalid backend_id ${ndx} (backend_ndx is 1-${cluster.view.hosts.length})`);
+    if (h.role === 'write' && h.index === cluster.view.writerIndex) {
+      return refused(`backend ${ndx} (${hostAddress(h)}) is the active writeHost: SWITCH @@DATASOURCE to another writeHost first`);
+    }
+    if (h.role === 'write' && h.index < cluster.view.writerIndex) {
+      return refused(`backend ${ndx} (${hostAddress(h)}) is writeHost ${h.index}, before the active writeHost ${cluster.view.writerIndex}: removing it would make the dnindex point at another host`);
+    }
+    const list = h.role === 'write' ? 'writeHosts' : 'readHosts';
+    const id = `${h.host.toLowerCase()}:${h.port}`;
+    if (!this.configured.dataHost[list].some((x) => `${x.host.toLowerCase()}:${x.port}` === id)) {
+      return refused(`backend ${ndx} (${hostAddress(h)}) is already removed from the configuration (applied at restart)`);
+    }
+    const reply = this.mutate(
+      (c) => (c.dataHost[list] = c.dataHost[list].filter((x) => `${x.host.toLowerCase()}:${x.port}` !== id)),
+      `backend ${ndx} (${hostAddress(h)}) removed from the configuration and set offline now (no new statements go there); ${RESTART_NOTE}`,
+    );
+    if (reply.type === 'ok') cluster.dispatch({ type: 'set-offline', hostId: h.id });
+    return reply;
+  }
+
+  /** Applies `edit` to a copy of the admin configuration; keeps it only if it validates. */
+  private mutate(edit: (c: MutableConfig) => void, message: string): AdminReply {
+    const raw = JSON.parse(JSON.stringify(this.configured)) as MutableConfig;
+    edit(raw);
+    let next: SluiceConfig;
+    try {
+      next = validateConfig(raw);
+    } catch (err) {
+      if (err instanceof ConfigError) return refused(`change refused, the configuration would be invalid: ${err.errors.join('; ')}`);
+      throw err;
+    }
+    this.configured = next;
+    this.log.warn({ change: message }, 'admin changed the configuration');
+    return ok(message, 1);
+  }
+
+  private reload(): AdminReply {
+    const file = this.deps.configPath;
+    if (file === undefined) return refused('RELOAD @@CONFIG: Sluice was started without a config file');
+    let loaded: SluiceConfig;
+    try {
+      loaded = loadConfigFile(file);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.errors : [(err as Error).message];
+      return refused(`RELOAD @@CONFIG refused, the running configuration is kept. ${problems.length} problem(s): ${problems.join('; ')}`);
+    }
+    this.configured = loaded;
+    const changed = configDifferences(this.deps.config, loaded);
+    this.log.warn({ file, changed }, 'admin: config reloaded');
+    if (changed.length === 0) return ok(`configuration reloaded from ${file}: no differences from the running configuration`);
+    return ok(
+      `configuration reloaded from ${file} and valid; differs from the running configuration in: ${changed.join(', ')}. Nothing of this can be applied live (pools, cluster and accounts are built at start): restart Sluice to apply it`,
+    );
+  }
+}
+
+/** Top-level keys (and dataHost keys) whose values differ. */
+export function configDifferences(a: SluiceConfig, b: SluiceConfig): string[] {
+  const out: string[] = [];
+  const ja = a as unknown as Record<string, unknown>;
+  const jb = b as unknown as Record<string, unknown>;
+  const keys = new Set([...Object.keys(ja), ...Object.keys(jb)]);
+  for (const k of [...keys].sort()) {
+    if (k === 'dataHost') {
+      const da = ja[k] as Record<string, unknown>;
+      const db = jb[k] as Record<string, unknown>;
+      for (const dk of [...new Set([...Object.keys(da), ...Object.keys(db)])].sort()) {
+        if (JSON.stringify(da[dk]) !== JSON.stringify(db[dk])) out.push(`dataHost.${dk}`);
+      }
+    } else if (JSON.stringify(ja[k]) !== JSON.stringify(jb[k])) {
+      out.push(k);
+    }
+  }
+  return out;
+}

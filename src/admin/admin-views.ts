@@ -1,0 +1,250 @@
+/**
+ * State → result rows for the admin port. Pure functions: the server encodes the tables.
+ * Column names and order of the Atlas views are Atlas's (`backend_ndx | address | state | type`),
+ * Sluice's own columns follow them.
+ */
+import { readFileSync } from 'node:fs';
+import type { HostPoolStats } from '../backend/host-pools.js';
+import type { ClusterView, HostView } from '../cluster/view.js';
+import type { SluiceConfig } from '../config/types.js';
+import { nativePasswordHash } from '../protocol/auth.js';
+import { ADMIN_HELP } from './admin-commands.js';
+
+export type Cell = string | number | null;
+
+export interface AdminColumn {
+  readonly name: string;
+  /** Sent as BIGINT (clients get numbers), else VARCHAR. */
+  readonly numeric?: boolean;
+  /** With numeric: sent as DOUBLE (fractional values). */
+  readonly real?: boolean;
+}
+
+export interface AdminTable {
+  readonly columns: readonly AdminColumn[];
+  readonly rows: readonly (readonly Cell[])[];
+}
+
+/** One statement digest, as the statement stats registry reports it. */
+export interface StatementStat {
+  readonly digest: string;
+  readonly count: number;
+  readonly totalMs: number;
+  readonly maxMs: number;
+  readonly rows: number;
+  readonly writer: number;
+  readonly reader: number;
+}
+
+/** What a client session exposes to the admin views. */
+export interface SessionInfo {
+  readonly id: number;
+  readonly user: string | undefined;
+  readonly remoteAddress: string;
+  readonly schema: string | undefined;
+  readonly currentSql: string | undefined;
+  readonly connectedAt?: number;
+}
+
+const str = (name: string): AdminColumn => ({ name });
+const num = (name: string): AdminColumn => ({ name, numeric: true });
+const real = (name: string): AdminColumn => ({ name, numeric: true, real: true });
+
+let cachedVersion: string | undefined;
+/** Sluice's version from package.json (src/admin and dist/admin are both two levels down). */
+export function sluiceVersion(): string {
+  if (cachedVersion === undefined) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+      cachedVersion = pkg.version ?? 'unknown';
+    } catch {
+      cachedVersion = 'unknown';
+    }
+  }
+  return cachedVersion;
+}
+
+export function helpTable(): AdminTable {
+  return { columns: [str('command'), str('description')], rows: ADMIN_HELP.map(([c, d]) => [c, d]) };
+}
+
+export function versionTable(): AdminTable {
+  return { columns: [str('version')], rows: [[sluiceVersion()]] };
+}
+
+export function hostAddress(h: { host: string; port: number }): string {
+  return h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
+}
+
+/** Atlas type: rw for the active writeHost, ro for everything else. */
+function atlasType(view: ClusterView, h: HostView): 'rw' | 'ro' {
+  return h.role === 'write' && h.index === view.writerIndex ? 'rw' : 'ro';
+}
+
+function roleName(h: HostView): string {
+  return `${h.role === 'write' ? 'writeHost' : 'readHost'}[${h.index}]`;
+}
+
+function yesNo(v: boolean | undefined): string | null {
+  return v === undefined ? null : v ? 'yes' : 'no';
+}
+
+export const BACKENDS_COLUMNS: readonly AdminColumn[] = [
+  num('backend_ndx'),
+  str('address'),
+  str('state'),
+  str('type'),
+  num('weight'),
+  str('role'),
+  str('readable'),
+  str('read_only'),
+  num('lag'),
+  num('connections'),
+  str('last_error'),
+];
+
+/** `SELECT * FROM backends` (all hosts, or only those whose 1-based ndx is in `only`). */
+export function backendsTable(
+  view: ClusterView,
+  stats: (hostId: string) => HostPoolStats | undefined,
+  only?: readonly number[],
+): AdminTable {
+  const rows: Cell[][] = [];
+  view.hosts.forEach((h, i) => {
+    const ndx = i + 1;
+    if (only && !only.includes(ndx)) return;
+    const s = stats(h.id);
+    rows.push([
+      ndx,
+      hostAddress(h),
+      h.status,
+      atlasType(view, h),
+      h.weight,
+      roleName(h),
+      yesNo(h.readable),
+      yesNo(h.readOnly),
+      h.replication?.lagSeconds ?? null,
+      s ? s.borrowed + s.idle : null,
+      h.lastError ?? null,
+    ]);
+  });
+  return { columns: BACKENDS_COLUMNS, rows };
+}
+
+export function clientsTable(config: SluiceConfig): AdminTable {
+  return { columns: [str('client')], rows: config.clients.map((c) => [c]) };
+}
+
+/** The stored password form shown by `SELECT * FROM pwds`: never the plain text. */
+export function passwordHashForm(stored: string, auth: string | undefined): string {
+  if (/^\*[0-9a-fA-F]{40}$/.test(stored) || /^sha2:[0-9a-fA-F]{64}$/.test(stored)) return stored;
+  if (stored === '') return '';
+  if (auth === 'caching_sha2_password') return '(plain text in the config; hashed as sha2)';
+  return `*${nativePasswordHash(stored).toString('hex').toUpperCase()}`;
+}
+
+export function pwdsTable(config: SluiceConfig): AdminTable {
+  return {
+    columns: [str('username'), str('password'), str('auth')],
+    rows: config.users.map((u) => [u.name, passwordHashForm(u.password, u.auth), u.auth ?? 'mysql_native_password']),
+  };
+}
+
+export function datasourceTable(
+  view: ClusterView,
+  stats: (hostId: string) => HostPoolStats | undefined,
+  poolMax: number,
+): AdminTable {
+  return {
+    columns: [str('NAME'), num('INDEX'), str('HOST'), num('PORT'), str('W/R'), str('STATUS'), str('ACTIVE_WRITER'), num('ACTIVE'), num('IDLE'), num('WAITING'), num('SIZE'), num('WEIGHT')],
+    rows: view.hosts.map((h) => {
+      const s = stats(h.id);
+      return [
+        view.dataHost,
+        h.index,
+        h.host,
+        h.port,
+        h.role === 'write' ? 'W' : 'R',
+        h.status,
+        atlasType(view, h) === 'rw' ? 'yes' : 'no',
+        s?.borrowed ?? 0,
+        s?.idle ?? 0,
+        s?.waiting ?? 0,
+        poolMax,
+        h.weight,
+      ];
+    }),
+  };
+}
+
+export function heartbeatTable(view: ClusterView): AdminTable {
+  return {
+    columns: [
+      str('NAME'), str('ROLE'), str('HOST'), num('PORT'), str('STATUS'), num('MISSES'), str('LAST_ERROR'),
+      str('READABLE'), str('READ_ONLY'), num('LAG'), str('IO_THREAD'), str('SQL_THREAD'), str('SOURCE'), str('REPLICATION_ERROR'),
+    ],
+    rows: view.hosts.map((h) => {
+      const r = h.replication;
+      return [
+        view.dataHost,
+        roleName(h),
+        h.host,
+        h.port,
+        h.status,
+        h.misses ?? 0,
+        h.lastError ?? null,
+        yesNo(h.readable),
+        yesNo(h.readOnly),
+        r?.lagSeconds ?? null,
+        r ? (r.isReplica ? r.ioState : 'n/a') : null,
+        r ? (r.isReplica ? (r.sqlRunning ? 'yes' : 'no') : 'n/a') : null,
+        r?.sourceHost !== undefined ? `${r.sourceHost}:${r.sourcePort ?? '?'}` : null,
+        r?.probeError ?? r?.threadError ?? null,
+      ];
+    }),
+  };
+}
+
+export function connectionTable(sessions: Iterable<SessionInfo>, now = Date.now()): AdminTable {
+  const rows: Cell[][] = [];
+  for (const s of sessions) {
+    rows.push([
+      s.id,
+      s.user ?? null,
+      s.remoteAddress,
+      s.schema ?? null,
+      s.currentSql ?? null,
+      s.connectedAt !== undefined ? Math.floor((now - s.connectedAt) / 1000) : null,
+    ]);
+  }
+  rows.sort((a, b) => (a[0] as number) - (b[0] as number));
+  return { columns: [num('ID'), str('USER'), str('HOST'), str('SCHEMA'), str('INFO'), num('TIME')], rows };
+}
+
+export function backendPoolsTable(view: ClusterView, stats: (hostId: string) => HostPoolStats | undefined): AdminTable {
+  return {
+    columns: [str('HOST'), str('ROLE'), str('STATUS'), num('BORROWED'), num('IDLE'), num('WAITING'), num('TOTAL')],
+    rows: view.hosts.map((h) => {
+      const s = stats(h.id);
+      const borrowed = s?.borrowed ?? 0;
+      const idle = s?.idle ?? 0;
+      return [hostAddress(h), roleName(h), h.status, borrowed, idle, s?.waiting ?? 0, borrowed + idle];
+    }),
+  };
+}
+
+export function statsTable(top: readonly StatementStat[]): AdminTable {
+  return {
+    columns: [str('digest'), num('count'), real('total_ms'), real('avg_ms'), real('max_ms'), num('rows'), num('writer'), num('reader')],
+    rows: top.map((s) => [
+      s.digest,
+      s.count,
+      Math.round(s.totalMs * 1000) / 1000,
+      s.count > 0 ? Math.round((s.totalMs / s.count) * 1000) / 1000 : 0,
+      Math.round(s.maxMs * 1000) / 1000,
+      s.rows,
+      s.writer,
+      s.reader,
+    ]),
+  };
+}

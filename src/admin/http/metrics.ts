@@ -1,0 +1,183 @@
+/**
+ * Prometheus metrics (`GET /metrics`) on a private prom-client Registry. Values that live in
+ * Sluice's own counters (SessionStats, the cluster view, pool stats) are read at scrape time in
+ * `collect` callbacks; only failovers are counted here, from the store's 'change' events.
+ * The statement latency histogram is rendered from StatementStats' buckets (already counted by
+ * the data path) by a small custom collector.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { StatementStats } from '../../frontend/statement-stats.js';
+import type { ClusterView } from '../../cluster/view.js';
+import type { Transition } from '../../cluster/reduce.js';
+import type { HttpSources } from './sources.js';
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** Prometheus text exposition. */
+  render(): Promise<string>;
+  readonly contentType: string;
+  /** Stops listening to the cluster store. */
+  close(): void;
+}
+
+export function createMetrics(src: HttpSources): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  new Gauge({
+    name: 'sluice_client_connections',
+    help: 'Open client sessions.',
+    registers: [registry],
+    collect() {
+      this.set(src.sessionCount());
+    },
+  });
+  // SessionStats counters are monotonic; exposed as counters whose value is copied at scrape time.
+  new Counter({
+    name: 'sluice_statements_total',
+    help: 'Statements routed, by destination.',
+    labelNames: ['route'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ route: 'writer' }, src.stats.routedToWriter);
+      this.inc({ route: 'reader' }, src.stats.routedToReader);
+    },
+  });
+  new Counter({
+    name: 'sluice_errors_total',
+    help: 'Statements that ended in an error sent to the client.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.stats.errors);
+    },
+  });
+  new Counter({
+    name: 'sluice_retries_total',
+    help: 'Reads retried on another host.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.stats.retries);
+    },
+  });
+  new Counter({
+    name: 'sluice_session_pins_total',
+    help: 'Sessions pinned to their writeHost connection, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(src.stats.pins)) this.inc({ reason }, n);
+    },
+  });
+
+  const view = (): ClusterView => src.cluster.view;
+  new Gauge({
+    name: 'sluice_backend_up',
+    help: 'Backend heartbeat status (1 = up or not probed yet, 0 = down or offline).',
+    labelNames: ['host', 'role'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const h of view().hosts) {
+        this.set({ host: h.id, role: h.role }, h.status === 'up' || h.status === 'unknown' ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'sluice_backend_readable',
+    help: 'Whether the backend is in read rotation (1/0).',
+    labelNames: ['host'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const h of view().hosts) this.set({ host: h.id }, h.readable ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'sluice_backend_lag_seconds',
+    help: 'Replication lag (Seconds_Behind_Source) of replicas; absent when unknown.',
+    labelNames: ['host'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const h of view().hosts) {
+        const lag = h.replication?.lagSeconds;
+        if (h.replication?.isReplica && typeof lag === 'number') this.set({ host: h.id }, lag);
+      }
+    },
+  });
+  new Gauge({
+    name: 'sluice_backend_connections',
+    help: 'Backend pool connections by state.',
+    labelNames: ['host', 'state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const h of view().hosts) {
+        const s = src.pools(h.id)?.stats();
+        if (!s) continue;
+        this.set({ host: h.id, state: 'borrowed' }, s.borrowed);
+        this.set({ host: h.id, state: 'idle' }, s.idle);
+        this.set({ host: h.id, state: 'waiting' }, s.waiting);
+      }
+    },
+  });
+  new Gauge({
+    name: 'sluice_writer_index',
+    help: 'Index of the active writeHost among the writeHosts (dnindex).',
+    registers: [registry],
+    collect() {
+      this.set(view().writerIndex);
+    },
+  });
+  if (src.statementStats) registry.registerMetric(durationHistogram(src.statementStats) as unknown as Metric);
+  const failovers = new Counter({
+    name: 'sluice_failovers_total',
+    help: 'Writer switches (automatic or manual) since start.',
+    registers: [registry],
+  });
+  failovers.inc(0);
+  const onChange = (_v: ClusterView, transitions: readonly Transition[]): void => {
+    for (const t of transitions) if (t.kind === 'writer-switch') failovers.inc();
+  };
+  src.cluster.on('change', onChange);
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    close: () => {
+      src.cluster.off('change', onChange);
+    },
+  };
+}
+
+/** `sluice_statement_duration_seconds{route}` from StatementStats' per-route bucket counts. */
+function durationHistogram(ss: Pick<StatementStats, 'histogram'>) {
+  const name = 'sluice_statement_duration_seconds';
+  const bounds = StatementStats.BUCKETS_MS;
+  return {
+    name,
+    help: 'Statement duration as measured by the proxy, by route.',
+    type: 'histogram',
+    aggregator: 'sum',
+    get() {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const route of ['writer', 'reader'] as const) {
+        const h = ss.histogram[route];
+        let cumulative = 0;
+        h.counts.forEach((n, i) => {
+          cumulative += n;
+          const le = i < bounds.length ? bounds[i]! / 1000 : '+Inf';
+          values.push({ metricName: `${name}_bucket`, labels: { route, le }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_sum`, labels: { route }, value: h.sumMs / 1000 });
+        values.push({ metricName: `${name}_count`, labels: { route }, value: cumulative });
+      }
+      return { name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    },
+  };
+}

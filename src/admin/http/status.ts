@@ -1,0 +1,152 @@
+/**
+ * The data behind `GET /status.json` and the status page, plus the health verdicts of
+ * `GET /health`. Keeps the last transitions of the cluster store with their time.
+ */
+import type { ClusterView, HostView } from '../../cluster/view.js';
+import type { Transition } from '../../cluster/reduce.js';
+import type { HttpSources } from './sources.js';
+
+export const MAX_TRANSITIONS = 50;
+
+export interface TransitionRecord {
+  /** ISO timestamp. */
+  readonly at: string;
+  readonly kind: Transition['kind'];
+  readonly hostId: string;
+  readonly text: string;
+}
+
+export interface BackendStatus {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly role: 'writeHost' | 'readHost';
+  readonly index: number;
+  readonly active: boolean;
+  readonly state: HostView['status'];
+  readonly readable: boolean;
+  readonly readOnly: boolean | null;
+  readonly lagSeconds: number | null;
+  readonly lastError: string | null;
+  readonly connections: { borrowed: number; idle: number; waiting: number } | null;
+}
+
+export interface StatusSnapshot {
+  readonly time: string;
+  readonly dataHost: string;
+  readonly writerIndex: number;
+  /** `host:port` of the active writeHost when usable, else null. */
+  readonly writer: string | null;
+  readonly writerBlocked: string | null;
+  readonly clientConnections: number;
+  readonly statements: { total: number; writer: number; reader: number };
+  readonly errors: number;
+  readonly retries: number;
+  readonly failovers: number;
+  readonly backends: readonly BackendStatus[];
+  readonly transitions: readonly TransitionRecord[];
+}
+
+export interface Health {
+  readonly ok: boolean;
+  readonly body: Record<string, unknown>;
+}
+
+export function describeTransition(t: Transition): string {
+  switch (t.kind) {
+    case 'status':
+      return `${t.hostId} ${t.from} → ${t.to}: ${t.reason}`;
+    case 'readable':
+      return `${t.hostId} ${t.to ? 'enters' : 'leaves'} read rotation: ${t.reason}`;
+    case 'writer-switch':
+      return `writeHost ${t.fromHostId} → ${t.toHostId} (${t.manual ? 'manual' : 'automatic'}): ${t.reason}`;
+    case 'writer-refused':
+      return `writer switch refused (${t.manual ? 'manual' : 'automatic'}, writer ${t.hostId}): ${t.reason}`;
+  }
+}
+
+export class StatusTracker {
+  private readonly recent: TransitionRecord[] = [];
+  private failoverCount = 0;
+  private readonly onChange = (_v: ClusterView, transitions: readonly Transition[]): void => {
+    const at = new Date().toISOString();
+    for (const t of transitions) {
+      if (t.kind === 'writer-switch') this.failoverCount++;
+      this.recent.push({ at, kind: t.kind, hostId: t.hostId, text: describeTransition(t) });
+    }
+    if (this.recent.length > MAX_TRANSITIONS) this.recent.splice(0, this.recent.length - MAX_TRANSITIONS);
+  };
+
+  constructor(private readonly src: HttpSources) {
+    src.cluster.on('change', this.onChange);
+  }
+
+  close(): void {
+    this.src.cluster.off('change', this.onChange);
+  }
+
+  snapshot(): StatusSnapshot {
+    const v = this.src.cluster.view;
+    const st = this.src.stats;
+    const activeWriter = v.hosts.find((h) => h.role === 'write' && h.index === v.writerIndex);
+    return {
+      time: new Date().toISOString(),
+      dataHost: v.dataHost,
+      writerIndex: v.writerIndex,
+      writer: v.writer?.id ?? null,
+      writerBlocked: v.writer ? null : (v.writerBlocked ?? (activeWriter ? writerDownReason(activeWriter) : 'no writeHost')),
+      clientConnections: this.src.sessionCount(),
+      statements: { total: st.statements, writer: st.routedToWriter, reader: st.routedToReader },
+      errors: st.errors,
+      retries: st.retries,
+      failovers: this.failoverCount,
+      backends: v.hosts.map((h) => {
+        const pools = this.src.pools(h.id)?.stats();
+        return {
+          id: h.id,
+          host: h.host,
+          port: h.port,
+          role: h.role === 'write' ? 'writeHost' : 'readHost',
+          index: h.index,
+          active: h.role === 'write' && h.index === v.writerIndex,
+          state: h.status,
+          readable: h.readable,
+          readOnly: h.readOnly ?? null,
+          lagSeconds: h.replication?.isReplica ? h.replication.lagSeconds : null,
+          lastError: h.lastError ?? null,
+          connections: pools ? { borrowed: pools.borrowed, idle: pools.idle, waiting: pools.waiting } : null,
+        };
+      }),
+      transitions: [...this.recent].reverse(),
+    };
+  }
+
+  /** `GET /health` (role 'write', the default) and `GET /health?role=read`. */
+  health(role: 'write' | 'read'): Health {
+    const v = this.src.cluster.view;
+    if (!this.src.accepting()) {
+      return { ok: false, body: { status: 'unavailable', reason: 'not accepting client connections' } };
+    }
+    if (role === 'read') {
+      const readable = v.hosts.filter((h) => h.readable).map((h) => h.id);
+      if (readable.length > 0) return { ok: true, body: { status: 'ok', role: 'read', readable } };
+      return { ok: false, body: { status: 'unavailable', role: 'read', reason: 'no readable host' } };
+    }
+    const w = v.writer;
+    if (w && w.readOnly !== true) {
+      return { ok: true, body: { status: 'ok', role: 'write', writer: w.id, writerIndex: v.writerIndex } };
+    }
+    const active = v.hosts.find((h) => h.role === 'write' && h.index === v.writerIndex);
+    let reason: string;
+    if (w) reason = `writeHost ${w.id} is read-only`;
+    else if (v.writerBlocked) reason = `no writeHost: ${v.writerBlocked}`;
+    else reason = `no writeHost: ${active ? writerDownReason(active) : 'none configured'}`;
+    return { ok: false, body: { status: 'unavailable', role: 'write', reason } };
+  }
+}
+
+function writerDownReason(h: HostView): string {
+  const misses = h.misses ? `${h.misses} misses` : '';
+  const detail = [misses, h.lastError].filter(Boolean).join(': ');
+  return `${h.id} ${h.status}${detail ? ` (${detail})` : ''}`;
+}

@@ -1,0 +1,186 @@
+/**
+ * The admin SQL port through a real mysql2 client, in front of the shared sandbox:
+ * writeHosts [primary, replica1] (replica1 is read_only), readHosts [replica2], promote off.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { loadConfigFile, serializeConfig } from '../../src/config/index.js';
+import { errnoOf, serverId, startProxy, type TestProxy } from '../helpers/proxy.js';
+import { getSandbox, waitFor } from '../helpers/sandbox.js';
+
+const ADMIN = { host: '127.0.0.1', port: 0, user: 'admin', password: 's3cret' };
+
+let proxy: TestProxy;
+let admin: mysql.Connection;
+let dir: string;
+let configFile: string;
+
+function adminConnect(password = ADMIN.password): Promise<mysql.Connection> {
+  return mysql.createConnection({ host: '127.0.0.1', port: proxy.sluice.adminAddress!.port, user: ADMIN.user, password });
+}
+
+async function rows(sql: string): Promise<Record<string, unknown>[]> {
+  const [r] = await admin.query(sql);
+  return r as Record<string, unknown>[];
+}
+
+async function adminError(sql: string): Promise<{ errno: number; message: string }> {
+  try {
+    await admin.query(sql);
+  } catch (err) {
+    return { errno: (err as { errno: number }).errno, message: (err as Error).message };
+  }
+  throw new Error(`expected ${sql} to fail`);
+}
+
+before(async () => {
+  const sb = await getSandbox();
+  dir = mkdtempSync(path.join(tmpdir(), 'sluice-admin-'));
+  configFile = path.join(dir, 'sluice.yaml');
+  proxy = await startProxy({
+    admin: ADMIN,
+    configPath: configFile,
+    dataHost: {
+      writeHosts: [{ host: sb.primary.host, port: sb.primary.port }, { host: sb.replicas[0]!.host, port: sb.replicas[0]!.port }],
+      readHosts: [{ host: sb.replicas[1]!.host, port: sb.replicas[1]!.port }],
+      failover: { enabled: false, promote: false, dnindexFile: path.join(dir, 'dnindex.properties') },
+      replication: { maxLagSeconds: 10, checkEveryMs: 300, readmitAfter: 1 },
+    },
+  });
+  writeFileSync(configFile, serializeConfig(proxy.sluice.config, configFile));
+  admin = await adminConnect();
+});
+
+after(async () => {
+  await admin?.end().catch(() => undefined);
+  await proxy?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('admin port', () => {
+  test('help and version', async () => {
+    const help = await rows('SELECT * FROM help');
+    assert.deepEqual(Object.keys(help[0]!), ['command', 'description']);
+    assert.ok(help.some((r) => r.command === 'SELECT * FROM backends'));
+    const [v] = await rows('select version');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(v!.version, pkg.version);
+  });
+
+  test('backends: Atlas columns first, then Sluice columns', async () => {
+    const sb = proxy.sandbox;
+    const b = await rows('SELECT * FROM backends');
+    assert.deepEqual(Object.keys(b[0]!).slice(0, 4), ['backend_ndx', 'address', 'state', 'type']);
+    assert.deepEqual(Object.keys(b[0]!).slice(4), ['weight', 'role', 'readable', 'read_only', 'lag', 'connections', 'last_error']);
+    assert.deepEqual(
+      b.map((r) => [r.backend_ndx, r.address, r.type, r.role]),
+      [
+        [1, `${sb.primary.host}:${sb.primary.port}`, 'rw', 'writeHost[0]'],
+        [2, `${sb.replicas[0]!.host}:${sb.replicas[0]!.port}`, 'ro', 'writeHost[1]'],
+        [3, `${sb.replicas[1]!.host}:${sb.replicas[1]!.port}`, 'ro', 'readHost[0]'],
+      ],
+    );
+    assert.ok(b.every((r) => r.state === 'up'), JSON.stringify(b));
+    assert.equal(b[1]!.read_only, 'yes');
+  });
+
+  test('SET OFFLINE takes a readHost out of reads, SET ONLINE brings it back', async () => {
+    const replica2 = proxy.sandbox.replicas[1]!.serverId;
+    const app = await proxy.connect();
+    try {
+      const off = await rows('SET OFFLINE 3');
+      assert.deepEqual([off.length, off[0]!.backend_ndx, off[0]!.state], [1, 3, 'offline']);
+      for (let i = 0; i < 12; i++) assert.notEqual(await serverId(app), replica2);
+      const on = await rows('SET ONLINE 3');
+      assert.equal(on[0]!.state !== 'offline', true);
+      await waitFor(async () => (await serverId(app)) === replica2, { timeoutMs: 15_000, what: 'reads on replica2 again' });
+    } finally {
+      await app.end();
+    }
+  });
+
+  test('SWITCH @@DATASOURCE to a read-only writeHost is refused (promote off)', async () => {
+    const e = await adminError('SWITCH @@DATASOURCE dh1:1');
+    assert.equal(e.errno, 1105);
+    assert.match(e.message, /read-only.*promote is off/);
+    assert.equal(proxy.sluice.cluster.view.writerIndex, 0);
+    assert.match((await adminError('SWITCH @@DATASOURCE dh1:7')).message, /no writeHost 7/);
+    assert.match((await adminError('SWITCH @@DATASOURCE other:1')).message, /unknown dataHost/);
+  });
+
+  test('refused changes answer with an ERR saying why', async () => {
+    const sb = proxy.sandbox;
+    assert.match((await adminError(`ADD SLAVE ${sb.replicas[1]!.host}:${sb.replicas[1]!.port}`)).message, /already known/);
+    assert.match((await adminError('SET OFFLINE 9')).message, /does not exist/);
+    assert.match((await adminError('REMOVE BACKEND 9')).message, /invalid backend_id 9/);
+    assert.match((await adminError('REMOVE BACKEND 1')).message, /active writeHost/);
+    assert.match((await adminError('REMOVE PWD nobody')).message, /does not exist/);
+    assert.match((await adminError('ADD CLIENT not-an-ip')).message, /IP address or CIDR/);
+    const unknown = await adminError('SELECT 1');
+    assert.equal(unknown.errno, 1047);
+    assert.match(unknown.message, /SELECT \* FROM help/);
+  });
+
+  test('config edits are validated, reported as pending, and saved by SAVE CONFIG', async () => {
+    const [res] = await admin.query('ADD SLAVE 127.0.0.1:3999@2');
+    assert.match((res as { info: string }).info, /restart/);
+    await admin.query('ADD CLIENT 127.0.0.1');
+    assert.deepEqual(await rows('SELECT * FROM clients'), [{ client: '127.0.0.1' }]);
+    await admin.query('ADD PWD bob:bobpass');
+    const pwds = await rows('SELECT * FROM pwds');
+    const bob = pwds.find((r) => r.username === 'bob')!;
+    assert.match(String(bob.password), /^\*[0-9A-F]{40}$/);
+    for (const r of pwds) assert.match(String(r.password), /^(\*[0-9A-F]{40}|sha2:)/, 'never plain text');
+    await admin.query('SAVE CONFIG');
+    const saved = loadConfigFile(configFile);
+    assert.deepEqual(saved.dataHost.readHosts.at(-1), { host: '127.0.0.1', port: 3999, weight: 2 });
+    assert.deepEqual(saved.clients, ['127.0.0.1']);
+    assert.ok(saved.users.some((u) => u.name === 'bob'));
+    // The running proxy is unchanged.
+    assert.equal(proxy.sluice.cluster.view.hosts.length, 3);
+    await admin.query('REMOVE PWD bob');
+    await admin.query('REMOVE CLIENT 127.0.0.1');
+  });
+
+  test('RELOAD @@CONFIG with a broken file: ERR listing the problems, running config kept', async () => {
+    const good = readFileSync(configFile, 'utf8');
+    writeFileSync(configFile, 'listen: { host: 127.0.0.1, port: abc }\nbogusKey: 1\n');
+    const e = await adminError('RELOAD @@CONFIG');
+    assert.equal(e.errno, 1105);
+    assert.match(e.message, /running configuration is kept/);
+    assert.match(e.message, /listen\.port/);
+    assert.match(e.message, /bogusKey/);
+    assert.equal((await rows('SELECT * FROM backends')).length, 3);
+    writeFileSync(configFile, good);
+    const [res] = await admin.query('RELOAD @@CONFIG');
+    assert.match((res as { info: string }).info, /reloaded/);
+  });
+
+  test('SHOW @@CONNECTION / KILL @@CONNECTION / SHOW @@HEARTBEAT / SHOW @@BACKEND / stats', async () => {
+    const app = await proxy.connect();
+    try {
+      await app.query('SELECT 1');
+      const conns = await rows('SHOW @@CONNECTION');
+      const mine = conns.find((r) => r.USER === proxy.sandbox.user);
+      assert.ok(mine, JSON.stringify(conns));
+      assert.equal(mine!.SCHEMA, 'sluice_test');
+      assert.equal((await rows('SHOW @@HEARTBEAT')).length, 3);
+      assert.equal((await rows('SHOW @@DATASOURCE')).length, 3);
+      assert.equal((await rows('SHOW @@BACKEND')).length, 3);
+      await rows('SELECT * FROM stats');
+      await admin.query(`KILL @@CONNECTION ${mine!.ID as number}`);
+      await assert.rejects(app.query('SELECT 1'));
+      assert.match((await adminError('KILL @@CONNECTION 999999')).message, /unknown connection id/);
+    } finally {
+      app.destroy();
+    }
+  });
+
+  test('wrong admin password: 1045', async () => {
+    assert.equal(await errnoOf(() => adminConnect('wrong')), 1045);
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * The HTTP operations endpoint (`http:` in the config): /health for HAProxy httpchk (write and
+ * read roles), /metrics in Prometheus text, /status.json, the status page's HTML, bad requests.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startProxy, type TestProxy } from '../helpers/proxy.js';
+import { waitFor } from '../helpers/sandbox.js';
+
+let proxy: TestProxy;
+let base: string;
+
+before(async () => {
+  proxy = await startProxy({ http: { host: '127.0.0.1', port: 0 } });
+  const a = proxy.sluice.httpAddress;
+  assert.ok(a, 'httpAddress is set when config.http is');
+  base = `http://127.0.0.1:${a.port}`;
+});
+
+after(async () => {
+  await proxy?.close();
+});
+
+async function get(url: string, init?: RequestInit): Promise<{ status: number; type: string; text: string }> {
+  const r = await fetch(url, init);
+  return { status: r.status, type: r.headers.get('content-type') ?? '', text: await r.text() };
+}
+
+/** A TCP port nobody listens on (bound then released). */
+async function unusedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+describe('GET /health', () => {
+  test('200 with a writable writeHost', async () => {
+    const r = await get(`${base}/health`);
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.type, /application\/json/);
+    const body = JSON.parse(r.text) as { status: string; writer: string };
+    assert.equal(body.status, 'ok');
+    assert.equal(body.writer, `${proxy.sandbox.primary.host}:${proxy.sandbox.primary.port}`);
+  });
+
+  test('role=read: 200 once a readHost is readable', async () => {
+    const body = await waitFor(
+      async () => {
+        const r = await get(`${base}/health?role=read`);
+        return r.status === 200 && (JSON.parse(r.text) as { readable: string[] });
+      },
+      { what: '/health?role=read to be 200' },
+    );
+    assert.ok(body.readable.length >= 1);
+  });
+
+  test('unknown role is a 400, HEAD works, POST is 405', async () => {
+    assert.equal((await get(`${base}/health?role=bogus`)).status, 400);
+    const head = await fetch(`${base}/health`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+    assert.equal((await get(`${base}/health`, { method: 'POST', body: 'x' })).status, 405);
+  });
+
+  test('503 with a reason when the writeHost does not answer', async () => {
+    const port = await unusedPort();
+    const dead = await startProxy({
+      http: { host: '127.0.0.1', port: 0 },
+      dataHost: { writeHosts: [{ host: '127.0.0.1', port }] },
+    });
+    try {
+      const url = `http://127.0.0.1:${dead.sluice.httpAddress!.port}/health`;
+      const body = await waitFor(
+        async () => {
+          const r = await get(url);
+          return r.status === 503 && (JSON.parse(r.text) as { status: string; reason: string });
+        },
+        { what: '/health to answer 503', timeoutMs: 15_000 },
+      );
+      assert.equal(body.status, 'unavailable');
+      assert.match(body.reason, new RegExp(`no writeHost: .*127\\.0\\.0\\.1:${port}`));
+      // The status page data says the same.
+      const s = JSON.parse((await get(url.replace('/health', '/status.json'))).text) as { writer: unknown; writerBlocked: string };
+      assert.equal(s.writer, null);
+      assert.match(s.writerBlocked, new RegExp(`${port}`));
+    } finally {
+      await dead.close();
+    }
+  });
+});
+
+describe('GET /metrics', () => {
+  test('Prometheus text with every sluice metric and one backend_up line per host', async () => {
+    // Some traffic first, so the statement counters move.
+    const conn = await proxy.connect();
+    try {
+      await conn.query('SELECT 1');
+      await conn.query('SELECT 2');
+    } finally {
+      await conn.end();
+    }
+    const r = await get(`${base}/metrics`);
+    assert.equal(r.status, 200);
+    assert.match(r.type, /text\/plain/);
+    for (const name of [
+      'sluice_client_connections',
+      'sluice_statements_total',
+      'sluice_errors_total',
+      'sluice_retries_total',
+      'sluice_session_pins_total',
+      'sluice_backend_up',
+      'sluice_backend_readable',
+      'sluice_backend_connections',
+      'sluice_writer_index',
+      'sluice_failovers_total',
+      'sluice_statement_duration_seconds',
+      'process_cpu_user_seconds_total',
+    ]) {
+      assert.match(r.text, new RegExp(`^# TYPE ${name} `, 'm'), `${name} missing`);
+    }
+    // Every line is a comment or `name{labels} value`.
+    for (const line of r.text.split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEInfNa]+$/, `bad line: ${line}`);
+    }
+    const sb = proxy.sandbox;
+    const hosts = [sb.primary, ...sb.replicas].map((h) => `${h.host}:${h.port}`);
+    for (const id of hosts) {
+      assert.match(r.text, new RegExp(`^sluice_backend_up\\{host="${id.replace(/\./g, '\\.')}",role="(write|read)"\\} [01]$`, 'm'), id);
+    }
+    assert.match(r.text, new RegExp(`^sluice_backend_up\\{host="${hosts[0]!.replace(/\./g, '\\.')}",role="write"\\} 1$`, 'm'));
+    const reader = Number(/^sluice_statements_total\{route="reader"\} (\d+)$/m.exec(r.text)?.[1]);
+    const writer = Number(/^sluice_statements_total\{route="writer"\} (\d+)$/m.exec(r.text)?.[1]);
+    assert.ok(reader + writer >= 2, `statements counted: writer ${writer} reader ${reader}`);
+    assert.match(r.text, /^sluice_writer_index 0$/m);
+    assert.match(r.text, /^sluice_failovers_total 0$/m);
+  });
+});
+
+describe('GET /status.json and /', () => {
+  test('status.json lists every backend', async () => {
+    const r = await get(`${base}/status.json`);
+    assert.equal(r.status, 200);
+    const s = JSON.parse(r.text) as {
+      writer: string;
+      backends: { id: string; role: string; state: string; active: boolean }[];
+      transitions: unknown[];
+      statements: { total: number };
+    };
+    const sb = proxy.sandbox;
+    assert.deepEqual(
+      s.backends.map((b) => b.id),
+      [sb.primary, ...sb.replicas].map((h) => `${h.host}:${h.port}`),
+    );
+    assert.equal(s.backends[0]!.role, 'writeHost');
+    assert.equal(s.backends[0]!.active, true);
+    assert.ok(s.backends.slice(1).every((b) => b.role === 'readHost'));
+    assert.equal(s.writer, s.backends[0]!.id);
+    assert.ok(Array.isArray(s.transitions));
+  });
+
+  test('/ is the HTML status page; unknown paths are 404; bad requests do not crash it', async () => {
+    const page = await get(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.type, /text\/html/);
+    assert.match(page.text, /status\.json/);
+    assert.equal((await get(`${base}/nope`)).status, 404);
+    // A malformed request line: the server answers 400 and stays up.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(Number(new URL(base).port), '127.0.0.1');
+      let out = '';
+      s.on('data', (d) => (out += d.toString()));
+      s.on('end', () => resolve(out));
+      s.on('error', reject);
+      s.end('GARBAGE\r\n\r\n');
+    });
+    assert.match(raw, /^HTTP\/1\.1 400/);
+    assert.equal((await get(`${base}/health`)).status, 200);
+  });
+});
