@@ -64,6 +64,19 @@ export class SessionConnections {
     anchor.pools.discard(anchor.conn);
   }
 
+  /**
+   * The anchor's connection is closed (the server ended it between statements: KILL,
+   * wait_timeout, a restart): the transaction or pinned state on it is gone. Forgets it and
+   * returns its host so the session can report that; undefined when the anchor is fine.
+   */
+  takeLostAnchor(): string | undefined {
+    const anchor = this.anchor;
+    if (!anchor || anchor.conn.alive) return undefined;
+    this.forget(anchor);
+    anchor.pools.discard(anchor.conn);
+    return anchor.conn.hostId;
+  }
+
   holdsLast(): boolean {
     return this.last !== undefined && this.last.conn.alive;
   }

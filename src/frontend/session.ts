@@ -320,6 +320,7 @@ export class Session {
     const stats = this.ctx.stats;
     const fixed = typeof source === 'function' ? undefined : (source.frame ?? encodePacket(source.payload, 0));
     stats.statements++;
+    this.checkAnchorAlive();
     this.checkWriterUnchanged(decision);
     if (decision.target === 'error') {
       stats.errors++;
@@ -425,6 +426,7 @@ export class Session {
     let decision = route(c, this.routeState(), this.ctx.cluster());
     if (this.awaitsPromotion(decision)) decision = await this.waitForPromotion(c);
     if (decision.target === 'error') throw new SqlError(decision.message, decision.errno, decision.sqlState);
+    this.checkAnchorAlive();
     let excluded: Set<string> | undefined;
     for (let attempt = 0; ; attempt++) {
       let held: HeldConnection;
@@ -632,6 +634,20 @@ export class Session {
     throw WRITER_CHANGED;
   }
 
+  /**
+   * The connection holding the transaction (or pinned state) was closed by the server while the
+   * client was idle. The server rolled the transaction back; continuing on a fresh connection
+   * would silently run the rest of it in autocommit. So the statement fails with 2013, as it would
+   * against the server itself, and the session starts over.
+   */
+  private checkAnchorAlive(): void {
+    const lostOn = this.backends.takeLostAnchor();
+    if (lostOn === undefined) return;
+    this.log.warn({ backend: lostOn }, 'backend connection of an open transaction was closed by the server; transaction lost');
+    this.abandonTransaction();
+    throw sqlError('CR_SERVER_LOST', lostOn);
+  }
+
   /** The backend died inside a transaction: the server rolled it back, so does the session. */
   private abandonTransaction(): void {
     const s = this.state!;
@@ -649,6 +665,11 @@ export class Session {
     // writeHost is down, and stays on the session's connection inside a transaction.
     const decision = this.readDecision();
     if (decision.target === 'error') return new SqlError(decision.message, decision.errno, decision.sqlState);
+    try {
+      this.checkAnchorAlive();
+    } catch (err) {
+      return err as SqlError;
+    }
     // A dead readHost is skipped (as for reads), down to the writeHost.
     const excluded = new Set<string>();
     let held: HeldConnection | undefined;

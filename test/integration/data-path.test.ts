@@ -202,4 +202,29 @@ describe('pooled connections', () => {
       await p.close();
     }
   });
+
+  test('a transaction whose backend connection was killed while idle fails with 2013 instead of continuing elsewhere', async () => {
+    const client = await proxy.connect();
+    const admin = await adminConnection(proxy.sandbox.primary);
+    try {
+      await client.query('BEGIN');
+      await client.query("INSERT INTO dp_t (n) VALUES (424242)");
+      const [ids] = await client.query('SELECT CONNECTION_ID() AS id');
+      // The server ends the connection between statements (wait_timeout, KILL, a restart):
+      // the open transaction is rolled back there.
+      await admin.query(`KILL ${(ids as { id: number }[])[0]!.id}`);
+      await new Promise((r) => setTimeout(r, 100));
+      // Running the next statement on a fresh connection would silently leave the transaction
+      // (the INSERT above is gone, this one would autocommit).
+      assert.equal(await errnoOf(() => client.query("INSERT INTO dp_t (n) VALUES (424243)")), 2013);
+      const [rows] = await admin.query('SELECT COUNT(*) AS n FROM sluice_test.dp_t WHERE n IN (424242, 424243)');
+      assert.equal(Number((rows as { n: number }[])[0]!.n), 0, 'nothing of the lost transaction was committed');
+      // The session goes on, out of the transaction, on a new connection.
+      assert.ok([2, 3].includes(await serverId(client)));
+      await client.query('/*master*/ SELECT 1');
+    } finally {
+      await client.end();
+      await admin.end();
+    }
+  });
 });
