@@ -51,6 +51,9 @@
  *  - Manual switch (`SWITCH @@DATASOURCE dh1:1`): any writeHost index in range that is not down
  *    or offline, whatever failover.enabled says (Mycat's MANAGER switch).
  *  - An operator taking the active writer offline does not trigger a switch (use a manual one).
+ *  - Hosts join and leave at run time ('add-host' / 'remove-host'): a new host earns read
+ *    rotation like a host back from DOWN (closed gate, `readmitAfter` healthy checks); the
+ *    active writeHost and writeHosts before it cannot leave (the dnindex records a position).
  */
 import type { DataHostConfig } from '../config/types.js';
 import type { ClusterView, HostId, HostRole, HostStatus, HostView, IoState, ReplicationView } from './view.js';
@@ -142,7 +145,21 @@ export type ClusterEvent =
   | { readonly type: 'set-offline'; readonly hostId: HostId }
   | { readonly type: 'set-online'; readonly hostId: HostId }
   /** Manual writer switch (admin `SWITCH @@DATASOURCE dh1:<index>`). */
-  | { readonly type: 'switch-writer'; readonly index: number; readonly reason: string };
+  | { readonly type: 'switch-writer'; readonly index: number; readonly reason: string }
+  /**
+   * A backend joins at run time (admin ADD MASTER / ADD SLAVE, a reloaded config): appended to
+   * the writeHosts (after the last one) or the readHosts. It starts 'unknown' with its replication
+   * gate CLOSED, so it serves reads only after `readmitAfter` healthy checks — unlike start-up,
+   * where the first round of probes runs before the proxy listens.
+   */
+  | { readonly type: 'add-host'; readonly host: string; readonly port: number; readonly role: HostRole; readonly weight: number; readonly reason: string }
+  /**
+   * A backend leaves (admin REMOVE BACKEND, a reloaded config). Refused for the active writeHost
+   * and for writeHosts before it (the dnindex counts positions: it would then name another host).
+   */
+  | { readonly type: 'remove-host'; readonly hostId: HostId; readonly reason: string }
+  /** A backend's weight changes (a reloaded config); weight 0 takes it out of read rotation. */
+  | { readonly type: 'set-weight'; readonly hostId: HostId; readonly weight: number; readonly reason: string };
 
 /** A host's heartbeat status changed. */
 export interface StatusTransition {
@@ -186,7 +203,29 @@ export interface WriterRefusedTransition {
   readonly reason: string;
 }
 
-export type Transition = StatusTransition | ReadableTransition | WriterSwitchTransition | WriterRefusedTransition;
+/** A backend joined or left the dataHost (`index` = its position among its role's hosts then). */
+export interface TopologyTransition {
+  readonly kind: 'host-added' | 'host-removed';
+  readonly hostId: HostId;
+  readonly role: HostRole;
+  readonly index: number;
+  readonly reason: string;
+}
+
+/** An add-host / remove-host / set-weight was refused; nothing changed. */
+export interface TopologyRefusedTransition {
+  readonly kind: 'topology-refused';
+  readonly hostId: HostId;
+  readonly reason: string;
+}
+
+export type Transition =
+  | StatusTransition
+  | ReadableTransition
+  | WriterSwitchTransition
+  | WriterRefusedTransition
+  | TopologyTransition
+  | TopologyRefusedTransition;
 
 export function initialState(dh: DataHostConfig, writerIndex = 0): ClusterState {
   if (!Number.isInteger(writerIndex) || writerIndex < 0 || writerIndex >= dh.writeHosts.length) {
@@ -263,6 +302,8 @@ function deriveView(h: HostFacts, active: boolean, prev: HostView | undefined): 
   if (
     prev !== undefined &&
     prev.status === h.status &&
+    prev.index === h.index &&
+    prev.weight === h.weight &&
     prev.readOnly === h.readOnly &&
     prev.readable === readable &&
     prev.lastError === h.lastError &&
@@ -307,6 +348,7 @@ function sameReplication(a: ReplicationView | undefined, b: ReplicationView | un
 function sameFacts(a: HostFacts, b: HostFacts): boolean {
   return (
     a.status === b.status &&
+    a.weight === b.weight &&
     a.readOnly === b.readOnly &&
     a.misses === b.misses &&
     a.lastError === b.lastError &&
@@ -470,7 +512,11 @@ function reduceHost(h: HostFacts, event: ClusterEvent, state: ClusterState, writ
       return h.status !== 'offline'
         ? { facts: h, statusReason: '', gateReason: undefined }
         : { facts: { ...h, status: 'unknown', misses: 0 }, statusReason: 'set online by operator', gateReason: undefined };
+    case 'set-weight':
+      return { facts: { ...h, weight: event.weight }, statusReason: event.reason, gateReason: `weight ${h.weight} → ${event.weight}` };
     case 'switch-writer':
+    case 'add-host':
+    case 'remove-host':
       return { facts: h, statusReason: '', gateReason: undefined };
   }
 }
@@ -526,7 +572,56 @@ function candidateProblem(c: HostFacts, state: ClusterState, writer: HostFacts):
   return undefined;
 }
 
+/** add-host / remove-host: the host list changes; nothing else does. */
+function reduceTopology(
+  state: ClusterState,
+  event: Extract<ClusterEvent, { type: 'add-host' | 'remove-host' }>,
+): { state: ClusterState; transitions: Transition[] } {
+  const refuse = (hostId: HostId, reason: string) => ({ state, transitions: [{ kind: 'topology-refused' as const, hostId, reason }] });
+  if (event.type === 'add-host') {
+    const id = `${event.host}:${event.port}`;
+    const known = state.hosts.find((h) => sameEndpoint(h.host, h.port, event.host, event.port));
+    if (known) return refuse(id, `backend ${id} is already ${known.role === 'write' ? 'writeHost' : 'readHost'} ${known.index} (${known.id})`);
+    if (!Number.isInteger(event.weight) || event.weight < 0) return refuse(id, `invalid weight ${event.weight}`);
+    const index = state.hosts.filter((h) => h.role === event.role).length;
+    const fresh = hostState(event.host, event.port, event.role, index, event.weight, false);
+    const facts: HostFacts = { ...factsOf(fresh), gateOpen: false };
+    const added: HostState = { ...facts, view: deriveView(facts, false, undefined) };
+    // writeHosts stay before readHosts (the order of the config, and of backend_ndx after a restart).
+    const at = event.role === 'write' ? state.hosts.filter((h) => h.role === 'write').length : state.hosts.length;
+    const hosts = [...state.hosts.slice(0, at), added, ...state.hosts.slice(at)];
+    return {
+      state: { ...state, hosts, version: state.version + 1 },
+      transitions: [{ kind: 'host-added', hostId: added.id, role: event.role, index, reason: event.reason }],
+    };
+  }
+  const gone = state.hosts.find((h) => h.id === event.hostId);
+  if (!gone) return refuse(event.hostId, `no backend ${event.hostId}`);
+  if (gone.role === 'write' && gone.index === state.writerIndex) {
+    return refuse(gone.id, `backend ${gone.id} is the active writeHost: switch the writer to another writeHost first`);
+  }
+  if (gone.role === 'write' && gone.index < state.writerIndex) {
+    return refuse(
+      gone.id,
+      `backend ${gone.id} is writeHost ${gone.index}, before the active writeHost ${state.writerIndex}: removing it would shift the index the dnindex records onto another host`,
+    );
+  }
+  const hosts = state.hosts
+    .filter((h) => h !== gone)
+    .map((h) => {
+      if (h.role !== gone.role || h.index < gone.index) return h;
+      const facts: HostFacts = { ...factsOf(h), index: h.index - 1 };
+      const active = h.role === 'write' && facts.index === state.writerIndex;
+      return { ...facts, view: deriveView(facts, active, undefined) };
+    });
+  return {
+    state: { ...state, hosts, version: state.version + 1 },
+    transitions: [{ kind: 'host-removed', hostId: gone.id, role: gone.role, index: gone.index, reason: event.reason }],
+  };
+}
+
 export function reduce(state: ClusterState, event: ClusterEvent): { state: ClusterState; transitions: Transition[] } {
+  if (event.type === 'add-host' || event.type === 'remove-host') return reduceTopology(state, event);
   const transitions: Transition[] = [];
   const gateReasons = new Map<HostId, string>();
   let facts: HostFacts[] = state.hosts.map(factsOf);
@@ -535,6 +630,9 @@ export function reduce(state: ClusterState, event: ClusterEvent): { state: Clust
   if (event.type !== 'switch-writer') {
     const i = facts.findIndex((h) => h.id === event.hostId);
     const h = facts[i];
+    if (h === undefined && event.type === 'set-weight') {
+      return { state, transitions: [{ kind: 'topology-refused', hostId: event.hostId, reason: `no backend ${event.hostId}` }] };
+    }
     if (h !== undefined) {
       const writer = facts.find((x) => x.role === 'write' && x.index === state.writerIndex)!;
       const step = reduceHost(h, event, state, writer);

@@ -80,5 +80,15 @@ function logTransition(log: Logger, dataHost: string, t: Transition): void {
     case 'writer-refused':
       log.error({ dataHost, host: t.hostId, writerIndex: t.writerIndex, manual: t.manual, reason: t.reason }, 'writeHost switch refused');
       return;
+    case 'host-added':
+    case 'host-removed':
+      log.warn(
+        { dataHost, host: t.hostId, role: t.role === 'write' ? 'writeHost' : 'readHost', index: t.index, reason: t.reason },
+        t.kind === 'host-added' ? 'backend added' : 'backend removed',
+      );
+      return;
+    case 'topology-refused':
+      log.warn({ dataHost, host: t.hostId, reason: t.reason }, 'backend change refused');
+      return;
   }
 }

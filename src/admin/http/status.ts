@@ -62,6 +62,12 @@ export function describeTransition(t: Transition): string {
       return `writeHost ${t.fromHostId} → ${t.toHostId} (${t.manual ? 'manual' : 'automatic'}): ${t.reason}`;
     case 'writer-refused':
       return `writer switch refused (${t.manual ? 'manual' : 'automatic'}, writer ${t.hostId}): ${t.reason}`;
+    case 'host-added':
+      return `${t.hostId} added as ${t.role === 'write' ? 'writeHost' : 'readHost'} ${t.index}: ${t.reason}`;
+    case 'host-removed':
+      return `${t.hostId} removed (was ${t.role === 'write' ? 'writeHost' : 'readHost'} ${t.index}): ${t.reason}`;
+    case 'topology-refused':
+      return `backend change refused for ${t.hostId}: ${t.reason}`;
   }
 }
 

@@ -536,3 +536,97 @@ test('a standby following another host than the dead writer is not a failover ca
   assert.equal(r.view.writerIndex, 2);
   assert.match(kinds(r.transitions, 'writer-switch')[0]!.reason, /1 \(w1:3301\) replicates from w2:3302, not from the writeHost w0:3300/);
 });
+
+// ------------------------------------------------------------------------------ topology
+
+const addHost = (id: string, role: 'write' | 'read', weight = 1): ClusterEvent => ({
+  type: 'add-host',
+  host: id.split(':')[0]!,
+  port: Number(id.split(':')[1]),
+  role,
+  weight,
+  reason: 'test',
+});
+const removeHost = (hostId: string): ClusterEvent => ({ type: 'remove-host', hostId, reason: 'test' });
+
+test('an added readHost is appended and serves reads only after readmitAfter healthy checks', () => {
+  let r = run(healthy(), [addHost('r2:3312', 'read', 2)]);
+  assert.deepEqual(r.view.hosts.map((h) => h.id), [...W, ...R, 'r2:3312']);
+  const added = host(r.view, 'r2:3312');
+  assert.deepEqual([added.role, added.index, added.weight, added.status, added.readable], ['read', 2, 2, 'unknown', false]);
+  assert.deepEqual(r.transitions.map((t) => [t.kind, t.hostId]), [['host-added', 'r2:3312']]);
+  r = run(r.state, [ok('r2:3312', true), ...replN('r2:3312', 2)]);
+  assert.equal(host(r.view, 'r2:3312').readable, false, 'two healthy checks are not enough');
+  r = run(r.state, replN('r2:3312', 1));
+  assert.equal(host(r.view, 'r2:3312').readable, true);
+  assert.ok(kinds(r.transitions, 'readable').some((t) => t.hostId === 'r2:3312'));
+});
+
+test('an added writeHost goes after the other writeHosts (backend_ndx as after a restart) and can take over', () => {
+  const dh = dataHost({ writeHosts: 1 });
+  let r = run(healthy(dh), [addHost('w9:3309', 'write')]);
+  assert.deepEqual(r.view.hosts.map((h) => h.id), [W[0], 'w9:3309', ...R]);
+  assert.equal(host(r.view, 'w9:3309').index, 1);
+  r = run(r.state, [ok('w9:3309', false), ...Array.from({ length: 3 }, () => repl('w9:3309', 0, { sourceHost: 'w0', sourcePort: 3300 })), ...failN(W[0], 3)]);
+  assert.equal(r.view.writerIndex, 1);
+  assert.equal(r.view.writer?.id, 'w9:3309');
+});
+
+test('adding a known backend is refused (loopback spellings are one host), nothing changes', () => {
+  const dh = validateConfig({
+    listen: { port: 0 },
+    users: [{ name: 'app', password: 'app' }],
+    dataHost: { name: 'dh1', user: 'app', password: 'app', writeHosts: [{ host: '127.0.0.1', port: 3306 }], failover: { dnindexFile: '/nonexistent/dnindex' } },
+  }).dataHost;
+  const s = initialState(dh);
+  for (const e of [addHost('127.0.0.1:3306', 'read'), addHost('localhost:3306', 'write')]) {
+    const r = reduce(s, e);
+    assert.equal(r.state, s);
+    assert.equal(r.transitions.length, 1);
+    const t = r.transitions[0]!;
+    assert.ok(t.kind === 'topology-refused' && /already writeHost 0/.test(t.reason), JSON.stringify(t));
+  }
+});
+
+test('removing a readHost re-numbers the later ones; removing an unknown host is refused', () => {
+  const r = run(healthy(), [removeHost(R[0])]);
+  assert.deepEqual(r.view.hosts.map((h) => h.id), [...W, R[1]]);
+  assert.equal(host(r.view, R[1]).index, 0);
+  assert.equal(host(r.view, R[1]).readable, true, 'the others keep their state');
+  assert.deepEqual(r.transitions.map((t) => [t.kind, t.hostId]), [['host-removed', R[0]]]);
+  const again = reduce(r.state, removeHost(R[0]));
+  assert.equal(again.state, r.state);
+  assert.equal(again.transitions[0]!.kind, 'topology-refused');
+});
+
+test('the active writeHost and writeHosts before it cannot be removed; those after it can', () => {
+  const dh = dataHost({ failover: { promote: true } });
+  let s = run(healthy(dh), [...failN(W[0], 3)]).state;
+  assert.equal(toView(s).writerIndex, 1);
+  for (const [id, why] of [
+    [W[1], /is the active writeHost/],
+    [W[0], /before the active writeHost 1: removing it would shift the index the dnindex records/],
+  ] as const) {
+    const r = reduce(s, removeHost(id));
+    assert.equal(r.state, s);
+    const t = r.transitions[0]!;
+    assert.ok(t.kind === 'topology-refused' && why.test(t.reason), t.kind === 'topology-refused' ? t.reason : t.kind);
+  }
+  const r = reduce(s, removeHost(W[2]));
+  s = r.state;
+  assert.deepEqual(toView(s).hosts.filter((h) => h.role === 'write').map((h) => h.id), [W[0], W[1]]);
+  assert.equal(toView(s).writer?.id, W[1]);
+});
+
+test('set-weight: weight 0 leaves read rotation, a weight back re-enters it', () => {
+  let r = run(healthy(), [{ type: 'set-weight', hostId: R[0], weight: 0, reason: 'test' }]);
+  assert.equal(host(r.view, R[0]).weight, 0);
+  assert.equal(host(r.view, R[0]).readable, false);
+  assert.deepEqual(r.transitions.map((t) => [t.kind, t.hostId]), [['readable', R[0]]]);
+  r = run(r.state, [{ type: 'set-weight', hostId: R[0], weight: 5, reason: 'test' }]);
+  assert.equal(host(r.view, R[0]).weight, 5);
+  assert.equal(host(r.view, R[0]).readable, true);
+  const unknown = reduce(r.state, { type: 'set-weight', hostId: 'nope:1', weight: 1, reason: 'test' });
+  assert.equal(unknown.state, r.state);
+  assert.equal(unknown.transitions[0]!.kind, 'topology-refused');
+});
