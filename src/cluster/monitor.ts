@@ -30,23 +30,42 @@ export interface MonitorOptions {
 }
 
 export class Monitor {
-  private readonly probes: HostProbe[];
+  private readonly probes = new Map<string, HostProbe>();
+  private started = false;
 
-  constructor(opts: MonitorOptions) {
-    this.probes = opts.hosts.map((h) => new HostProbe(h, opts));
+  constructor(private readonly opts: MonitorOptions) {
+    for (const h of opts.hosts) this.probes.set(h.id, new HostProbe(h, opts));
   }
 
   start(): void {
-    for (const p of this.probes) p.start();
+    this.started = true;
+    for (const p of this.probes.values()) p.start();
   }
 
   /** Runs one heartbeat and one replication probe of every host now and waits for the verdicts. */
   async probeAll(): Promise<void> {
-    await Promise.all(this.probes.flatMap((p) => [p.heartbeat(), p.replication()]));
+    await Promise.all([...this.probes.values()].flatMap((p) => [p.heartbeat(), p.replication()]));
+  }
+
+  /** A backend joined at run time: probed from now on (at once when the monitor runs). */
+  addHost(host: HostView): void {
+    if (this.probes.has(host.id)) return;
+    const probe = new HostProbe(host, this.opts);
+    this.probes.set(host.id, probe);
+    if (this.started) probe.start();
+  }
+
+  /** A backend left: its probes stop and their connections close; no more events about it. */
+  async removeHost(hostId: string): Promise<void> {
+    const probe = this.probes.get(hostId);
+    if (!probe) return;
+    this.probes.delete(hostId);
+    await probe.stop();
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.probes.map((p) => p.stop()));
+    this.started = false;
+    await Promise.all([...this.probes.values()].map((p) => p.stop()));
   }
 }
 
