@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { SluiceConfig } from './config/types.js';
+import { deepFreeze, planConfigChange } from './config/index.js';
 import { ClusterStore } from './cluster/store.js';
 import { initialState } from './cluster/reduce.js';
 import { Monitor } from './cluster/monitor.js';
@@ -18,12 +19,14 @@ import { warmClassifier } from './routing/classify.js';
 import { newSessionStats, type SessionStats } from './frontend/session.js';
 import { StatementStats } from './frontend/statement-stats.js';
 import { startHttpServer } from './admin/http/http-server.js';
-import { AdminServer } from './admin/admin-server.js';
+import { AdminServer, type ConfigApplyResult } from './admin/admin-server.js';
+import type { HostView } from './cluster/view.js';
 
 /** Used until a writeHost has answered once (and when none ever does). */
 const FALLBACK_SERVER_VERSION = '8.0.0-sluice';
 
 export interface Sluice {
+  /** The running configuration (the start config with every live change applied since). */
   readonly config: SluiceConfig;
   readonly cluster: ClusterStore;
   readonly stats: SessionStats;
@@ -38,6 +41,12 @@ export interface Sluice {
   readonly adminAddress?: { host: string; port: number };
   serverVersion(): string;
   pools(hostId: string): HostPools | undefined;
+  /**
+   * Applies a validated configuration: backends join / leave / change weight, accounts,
+   * whitelist, limits and the SQL log take effect now; the rest is reported as needing a restart
+   * (see config/live.ts). The admin port's commands and RELOAD @@CONFIG come through here.
+   */
+  applyConfig(next: SluiceConfig, source: string): ConfigApplyResult;
   close(): Promise<void>;
 }
 
@@ -67,9 +76,11 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
       'dnindex: starting on the writeHost recorded by an earlier switch',
     );
   }
+  /** The running configuration: replaced (never mutated) by applyConfig. */
+  let running = config;
   const cluster = new ClusterStore(initialState(dh, persistedIndex ?? 0), log.child({ component: 'cluster' }));
   const poolsById = new Map<string, HostPools>();
-  for (const h of cluster.view.hosts) {
+  const openPools = (h: HostView): void => {
     poolsById.set(
       h.id,
       new HostPools(
@@ -78,34 +89,77 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
         log,
       ),
     );
-  }
+  };
+  for (const h of cluster.view.hosts) openPools(h);
   const monitor = new Monitor({
     dataHost: dh,
     hosts: cluster.view.hosts,
     dispatch: (e) => cluster.dispatch(e),
     logger: log.child({ component: 'monitor' }),
   });
-  // A dead host's idle connections are useless (drop them so nobody borrows one), and statements
-  // still running there will never answer (abort them: reads retry elsewhere, DESIGN §4).
-  cluster.on('change', (_view, transitions) => {
+  /** Pools of removed backends, closing once the statements still running there have finished. */
+  const retiring = new Set<Promise<void>>();
+  cluster.on('change', (view, transitions) => {
     for (const t of transitions) {
-      if (t.kind !== 'status' || t.to !== 'down') continue;
-      const pools = poolsById.get(t.hostId);
-      pools?.abortInFlight(t.reason);
-      void pools?.clearIdle();
+      if (t.kind === 'status' && t.to === 'down') {
+        // A dead host's idle connections are useless (drop them so nobody borrows one), and
+        // statements still running there will never answer (abort them: reads retry elsewhere,
+        // DESIGN §4).
+        const pools = poolsById.get(t.hostId);
+        pools?.abortInFlight(t.reason);
+        void pools?.clearIdle();
+      } else if (t.kind === 'host-added') {
+        const h = view.hosts.find((x) => x.id === t.hostId);
+        if (!h) continue;
+        openPools(h);
+        monitor.addHost(h);
+      } else if (t.kind === 'host-removed') {
+        // Routing no longer sees the host; what runs there finishes (drain), then its
+        // connections close.
+        const pools = poolsById.get(t.hostId);
+        poolsById.delete(t.hostId);
+        const done = Promise.all([monitor.removeHost(t.hostId), pools?.close()])
+          .then(() => log.info({ backend: t.hostId }, 'removed backend: connections closed'))
+          .catch((err: unknown) => log.warn({ backend: t.hostId, err: (err as Error).message }, 'removed backend: closing its connections failed'))
+          .finally(() => retiring.delete(done));
+        retiring.add(done);
+      }
     }
   });
+
+  const applyConfig = (next: SluiceConfig, source: string): ConfigApplyResult => {
+    const plan = planConfigChange(running, next, cluster.view.writerIndex);
+    const notes = [...plan.notes];
+    const dispatch = (event: Parameters<ClusterStore['dispatch']>[0]): void => {
+      for (const t of cluster.dispatch(event)) if (t.kind === 'topology-refused') notes.push(t.reason);
+    };
+    for (const r of plan.remove) dispatch({ type: 'remove-host', hostId: r.hostId, reason: source });
+    for (const a of plan.add) dispatch({ type: 'add-host', ...a, reason: source });
+    for (const w of plan.reweight) dispatch({ type: 'set-weight', hostId: w.hostId, weight: w.weight, reason: source });
+    // The running host lists are what the cluster has now, in its order (backend_ndx).
+    const hosts = cluster.view.hosts.map((h) => ({ role: h.role, entry: { host: h.host, port: h.port, weight: h.weight } }));
+    running = deepFreeze({
+      ...plan.config,
+      dataHost: {
+        ...plan.config.dataHost,
+        writeHosts: hosts.filter((h) => h.role === 'write').map((h) => h.entry),
+        readHosts: hosts.filter((h) => h.role === 'read').map((h) => h.entry),
+      },
+    });
+    log.warn({ source, live: plan.live, restart: plan.restart, notes }, 'configuration applied');
+    return { live: plan.live, restart: plan.restart, notes };
+  };
 
   const stats: SessionStats = newSessionStats();
   const statementStats = new StatementStats();
   const serverVersion = (): string => {
-    if (config.serverVersion) return config.serverVersion;
+    if (running.serverVersion) return running.serverVersion;
     const writer = cluster.view.writer;
     return (writer && poolsById.get(writer.id)?.serverVersion) ?? FALLBACK_SERVER_VERSION;
   };
   const frontend = new FrontendServer(
     {
-      config,
+      config: () => running,
       cluster: () => cluster.view,
       pools: (id) => poolsById.get(id),
       selector: createSelector(dh.loadBalance),
@@ -151,7 +205,8 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     : undefined;
   const admin = config.admin ? new AdminServer(
     {
-      config,
+      config: () => running,
+      applyConfig,
       ...(opts.configPath !== undefined ? { configPath: opts.configPath } : {}),
       cluster,
       pools: (id) => poolsById.get(id),
@@ -169,7 +224,9 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     : undefined;
 
   return {
-    config,
+    get config() {
+      return running;
+    },
     cluster,
     stats,
     statementStats,
@@ -177,6 +234,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     address,
     serverVersion,
     pools: (id) => poolsById.get(id),
+    applyConfig,
     ...(http ? { httpAddress: http.address } : {}),
     ...(adminAddress ? { adminAddress } : {}),
     async close() {
@@ -187,6 +245,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
       await monitor.stop();
       await failover.stop();
       await Promise.all([...poolsById.values()].map((p) => p.close()));
+      await Promise.all(retiring);
     },
   };
 }

@@ -3,15 +3,15 @@
  * (`config.admin`), the same handshake and authentication code as the proxy port, and only
  * COM_QUERY / COM_PING / COM_QUIT / COM_INIT_DB.
  *
- * What is live and what is not:
- *  - SET OFFLINE / SET ONLINE / SWITCH @@DATASOURCE / KILL @@CONNECTION act on the running proxy.
- *  - ADD MASTER / ADD SLAVE / ADD|REMOVE CLIENT / ADD|REMOVE PWD edit the *configuration* held by
- *    the admin port (validated with validateConfig); the running config is frozen and the pools
- *    are built at start, so they apply at the next start (SAVE CONFIG writes them to the file).
- *    REMOVE BACKEND additionally sets the host offline at once, so traffic stops going there.
- *  - RELOAD @@CONFIG re-reads and validates the file: a bad file is refused (every problem listed)
- *    and nothing changes; a good one replaces the admin port's configuration and the reply lists
- *    what differs from the running config (applied at restart).
+ * Every change goes one way: the admin port edits its copy of the configuration, validates it
+ * (validateConfig, every problem listed), and hands it to `applyConfig`, which makes the running
+ * proxy follow (config/live.ts): backends join and leave through the cluster reducer, accounts,
+ * whitelist, limits and the SQL log take effect for the next connection or statement. A YAML
+ * reload (RELOAD @@CONFIG) takes exactly the same path. What cannot change live (listeners, pool
+ * sizes, TLS, heartbeat timing) is kept as running and reported as waiting for a restart.
+ * SAVE CONFIG writes the admin port's copy to the file, atomically.
+ *
+ * SET OFFLINE / SET ONLINE / SWITCH @@DATASOURCE / KILL @@CONNECTION act on state, not config.
  *
  * Unlike Atlas, a refused change answers with an ERR saying why.
  */
@@ -59,9 +59,19 @@ export interface StatementStatsRegistry {
   top(n: number): readonly StatementStat[];
 }
 
+/** What `applyConfig` did with a configuration: config paths applied now / at the next start. */
+export interface ConfigApplyResult {
+  readonly live: readonly string[];
+  readonly restart: readonly string[];
+  /** Changes refused for the running proxy, with the reason (they wait for a restart). */
+  readonly notes: readonly string[];
+}
+
 export interface AdminDeps {
-  /** The running configuration (frozen). */
-  readonly config: SluiceConfig;
+  /** The running configuration. */
+  config(): SluiceConfig;
+  /** Makes the running proxy follow a validated configuration as far as it can live. */
+  applyConfig(next: SluiceConfig, source: string): ConfigApplyResult;
   /** File the config was loaded from (SAVE CONFIG / RELOAD @@CONFIG need it). */
   readonly configPath?: string;
   readonly cluster: ClusterStore;
@@ -82,7 +92,15 @@ const table = (t: AdminTable): AdminReply => ({ type: 'table', table: t });
 
 export const UNKNOWN_COMMAND_MESSAGE = "Unknown admin command: use 'SELECT * FROM help' to see the supported commands";
 
-const RESTART_NOTE = 'not applied to the running proxy: SAVE CONFIG writes it to the config file, a restart applies it';
+/** Says what of a change is still waiting for a restart; empty when everything is live. */
+function pending(result: ConfigApplyResult): string {
+  const parts: string[] = [];
+  if (result.notes.length > 0) parts.push(result.notes.join('; '));
+  if (result.restart.length > 0) parts.push(`waiting for a restart: ${result.restart.join(', ')}`);
+  return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}
+
+const SAVE_HINT = 'SAVE CONFIG keeps it across restarts';
 
 type MutableConfig = {
   users: { name: string; password: string; auth?: string }[];
@@ -103,7 +121,7 @@ export class AdminServer {
     log: Logger,
   ) {
     this.log = log;
-    this.configured = deps.config;
+    this.configured = deps.config();
     this.server = net.createServer((socket) => void this.accept(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'admin listener error'));
   }
@@ -135,7 +153,7 @@ export class AdminServer {
     socket.once('close', () => this.sockets.delete(socket));
     const ch = new ClientChannel(socket, MAX_ADMIN_PACKET);
     const remoteAddress = socket.remoteAddress ?? 'unknown';
-    const admin = this.deps.config.admin;
+    const admin = this.deps.config().admin;
     try {
       if (!admin) return;
       const client = await authenticate(ch, {
@@ -243,13 +261,15 @@ export class AdminServer {
         } else {
           cluster.dispatch({ type: 'set-offline', hostId: h.id });
           if (cmd.force) {
-            // Sessions do not expose their backend host, so FORCE acts on the host's pools:
-            // statements running there are aborted (reads retry elsewhere) and idle
-            // connections are dropped.
+            // Every connection to the host is cut: running statements are aborted (a read that
+            // has sent nothing yet retries elsewhere), a transaction held there fails with 2013
+            // at its next statement, idle connections close. Sessions go on on other hosts.
             const pools = this.deps.pools(h.id);
-            const aborted = pools?.abortInFlight('SET OFFLINE FORCE by operator') ?? 0;
-            await pools?.clearIdle();
-            this.log.warn({ backend: h.id, aborted }, 'SET OFFLINE FORCE');
+            const cut = pools?.cutAll('SET OFFLINE FORCE by operator') ?? 0;
+            // Not awaited: the retired pools drain as sessions hand the cut connections back
+            // (a session in a transaction does so at its next statement).
+            void pools?.clearIdle();
+            this.log.warn({ backend: h.id, cut }, 'SET OFFLINE FORCE');
           }
         }
         this.log.warn({ backend: h.id, command: cmd.kind }, 'admin changed backend state');
@@ -266,22 +286,36 @@ export class AdminServer {
       case 'add-client': {
         const client = cmd.client.trim();
         if (this.configured.clients.includes(client)) return refused(`client ${client} is already in the list`);
-        return this.mutate((c) => c.clients.push(client), `client ${client} added; ${RESTART_NOTE}`);
+        const first = this.configured.clients.length === 0 ? '; the whitelist was empty, so from now on only listed addresses may connect' : '';
+        return this.mutate('ADD CLIENT', (c) => c.clients.push(client), (r) => `client ${client} added${first}${pending(r)}; ${SAVE_HINT}`);
       }
       case 'remove-client': {
         if (!this.configured.clients.includes(cmd.client)) return refused(`client ${cmd.client} is not in the list`);
-        return this.mutate((c) => (c.clients = c.clients.filter((x) => x !== cmd.client)), `client ${cmd.client} removed; ${RESTART_NOTE}`);
+        const last = this.configured.clients.length === 1 ? '; the whitelist is now empty, so every address may connect' : '';
+        return this.mutate(
+          'REMOVE CLIENT',
+          (c) => (c.clients = c.clients.filter((x) => x !== cmd.client)),
+          (r) => `client ${cmd.client} removed (new connections from it are refused; open ones stay)${last}${pending(r)}; ${SAVE_HINT}`,
+        );
       }
       case 'pwds':
         return table(pwdsTable(this.configured));
       case 'add-pwd': {
         if (this.configured.users.some((u) => u.name === cmd.user)) return refused(`user ${cmd.user} already exists (REMOVE PWD ${cmd.user} first)`);
         const hash = `*${nativePasswordHash(cmd.password).toString('hex').toUpperCase()}`;
-        return this.mutate((c) => c.users.push({ name: cmd.user, password: hash }), `user ${cmd.user} added (password stored as its hash); ${RESTART_NOTE}`);
+        return this.mutate(
+          'ADD PWD',
+          (c) => c.users.push({ name: cmd.user, password: hash }),
+          (r) => `user ${cmd.user} added (password stored as its hash), may log in now${pending(r)}; ${SAVE_HINT}`,
+        );
       }
       case 'remove-pwd': {
         if (!this.configured.users.some((u) => u.name === cmd.user)) return refused(`user ${cmd.user} does not exist`);
-        return this.mutate((c) => (c.users = c.users.filter((u) => u.name !== cmd.user)), `user ${cmd.user} removed; ${RESTART_NOTE}`);
+        return this.mutate(
+          'REMOVE PWD',
+          (c) => (c.users = c.users.filter((u) => u.name !== cmd.user)),
+          (r) => `user ${cmd.user} removed (new logins are refused; open sessions stay, KILL @@CONNECTION ends them)${pending(r)}; ${SAVE_HINT}`,
+        );
       }
       case 'save-config': {
         const file = this.deps.configPath;
@@ -297,7 +331,7 @@ export class AdminServer {
       case 'reload-config':
         return this.reload();
       case 'show-datasource':
-        return table(datasourceTable(cluster.view, this.stats, this.deps.config.dataHost.pool.max));
+        return table(datasourceTable(cluster.view, this.stats, this.deps.config().dataHost.pool.max));
       case 'show-heartbeat':
         return table(heartbeatTable(cluster.view));
       case 'show-connection':
@@ -332,7 +366,7 @@ export class AdminServer {
     const writeCount = view.hosts.filter((h) => h.role === 'write').length;
     if (!target) return refused(`dataHost ${name} has no writeHost ${index} (writeHosts are 0-${writeCount - 1})`);
     if (index === view.writerIndex) return refused(`writeHost ${index} (${hostAddress(target)}) is already the active writeHost`);
-    if (target.readOnly === true && !this.deps.config.dataHost.failover.promote) {
+    if (target.readOnly === true && !this.deps.config().dataHost.failover.promote) {
       return refused(
         `switch to writeHost ${index} (${hostAddress(target)}) refused: it is read-only (read_only=ON) and failover.promote is off, so every write would fail; turn read_only off on it first or enable failover.promote`,
       );
@@ -353,10 +387,20 @@ export class AdminServer {
     );
     if (known) return refused(`backend ${hostAddress({ host, port })} is already known (dataHost.${known[0]}[${known[1]}])`);
     const list = role === 'write' ? 'writeHosts' : 'readHosts';
-    const index = dh[list].length;
+    const w = weight ?? 1;
     return this.mutate(
-      (c) => c.dataHost[list].push({ host, port, weight: weight ?? 1 }),
-      `${role === 'write' ? 'writeHost' : 'readHost'} ${hostAddress({ host, port })} (weight ${weight ?? 1}) added to the configuration as dataHost.${list}[${index}]; ${RESTART_NOTE}`,
+      role === 'write' ? 'ADD MASTER' : 'ADD SLAVE',
+      (c) => c.dataHost[list].push({ host, port, weight: w }),
+      (r) => {
+        const added = this.deps.cluster.view.hosts.findIndex((h) => h.host === host && h.port === port);
+        if (added === -1) return `${hostAddress({ host, port })} added to the configuration only${pending(r)}; ${SAVE_HINT}`;
+        const { readmitAfter } = this.configured.dataHost.replication;
+        const what = role === 'write' ? 'standby writeHost' : 'readHost';
+        return (
+          `${what} ${hostAddress({ host, port })} (weight ${w}) added as backend_ndx ${added + 1}: heartbeats start now, ` +
+          `it serves reads after ${readmitAfter} healthy replication checks${pending(r)}; ${SAVE_HINT}`
+        );
+      },
     );
   }
 
@@ -373,18 +417,23 @@ export class AdminServer {
     const list = h.role === 'write' ? 'writeHosts' : 'readHosts';
     const id = `${h.host.toLowerCase()}:${h.port}`;
     if (!this.configured.dataHost[list].some((x) => `${x.host.toLowerCase()}:${x.port}` === id)) {
-      return refused(`backend ${ndx} (${hostAddress(h)}) is already removed from the configuration (applied at restart)`);
+      return refused(`backend ${ndx} (${hostAddress(h)}) is not in the admin port's configuration (RELOAD @@CONFIG re-reads the file)`);
     }
-    const reply = this.mutate(
+    return this.mutate(
+      'REMOVE BACKEND',
       (c) => (c.dataHost[list] = c.dataHost[list].filter((x) => `${x.host.toLowerCase()}:${x.port}` !== id)),
-      `backend ${ndx} (${hostAddress(h)}) removed from the configuration and set offline now (no new statements go there); ${RESTART_NOTE}`,
+      (r) =>
+        cluster.view.hosts.some((x) => x.id === h.id)
+          ? `backend ${ndx} (${hostAddress(h)}) removed from the configuration only${pending(r)}`
+          : `backend ${ndx} (${hostAddress(h)}) removed: no new statements go there, running ones finish, then its connections close${pending(r)}; ${SAVE_HINT}`,
     );
-    if (reply.type === 'ok') cluster.dispatch({ type: 'set-offline', hostId: h.id });
-    return reply;
   }
 
-  /** Applies `edit` to a copy of the admin configuration; keeps it only if it validates. */
-  private mutate(edit: (c: MutableConfig) => void, message: string): AdminReply {
+  /**
+   * Applies `edit` to a copy of the admin configuration; if it validates, the running proxy
+   * follows it (applyConfig) and it becomes the admin configuration.
+   */
+  private mutate(command: string, edit: (c: MutableConfig) => void, describe: (result: ConfigApplyResult) => string): AdminReply {
     const raw = JSON.parse(JSON.stringify(this.configured)) as MutableConfig;
     edit(raw);
     let next: SluiceConfig;
@@ -394,8 +443,10 @@ export class AdminServer {
       if (err instanceof ConfigError) return refused(`change refused, the configuration would be invalid: ${err.errors.join('; ')}`);
       throw err;
     }
+    const result = this.deps.applyConfig(next, `admin ${command}`);
     this.configured = next;
-    this.log.warn({ change: message }, 'admin changed the configuration');
+    const message = describe(result);
+    this.log.warn({ command, change: message }, 'admin changed the configuration');
     return ok(message, 1);
   }
 
@@ -409,32 +460,14 @@ export class AdminServer {
       const problems = err instanceof ConfigError ? err.errors : [(err as Error).message];
       return refused(`RELOAD @@CONFIG refused, the running configuration is kept. ${problems.length} problem(s): ${problems.join('; ')}`);
     }
+    const result = this.deps.applyConfig(loaded, 'RELOAD @@CONFIG');
     this.configured = loaded;
-    const changed = configDifferences(this.deps.config, loaded);
-    this.log.warn({ file, changed }, 'admin: config reloaded');
-    if (changed.length === 0) return ok(`configuration reloaded from ${file}: no differences from the running configuration`);
-    return ok(
-      `configuration reloaded from ${file} and valid; differs from the running configuration in: ${changed.join(', ')}. Nothing of this can be applied live (pools, cluster and accounts are built at start): restart Sluice to apply it`,
-    );
+    this.log.warn({ file, live: result.live, restart: result.restart, notes: result.notes }, 'admin: config reloaded');
+    if (result.live.length === 0 && result.restart.length === 0) return ok(`configuration reloaded from ${file}: no differences from the running configuration`);
+    const parts = [`configuration reloaded from ${file}`];
+    if (result.live.length > 0) parts.push(`applied now: ${result.live.join(', ')}`);
+    if (result.notes.length > 0) parts.push(result.notes.join('; '));
+    if (result.restart.length > 0) parts.push(`waiting for a restart (running values kept): ${result.restart.join(', ')}`);
+    return ok(parts.join('; '));
   }
-}
-
-/** Top-level keys (and dataHost keys) whose values differ. */
-export function configDifferences(a: SluiceConfig, b: SluiceConfig): string[] {
-  const out: string[] = [];
-  const ja = a as unknown as Record<string, unknown>;
-  const jb = b as unknown as Record<string, unknown>;
-  const keys = new Set([...Object.keys(ja), ...Object.keys(jb)]);
-  for (const k of [...keys].sort()) {
-    if (k === 'dataHost') {
-      const da = ja[k] as Record<string, unknown>;
-      const db = jb[k] as Record<string, unknown>;
-      for (const dk of [...new Set([...Object.keys(da), ...Object.keys(db)])].sort()) {
-        if (JSON.stringify(da[dk]) !== JSON.stringify(db[dk])) out.push(`dataHost.${dk}`);
-      }
-    } else if (JSON.stringify(ja[k]) !== JSON.stringify(jb[k])) {
-      out.push(k);
-    }
-  }
-  return out;
 }

@@ -120,6 +120,27 @@ export class HostPools {
     return aborted;
   }
 
+  /**
+   * The operator cuts the host off (SET OFFLINE … FORCE): every connection lent out is closed,
+   * busy or not — a statement running there fails (a read that sent nothing yet retries
+   * elsewhere), a transaction kept there fails at its next statement. Idle ones: clearIdle().
+   */
+  cutAll(reason: string): number {
+    let cut = 0;
+    for (const conn of this.live) {
+      if (!conn.alive) {
+        this.live.delete(conn);
+        continue;
+      }
+      const pool = this.owner.get(conn);
+      if (pool && !pool.isBorrowedResource(conn)) continue; // idle in the pool
+      this.log.warn({ backend: this.hostId, thread: conn.threadId, busy: conn.isBusy, reason }, 'cutting a backend connection');
+      conn.destroy();
+      cut++;
+    }
+    return cut;
+  }
+
   /** The pool each connection came from (pools are replaced by clearIdle; connections outlive that). */
   private readonly owner = new WeakMap<BackendConnection, genericPool.Pool<BackendConnection>>();
 

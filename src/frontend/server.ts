@@ -21,12 +21,11 @@ export class FrontendServer {
     log: Logger,
   ) {
     this.log = log;
-    this.allowed = whitelist(ctx.config.clients);
     this.server = net.createServer((socket) => this.accept(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
     // One timer for all sessions (not one per statement): gives back the connections of
     // sessions that have been idle for holdConnectionMs.
-    const holdMs = ctx.config.session.holdConnectionMs;
+    const holdMs = ctx.config().session.holdConnectionMs;
     if (holdMs > 0) {
       this.sweeper = setInterval(() => {
         const now = Date.now();
@@ -37,8 +36,18 @@ export class FrontendServer {
   }
 
   private sweeper: NodeJS.Timeout | undefined;
-  /** The `clients` whitelist; undefined = everybody may connect. */
-  private readonly allowed: net.BlockList | undefined;
+  /** The `clients` whitelist built from `allowedFrom`; undefined = everybody may connect. */
+  private allowed: net.BlockList | undefined;
+  private allowedFrom: readonly string[] | undefined;
+
+  /** The whitelist of the running config (rebuilt when ADD/REMOVE CLIENT or a reload changed it). */
+  private whitelist(clients: readonly string[]): net.BlockList | undefined {
+    if (clients !== this.allowedFrom) {
+      this.allowed = whitelist(clients);
+      this.allowedFrom = clients;
+    }
+    return this.allowed;
+  }
 
   private refuse(socket: net.Socket, err: SqlError, why: string): void {
     this.log.warn({ client: socket.remoteAddress, errno: err.errno }, `connection refused: ${why}`);
@@ -59,8 +68,9 @@ export class FrontendServer {
   private accept(socket: net.Socket): void {
     // Admission before the handshake, as a MySQL server does: the client reads one ERR packet.
     const address = normalizeAddress(socket.remoteAddress ?? '');
-    const cfg = this.ctx.config;
-    if (this.allowed && !this.allowed.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) {
+    const cfg = this.ctx.config();
+    const allowed = this.whitelist(cfg.clients);
+    if (allowed && !allowed.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) {
       this.refuse(socket, sqlError('ER_HOST_NOT_PRIVILEGED', address), 'client address not in the clients whitelist');
       return;
     }
@@ -69,7 +79,7 @@ export class FrontendServer {
       return;
     }
     const id = this.nextId++;
-    const ch = new ClientChannel(socket, this.ctx.config.session.maxPacketSize);
+    const ch = new ClientChannel(socket, this.ctx.config().session.maxPacketSize);
     const session = new Session(
       id,
       ch,

@@ -144,12 +144,12 @@ export class SessionConnections {
     this.last = held;
     if (inScope) this.anchor ??= held;
     else this.anchor = undefined;
-    if (this.ctx.config.session.holdConnectionMs === 0) this.releaseIdle();
+    if (this.ctx.config().session.holdConnectionMs === 0) this.releaseIdle();
   }
 
   /** Gives back all but the anchor once the session has been idle for holdConnectionMs. */
   sweep(now: number, idleSince: number): void {
-    if (this.conns.size > 0 && now - idleSince >= this.ctx.config.session.holdConnectionMs) this.releaseIdle();
+    if (this.conns.size > 0 && now - idleSince >= this.ctx.config().session.holdConnectionMs) this.releaseIdle();
   }
 
   /** Drops a connection from the books (it died, or is being given back). */

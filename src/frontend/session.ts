@@ -49,7 +49,8 @@ import {
 
 /** What a session needs from the rest of the proxy (built once in app.ts). */
 export interface SessionContext {
-  readonly config: SluiceConfig;
+  /** The running configuration; read at each use, because accounts and limits change live. */
+  config(): SluiceConfig;
   cluster(): ClusterView;
   pools(hostId: string): HostPools | undefined;
   readonly selector: Selector;
@@ -143,7 +144,7 @@ export class Session {
       const client = await authenticate(this.ch, {
         connectionId: this.id,
         serverVersion: this.ctx.serverVersion(),
-        users: this.ctx.config.users,
+        users: this.ctx.config().users,
         remoteAddress: this.remoteAddress,
         security: this.ctx.security,
       });
@@ -506,7 +507,7 @@ export class Session {
     chunks.push(Buffer.from(data));
     stmt.longData.set(param, chunks);
     stmt.longDataBytes += data.length;
-    if (stmt.longDataBytes > this.ctx.config.session.maxPacketSize) {
+    if (stmt.longDataBytes > this.ctx.config().session.maxPacketSize) {
       // Bounded like max_allowed_packet on the server; the execution then fails cleanly.
       this.log.warn({ statement: id, bytes: stmt.longDataBytes }, 'long data over maxPacketSize; dropping it');
       stmt.longData.clear();
@@ -519,7 +520,7 @@ export class Session {
     const onWriter = conn.hostId === this.ctx.cluster().writer?.id;
     const failed = summary.error !== undefined;
     if (c.digest !== '') this.ctx.statementStats.record(c.digest, ms, summary.rows, onWriter, failed);
-    const log = this.ctx.config.log;
+    const log = this.ctx.config().log;
     const slow = log.slowMs > 0 && ms >= log.slowMs;
     if (!log.sql && !slow) return;
     const text = log.maskLiterals ? c.digest : (this.currentSql ?? c.digest);
@@ -579,7 +580,7 @@ export class Session {
     return (
       decision.target === 'error' &&
       decision.errno === ER_OPTION_PREVENTS_STATEMENT &&
-      this.ctx.config.dataHost.failover.promote
+      this.ctx.config().dataHost.failover.promote
     );
   }
 
@@ -594,7 +595,7 @@ export class Session {
   }
 
   private routeState(): SessionRouteState {
-    return routeState(this.state!, this.backends.holdsLast(), Date.now(), this.ctx.config.session.readYourWritesMs);
+    return routeState(this.state!, this.backends.holdsLast(), Date.now(), this.ctx.config().session.readYourWritesMs);
   }
 
   /** Counts each pin reason the statement just added (user-pain #18: say why sessions pin). */
@@ -707,7 +708,7 @@ export class Session {
     const client = this.client!;
     const verdict = await verifyChangeUser(this.ch, cmd, {
       scramble: client.scramble,
-      users: this.ctx.config.users,
+      users: this.ctx.config().users,
       remoteAddress: this.remoteAddress,
       security: this.ctx.security,
     });

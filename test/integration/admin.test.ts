@@ -125,25 +125,117 @@ describe('admin port', () => {
     assert.match(unknown.message, /SELECT \* FROM help/);
   });
 
-  test('config edits are validated, reported as pending, and saved by SAVE CONFIG', async () => {
-    const [res] = await admin.query('ADD SLAVE 127.0.0.1:3999@2');
-    assert.match((res as { info: string }).info, /restart/);
-    await admin.query('ADD CLIENT 127.0.0.1');
-    assert.deepEqual(await rows('SELECT * FROM clients'), [{ client: '127.0.0.1' }]);
-    await admin.query('ADD PWD bob:bobpass');
-    const pwds = await rows('SELECT * FROM pwds');
-    const bob = pwds.find((r) => r.username === 'bob')!;
-    assert.match(String(bob.password), /^\*[0-9A-F]{40}$/);
-    for (const r of pwds) assert.match(String(r.password), /^(\*[0-9A-F]{40}|sha2:)/, 'never plain text');
+  test('REMOVE BACKEND and ADD SLAVE act on the running proxy; the added host serves reads once seen replicating', async () => {
+    const replica2 = proxy.sandbox.replicas[1]!;
+    const app = await proxy.connect();
+    try {
+      await waitFor(async () => (await serverId(app)) === replica2.serverId, { timeoutMs: 10_000, what: 'reads on replica2' });
+      const [removed] = await admin.query('REMOVE BACKEND 3');
+      assert.match((removed as { info: string }).info, /backend 3 \(127\.0\.0\.1:\d+\) removed: no new statements go there/);
+      assert.equal((await rows('SELECT * FROM backends')).length, 2);
+      for (let i = 0; i < 12; i++) assert.notEqual(await serverId(app), replica2.serverId, 'no reads on a removed backend');
+      // What seed 003's cron script does once the replica has caught up.
+      const [added] = await admin.query(`ADD SLAVE ${replica2.host}:${replica2.port}@2`);
+      assert.match((added as { info: string }).info, /readHost 127\.0\.0\.1:\d+ \(weight 2\) added as backend_ndx 3: heartbeats start now/);
+      const b = await rows('SELECT * FROM backends');
+      assert.deepEqual([b.length, b[2]!.address, b[2]!.weight, b[2]!.role], [3, `${replica2.host}:${replica2.port}`, 2, 'readHost[0]']);
+      await waitFor(async () => (await serverId(app)) === replica2.serverId, { timeoutMs: 10_000, what: 'reads on the added replica2' });
+      assert.equal((await rows('SELECT * FROM backends'))[2]!.state, 'up');
+    } finally {
+      await app.end();
+    }
+  });
+
+  test('an added backend that never answers goes down and takes no reads; reads never fail meanwhile', async () => {
+    const app = await proxy.connect();
+    try {
+      await admin.query('ADD SLAVE 127.0.0.1:1');
+      for (let i = 0; i < 20; i++) assert.ok(await serverId(app) > 0);
+      await waitFor(async () => (await rows('SELECT * FROM backends'))[3]?.state === 'down', { timeoutMs: 10_000, what: '127.0.0.1:1 down' });
+      await admin.query('REMOVE BACKEND 4');
+      assert.equal((await rows('SELECT * FROM backends')).length, 3);
+    } finally {
+      await app.end();
+    }
+  });
+
+  test('ADD PWD / REMOVE PWD: logins change at once, open sessions stay', async () => {
+    const bobLogin = () => mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user: 'bob', password: 'bobpass', database: 'sluice_test' });
+    assert.equal(await errnoOf(bobLogin), 1045);
+    const [res] = await admin.query('ADD PWD bob:bobpass');
+    assert.match((res as { info: string }).info, /user bob added .*may log in now/);
+    const bob = await bobLogin();
+    try {
+      assert.ok((await serverId(bob)) > 0);
+      const pwds = await rows('SELECT * FROM pwds');
+      assert.match(String(pwds.find((r) => r.username === 'bob')!.password), /^\*[0-9A-F]{40}$/);
+      for (const r of pwds) assert.match(String(r.password), /^(\*[0-9A-F]{40}|sha2:)/, 'never plain text');
+      await admin.query('REMOVE PWD bob');
+      assert.equal(await errnoOf(bobLogin), 1045);
+      assert.ok((await serverId(bob)) > 0, 'the open session goes on');
+    } finally {
+      await bob.end();
+    }
+  });
+
+  test('ADD CLIENT / REMOVE CLIENT: the whitelist applies from the next connection', async () => {
+    const open = await proxy.connect();
+    try {
+      await admin.query('ADD CLIENT 10.9.9.0/24');
+      assert.deepEqual(await rows('SELECT * FROM clients'), [{ client: '10.9.9.0/24' }]);
+      assert.equal(await errnoOf(() => proxy.connect()), 1130);
+      assert.ok((await serverId(open)) > 0, 'open connections stay');
+      await admin.query('REMOVE CLIENT 10.9.9.0/24');
+      const again = await proxy.connect();
+      await again.end();
+    } finally {
+      await open.end();
+    }
+  });
+
+  test('SAVE CONFIG writes the live configuration; RELOAD @@CONFIG applies backends live and lists what waits for a restart', async () => {
+    await admin.query('ADD SLAVE 127.0.0.1:3999@2');
     await admin.query('SAVE CONFIG');
     const saved = loadConfigFile(configFile);
     assert.deepEqual(saved.dataHost.readHosts.at(-1), { host: '127.0.0.1', port: 3999, weight: 2 });
-    assert.deepEqual(saved.clients, ['127.0.0.1']);
-    assert.ok(saved.users.some((u) => u.name === 'bob'));
-    // The running proxy is unchanged.
-    assert.equal(proxy.sluice.cluster.view.hosts.length, 3);
-    await admin.query('REMOVE PWD bob');
-    await admin.query('REMOVE CLIENT 127.0.0.1');
+    assert.equal(saved.dataHost.readHosts.length, 2);
+    // Edit the file as an operator would: drop 3999 again, change a pool size.
+    const edited = { ...saved, dataHost: { ...saved.dataHost, readHosts: saved.dataHost.readHosts.slice(0, 1), pool: { ...saved.dataHost.pool, max: saved.dataHost.pool.max + 1 } } };
+    writeFileSync(configFile, serializeConfig(edited, configFile));
+    const [res] = await admin.query('RELOAD @@CONFIG');
+    const info = (res as { info: string }).info;
+    assert.match(info, /applied now: dataHost\.readHosts/);
+    assert.match(info, /waiting for a restart \(running values kept\): dataHost\.pool/);
+    assert.deepEqual((await rows('SELECT * FROM backends')).map((r) => r.backend_ndx), [1, 2, 3]);
+    assert.equal(proxy.sluice.config.dataHost.pool.max, saved.dataHost.pool.max, 'pool size kept until a restart');
+    writeFileSync(configFile, serializeConfig(proxy.sluice.config, configFile));
+  });
+
+  test('SET OFFLINE n FORCE cuts the transaction held on that host (2013); other sessions go on', async () => {
+    const replica2 = proxy.sandbox.replicas[1]!;
+    const inTx = await proxy.connect();
+    const other = await proxy.connect();
+    try {
+      // A read-only transaction runs on a readHost; start them until one lands on replica2.
+      await waitFor(
+        async () => {
+          await inTx.query('START TRANSACTION READ ONLY');
+          if ((await serverId(inTx)) === replica2.serverId) return true;
+          await inTx.query('COMMIT');
+          return false;
+        },
+        { timeoutMs: 10_000, what: 'a read-only transaction on replica2' },
+      );
+      const ndx = (await rows('SELECT * FROM backends')).find((r) => r.address === `${replica2.host}:${replica2.port}`)!.backend_ndx;
+      await admin.query(`SET OFFLINE ${ndx as number} FORCE`);
+      assert.equal(await errnoOf(() => inTx.query('SELECT 1')), 2013);
+      for (let i = 0; i < 6; i++) assert.notEqual(await serverId(other), replica2.serverId);
+      assert.ok((await serverId(inTx)) > 0, 'the cut session starts over');
+      await admin.query(`SET ONLINE ${ndx as number}`);
+    } finally {
+      await inTx.end();
+      await other.end();
+    }
   });
 
   test('RELOAD @@CONFIG with a broken file: ERR listing the problems, running config kept', async () => {
