@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { SluiceConfig } from './config/types.js';
-import { deepFreeze, planConfigChange } from './config/index.js';
+import { ConfigError, deepFreeze, loadConfigFile, planConfigChange } from './config/index.js';
 import { ClusterStore } from './cluster/store.js';
 import { initialState } from './cluster/reduce.js';
 import { Monitor } from './cluster/monitor.js';
@@ -47,6 +47,12 @@ export interface Sluice {
    * (see config/live.ts). The admin port's commands and RELOAD @@CONFIG come through here.
    */
   applyConfig(next: SluiceConfig, source: string): ConfigApplyResult;
+  /**
+   * Re-reads the config file (`StartOptions.configPath`) and applies it like applyConfig; a bad
+   * file throws ConfigError listing every problem and nothing changes (admin RELOAD @@CONFIG,
+   * SIGHUP).
+   */
+  reloadConfig(source: string): ConfigApplyResult;
   close(): Promise<void>;
 }
 
@@ -78,6 +84,8 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
   }
   /** The running configuration: replaced (never mutated) by applyConfig. */
   let running = config;
+  /** The last configuration applied, restart-only parts included (what SAVE CONFIG writes). */
+  let configured = config;
   const cluster = new ClusterStore(initialState(dh, persistedIndex ?? 0), log.child({ component: 'cluster' }));
   const poolsById = new Map<string, HostPools>();
   const openPools = (h: HostView): void => {
@@ -146,8 +154,13 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
         readHosts: hosts.filter((h) => h.role === 'read').map((h) => h.entry),
       },
     });
+    configured = next;
     log.warn({ source, live: plan.live, restart: plan.restart, notes }, 'configuration applied');
     return { live: plan.live, restart: plan.restart, notes };
+  };
+  const reloadConfig = (source: string): ConfigApplyResult => {
+    if (opts.configPath === undefined) throw new ConfigError(['Sluice was started without a config file: there is nothing to reload']);
+    return applyConfig(loadConfigFile(opts.configPath), source);
   };
 
   const stats: SessionStats = newSessionStats();
@@ -206,7 +219,9 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
   const admin = config.admin ? new AdminServer(
     {
       config: () => running,
+      configured: () => configured,
       applyConfig,
+      reloadConfig,
       ...(opts.configPath !== undefined ? { configPath: opts.configPath } : {}),
       cluster,
       pools: (id) => poolsById.get(id),
@@ -235,6 +250,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     serverVersion,
     pools: (id) => poolsById.get(id),
     applyConfig,
+    reloadConfig,
     ...(http ? { httpAddress: http.address } : {}),
     ...(adminAddress ? { adminAddress } : {}),
     async close() {

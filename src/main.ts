@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from './logger.js';
 import { ConfigError, loadConfigFile, validateConfig } from './config/index.js';
 import { startSluice, type Sluice } from './app.js';
+import { describeReload } from './admin/admin-server.js';
 import { sandboxProxyConfig, startSandbox, type Sandbox } from './sandbox/index.js';
 
 const USAGE = `usage:
@@ -57,7 +58,20 @@ async function main(argv: string[]): Promise<number> {
       const log = createLogger(config.log.level);
       // The path lets the admin port's SAVE CONFIG / RELOAD @@CONFIG work on this file.
       const sluice = await startSluice(config, log, { configPath: values.config });
+      // `kill -HUP`: re-read the file and apply it, exactly like the admin port's RELOAD @@CONFIG.
+      const file = values.config;
+      const onHangup = (): void => {
+        try {
+          const result = sluice.reloadConfig('SIGHUP');
+          log.warn({ file, live: result.live, restart: result.restart, notes: result.notes }, describeReload(file, result));
+        } catch (err) {
+          const problems = err instanceof ConfigError ? err.errors : [(err as Error).message];
+          log.error({ file, problems }, 'SIGHUP: the config file is not valid; the running configuration is kept');
+        }
+      };
+      process.on('SIGHUP', onHangup);
       await untilSignal();
+      process.off('SIGHUP', onHangup);
       log.info('shutting down');
       await sluice.close();
       return 0;

@@ -19,7 +19,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { HostPools } from '../backend/host-pools.js';
 import type { ClusterStore } from '../cluster/store.js';
-import { ConfigError, loadConfigFile, saveConfigFile, validateConfig } from '../config/index.js';
+import { ConfigError, saveConfigFile, validateConfig } from '../config/index.js';
 import type { SluiceConfig } from '../config/types.js';
 import { nativePasswordHash } from '../protocol/auth.js';
 import { decodeCommand } from '../protocol/commands.js';
@@ -70,8 +70,15 @@ export interface ConfigApplyResult {
 export interface AdminDeps {
   /** The running configuration. */
   config(): SluiceConfig;
+  /**
+   * The configuration as configured: the last one given to applyConfig / reloadConfig (what SAVE
+   * CONFIG writes). Differs from config() only in what waits for a restart.
+   */
+  configured(): SluiceConfig;
   /** Makes the running proxy follow a validated configuration as far as it can live. */
   applyConfig(next: SluiceConfig, source: string): ConfigApplyResult;
+  /** Re-reads the config file and applies it; throws ConfigError (nothing changed) when it is bad. */
+  reloadConfig(source: string): ConfigApplyResult;
   /** File the config was loaded from (SAVE CONFIG / RELOAD @@CONFIG need it). */
   readonly configPath?: string;
   readonly cluster: ClusterStore;
@@ -113,22 +120,19 @@ export class AdminServer {
   private readonly sockets = new Set<net.Socket>();
   private readonly log: Logger;
   private nextId = 1;
-  /** The configuration as edited on the admin port (starts as the running one). */
-  private configured: SluiceConfig;
 
   constructor(
     private readonly deps: AdminDeps,
     log: Logger,
   ) {
     this.log = log;
-    this.configured = deps.config();
     this.server = net.createServer((socket) => void this.accept(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'admin listener error'));
   }
 
   /** The configuration the admin port would save (running config plus admin edits). */
   get configuration(): SluiceConfig {
-    return this.configured;
+    return this.deps.configured();
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -282,16 +286,16 @@ export class AdminServer {
       case 'remove-backend':
         return this.removeBackend(cmd.ndx);
       case 'clients':
-        return table(clientsTable(this.configured));
+        return table(clientsTable(this.deps.configured()));
       case 'add-client': {
         const client = cmd.client.trim();
-        if (this.configured.clients.includes(client)) return refused(`client ${client} is already in the list`);
-        const first = this.configured.clients.length === 0 ? '; the whitelist was empty, so from now on only listed addresses may connect' : '';
+        if (this.deps.configured().clients.includes(client)) return refused(`client ${client} is already in the list`);
+        const first = this.deps.configured().clients.length === 0 ? '; the whitelist was empty, so from now on only listed addresses may connect' : '';
         return this.mutate('ADD CLIENT', (c) => c.clients.push(client), (r) => `client ${client} added${first}${pending(r)}; ${SAVE_HINT}`);
       }
       case 'remove-client': {
-        if (!this.configured.clients.includes(cmd.client)) return refused(`client ${cmd.client} is not in the list`);
-        const last = this.configured.clients.length === 1 ? '; the whitelist is now empty, so every address may connect' : '';
+        if (!this.deps.configured().clients.includes(cmd.client)) return refused(`client ${cmd.client} is not in the list`);
+        const last = this.deps.configured().clients.length === 1 ? '; the whitelist is now empty, so every address may connect' : '';
         return this.mutate(
           'REMOVE CLIENT',
           (c) => (c.clients = c.clients.filter((x) => x !== cmd.client)),
@@ -299,9 +303,9 @@ export class AdminServer {
         );
       }
       case 'pwds':
-        return table(pwdsTable(this.configured));
+        return table(pwdsTable(this.deps.configured()));
       case 'add-pwd': {
-        if (this.configured.users.some((u) => u.name === cmd.user)) return refused(`user ${cmd.user} already exists (REMOVE PWD ${cmd.user} first)`);
+        if (this.deps.configured().users.some((u) => u.name === cmd.user)) return refused(`user ${cmd.user} already exists (REMOVE PWD ${cmd.user} first)`);
         const hash = `*${nativePasswordHash(cmd.password).toString('hex').toUpperCase()}`;
         return this.mutate(
           'ADD PWD',
@@ -310,7 +314,7 @@ export class AdminServer {
         );
       }
       case 'remove-pwd': {
-        if (!this.configured.users.some((u) => u.name === cmd.user)) return refused(`user ${cmd.user} does not exist`);
+        if (!this.deps.configured().users.some((u) => u.name === cmd.user)) return refused(`user ${cmd.user} does not exist`);
         return this.mutate(
           'REMOVE PWD',
           (c) => (c.users = c.users.filter((u) => u.name !== cmd.user)),
@@ -321,7 +325,7 @@ export class AdminServer {
         const file = this.deps.configPath;
         if (file === undefined) return refused('SAVE CONFIG: Sluice was started without a config file, there is nowhere to save');
         try {
-          saveConfigFile(file, this.configured);
+          saveConfigFile(file, this.deps.configured());
         } catch (err) {
           return refused(`SAVE CONFIG failed: ${err instanceof ConfigError ? err.errors.join('; ') : (err as Error).message}`);
         }
@@ -380,7 +384,7 @@ export class AdminServer {
   }
 
   private addBackend(role: 'write' | 'read', host: string, port: number, weight: number | undefined): AdminReply {
-    const dh = this.configured.dataHost;
+    const dh = this.deps.configured().dataHost;
     const id = `${host.toLowerCase()}:${port}`;
     const known = [...dh.writeHosts.map((h, i) => ['writeHosts', i, h] as const), ...dh.readHosts.map((h, i) => ['readHosts', i, h] as const)].find(
       ([, , h]) => `${h.host.toLowerCase()}:${h.port}` === id,
@@ -394,7 +398,7 @@ export class AdminServer {
       (r) => {
         const added = this.deps.cluster.view.hosts.findIndex((h) => h.host === host && h.port === port);
         if (added === -1) return `${hostAddress({ host, port })} added to the configuration only${pending(r)}; ${SAVE_HINT}`;
-        const { readmitAfter } = this.configured.dataHost.replication;
+        const { readmitAfter } = this.deps.configured().dataHost.replication;
         const what = role === 'write' ? 'standby writeHost' : 'readHost';
         return (
           `${what} ${hostAddress({ host, port })} (weight ${w}) added as backend_ndx ${added + 1}: heartbeats start now, ` +
@@ -416,7 +420,7 @@ export class AdminServer {
     }
     const list = h.role === 'write' ? 'writeHosts' : 'readHosts';
     const id = `${h.host.toLowerCase()}:${h.port}`;
-    if (!this.configured.dataHost[list].some((x) => `${x.host.toLowerCase()}:${x.port}` === id)) {
+    if (!this.deps.configured().dataHost[list].some((x) => `${x.host.toLowerCase()}:${x.port}` === id)) {
       return refused(`backend ${ndx} (${hostAddress(h)}) is not in the admin port's configuration (RELOAD @@CONFIG re-reads the file)`);
     }
     return this.mutate(
@@ -434,7 +438,7 @@ export class AdminServer {
    * follows it (applyConfig) and it becomes the admin configuration.
    */
   private mutate(command: string, edit: (c: MutableConfig) => void, describe: (result: ConfigApplyResult) => string): AdminReply {
-    const raw = JSON.parse(JSON.stringify(this.configured)) as MutableConfig;
+    const raw = JSON.parse(JSON.stringify(this.deps.configured())) as MutableConfig;
     edit(raw);
     let next: SluiceConfig;
     try {
@@ -444,8 +448,7 @@ export class AdminServer {
       throw err;
     }
     const result = this.deps.applyConfig(next, `admin ${command}`);
-    this.configured = next;
-    const message = describe(result);
+        const message = describe(result);
     this.log.warn({ command, change: message }, 'admin changed the configuration');
     return ok(message, 1);
   }
@@ -453,21 +456,23 @@ export class AdminServer {
   private reload(): AdminReply {
     const file = this.deps.configPath;
     if (file === undefined) return refused('RELOAD @@CONFIG: Sluice was started without a config file');
-    let loaded: SluiceConfig;
+    let result: ConfigApplyResult;
     try {
-      loaded = loadConfigFile(file);
+      result = this.deps.reloadConfig('RELOAD @@CONFIG');
     } catch (err) {
       const problems = err instanceof ConfigError ? err.errors : [(err as Error).message];
       return refused(`RELOAD @@CONFIG refused, the running configuration is kept. ${problems.length} problem(s): ${problems.join('; ')}`);
     }
-    const result = this.deps.applyConfig(loaded, 'RELOAD @@CONFIG');
-    this.configured = loaded;
-    this.log.warn({ file, live: result.live, restart: result.restart, notes: result.notes }, 'admin: config reloaded');
-    if (result.live.length === 0 && result.restart.length === 0) return ok(`configuration reloaded from ${file}: no differences from the running configuration`);
-    const parts = [`configuration reloaded from ${file}`];
-    if (result.live.length > 0) parts.push(`applied now: ${result.live.join(', ')}`);
-    if (result.notes.length > 0) parts.push(result.notes.join('; '));
-    if (result.restart.length > 0) parts.push(`waiting for a restart (running values kept): ${result.restart.join(', ')}`);
-    return ok(parts.join('; '));
+    return ok(describeReload(file, result));
   }
+}
+
+/** The answer to a reload (admin RELOAD @@CONFIG, SIGHUP log line). */
+export function describeReload(file: string, result: ConfigApplyResult): string {
+  if (result.live.length === 0 && result.restart.length === 0) return `configuration reloaded from ${file}: no differences from the running configuration`;
+  const parts = [`configuration reloaded from ${file}`];
+  if (result.live.length > 0) parts.push(`applied now: ${result.live.join(', ')}`);
+  if (result.notes.length > 0) parts.push(result.notes.join('; '));
+  if (result.restart.length > 0) parts.push(`waiting for a restart (running values kept): ${result.restart.join(', ')}`);
+  return parts.join('; ');
 }

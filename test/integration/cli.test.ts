@@ -10,6 +10,11 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import { serializeConfig, validateConfig } from '../../src/config/index.js';
+import { sandboxProxyConfig } from '../../src/sandbox/index.js';
+import { errnoOf, serverId } from '../helpers/proxy.js';
+import { getSandbox, waitFor } from '../helpers/sandbox.js';
 
 const execFileP = promisify(execFile);
 const SLUICE = [process.execPath, '--import', 'tsx', 'src/main.ts'] as const;
@@ -85,6 +90,49 @@ test('sandbox starts primary + replicas + proxy, serves clients, and Ctrl-C clea
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     assert.equal(code, 0);
     assert.ok(!existsSync(dir), 'the sandbox directory was removed');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test('SIGHUP re-reads the config file: a new account logs in at once; a broken file is refused and nothing changes', { timeout: 60_000 }, async () => {
+  const sb = await getSandbox();
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-cli-hup-'));
+  const file = path.join(dir, 'sluice.yaml');
+  const base = sandboxProxyConfig(sb, 0) as Record<string, unknown> & { dataHost: Record<string, unknown>; users: unknown[] };
+  const config = (users: unknown[]) =>
+    validateConfig({
+      ...base,
+      listen: { host: '127.0.0.1', port: 0 },
+      users,
+      dataHost: { ...base.dataHost, failover: { enabled: false, dnindexFile: path.join(dir, 'dnindex.properties') } },
+    });
+  writeFileSync(file, serializeConfig(config(base.users), file));
+  const child = spawn(SLUICE[0], [...SLUICE.slice(1), 'start', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  try {
+    await waitFor(async () => /"msg":"sluice listening"/.test(log), { timeoutMs: 30_000, what: 'sluice listening' });
+    const port = Number(/"listen":\{"host":"[^"]+","port":(\d+)\}/.exec(log)![1]);
+    const carol = () => mysql.createConnection({ host: '127.0.0.1', port, user: 'carol', password: 'carolpass', database: 'sluice_test' });
+    assert.equal(await errnoOf(carol), 1045);
+
+    writeFileSync(file, serializeConfig(config([...base.users, { name: 'carol', password: 'carolpass' }]), file));
+    child.kill('SIGHUP');
+    await waitFor(async () => /applied now: users/.test(log), { timeoutMs: 10_000, what: 'reload logged' });
+    const c = await carol();
+    assert.ok((await serverId(c)) > 0);
+    await c.end();
+
+    writeFileSync(file, 'listen: { port: nope }\n');
+    child.kill('SIGHUP');
+    await waitFor(async () => /the config file is not valid; the running configuration is kept/.test(log), { timeoutMs: 10_000, what: 'refusal logged' });
+    assert.match(log, /listen\.port/);
+    const again = await carol();
+    await again.end();
+
+    child.kill('SIGTERM');
+    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 0);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
