@@ -87,6 +87,7 @@ export class SessionConnections {
    */
   resolve(decision: RouteDecision, digest: string, excluded: ReadonlySet<string> | undefined): HeldConnection | HostView {
     if (decision.target === 'last' && this.holdsLast()) return this.last!;
+    if (decision.target === 'anchor' && this.anchor?.conn.alive) return this.anchor;
     const host = this.pickHost(decision, digest, excluded);
     const kept = this.conns.get(host.id);
     if (kept) {

@@ -110,6 +110,7 @@ export function routeState(
   holdsLastConnection: boolean,
   now: number,
   readYourWritesMs: number,
+  anchorHostId?: string,
 ): SessionRouteState {
   return {
     inTransaction: inTransactionScope(s),
@@ -117,6 +118,7 @@ export function routeState(
     pinnedToWriter: isPinned(s),
     holdsLastConnection,
     readYourWrites: readYourWritesMs > 0 && s.lastWriteAt > 0 && now - s.lastWriteAt < readYourWritesMs,
+    anchorHostId,
   };
 }
 

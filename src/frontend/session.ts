@@ -595,7 +595,7 @@ export class Session {
   }
 
   private routeState(): SessionRouteState {
-    return routeState(this.state!, this.backends.holdsLast(), Date.now(), this.ctx.config().session.readYourWritesMs);
+    return routeState(this.state!, this.backends.holdsLast(), Date.now(), this.ctx.config().session.readYourWritesMs, this.backends.anchorHostId());
   }
 
   /** Counts each pin reason the statement just added (user-pain #18: say why sessions pin). */

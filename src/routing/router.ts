@@ -15,6 +15,8 @@
  *  4. pinnedToWriter → writer. In a transaction → writer, except READ ONLY transactions, which
  *     stay on the connection that opened them: every statement while inTransaction &&
  *     readOnlyTransaction → 'last' (the BEGIN itself went to reader candidates, rule 5).
+ *     Drain: when the operator set the active writeHost offline and the session's transaction or
+ *     pinned state lives on it, → 'anchor' (it finishes there; new work gets 2003).
  *  5. kind 'read' without needsWriter, and `START TRANSACTION READ ONLY` outside a transaction
  *     → reader candidates by balance: 0 → writer ('no-split'); 1 → readable readHosts + readable
  *     standby writeHosts; 2 → every readable host incl. the active writer; 3 → readable
@@ -129,6 +131,15 @@ function toWriter(c: Classification, view: ClusterView, reason: RouteReason): Ro
   return writerDecision(reason);
 }
 
+const DRAINING: RouteDecision = Object.freeze({ target: 'anchor', reason: 'draining' });
+
+/** The session's anchor is on the active writeHost, which the operator set offline (drain). */
+function draining(session: SessionRouteState, view: ClusterView): boolean {
+  if (view.writer !== undefined || session.anchorHostId === undefined) return false;
+  const active = view.hosts.find((h) => h.role === 'write' && h.index === view.writerIndex);
+  return active !== undefined && active.status === 'offline' && active.id === session.anchorHostId;
+}
+
 function toReaders(c: Classification, view: ClusterView, balance: 0 | 1 | 2 | 3, reason: RouteReason): RouteDecision {
   const candidates = readCandidates(view, balance);
   if (candidates.length === 0) return toWriter(c, view, 'no-readable-host');
@@ -148,10 +159,10 @@ export function route(c: Classification, session: SessionRouteState, view: Clust
     return session.holdsLastConnection ? LAST_CONNECTION : toWriter(c, view, 'last-connection');
   }
   // 4. session affinity
-  if (session.pinnedToWriter) return toWriter(c, view, 'pinned');
+  if (session.pinnedToWriter) return draining(session, view) ? DRAINING : toWriter(c, view, 'pinned');
   if (session.inTransaction) {
     if (session.readOnlyTransaction) return LAST_READ_ONLY_TX;
-    return toWriter(c, view, 'in-transaction');
+    return draining(session, view) ? DRAINING : toWriter(c, view, 'in-transaction');
   }
   // 5. reads
   if (c.kind === 'read' && !c.needsWriter) {

@@ -119,6 +119,11 @@ export interface SessionRouteState {
    * reads go to the writer, so it never reads a replica that has not applied its write yet.
    */
   readonly readYourWrites: boolean;
+  /**
+   * Host of the connection holding the session's open transaction or pinned state (its anchor),
+   * when there is one.
+   */
+  readonly anchorHostId?: string | undefined;
 }
 
 export type RouteReason =
@@ -134,6 +139,7 @@ export type RouteReason =
   | 'no-split' // balance 0
   | 'no-readable-host' // fell back to the writer
   | 'multi-statement'
+  | 'draining' // the active writeHost is offline (SET OFFLINE): started work finishes there
   | 'unknown';
 
 export type RouteDecision =
@@ -143,5 +149,7 @@ export type RouteDecision =
   | { readonly target: 'reader'; readonly candidates: readonly HostView[]; readonly reason: RouteReason }
   /** Run on the connection that served the previous statement. */
   | { readonly target: 'last'; readonly reason: RouteReason }
+  /** Run on the connection holding the session's transaction / pinned state. */
+  | { readonly target: 'anchor'; readonly reason: RouteReason }
   /** Refuse with a MySQL error (e.g. no writeHost is available). */
   | { readonly target: 'error'; readonly errno: number; readonly sqlState: string; readonly message: string };

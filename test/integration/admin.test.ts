@@ -10,7 +10,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { loadConfigFile, serializeConfig } from '../../src/config/index.js';
 import { errnoOf, serverId, startProxy, type TestProxy } from '../helpers/proxy.js';
-import { getSandbox, waitFor } from '../helpers/sandbox.js';
+import { connectAdmin, getSandbox, waitFor } from '../helpers/sandbox.js';
 
 const ADMIN = { host: '127.0.0.1', port: 0, user: 'admin', password: 's3cret' };
 
@@ -100,6 +100,37 @@ describe('admin port', () => {
       await waitFor(async () => (await serverId(app)) === replica2, { timeoutMs: 15_000, what: 'reads on replica2 again' });
     } finally {
       await app.end();
+    }
+  });
+
+  test('SET OFFLINE of the writeHost drains: open transactions finish, new writes get 2003, reads go on', async () => {
+    const sb = proxy.sandbox;
+    const direct = await connectAdmin(sb.primary);
+    const tx = await proxy.connect();
+    const other = await proxy.connect();
+    try {
+      await direct.query('CREATE TABLE IF NOT EXISTS sluice_test.admin_drain (id INT AUTO_INCREMENT PRIMARY KEY, v INT)');
+      await direct.query('DELETE FROM sluice_test.admin_drain');
+      await tx.query('BEGIN');
+      await tx.query('INSERT INTO admin_drain (v) VALUES (1)');
+      await admin.query('SET OFFLINE 1');
+      assert.equal(await errnoOf(() => other.query('INSERT INTO admin_drain (v) VALUES (99)')), 2003);
+      assert.equal(await errnoOf(() => other.query('BEGIN')), 2003);
+      assert.ok([2, 3].includes(await serverId(other)), 'reads go on');
+      await tx.query('INSERT INTO admin_drain (v) VALUES (2)');
+      await tx.query('COMMIT');
+      const [committed] = await direct.query('SELECT v FROM sluice_test.admin_drain ORDER BY v');
+      assert.deepEqual((committed as { v: number }[]).map((r) => r.v), [1, 2]);
+      assert.equal(await errnoOf(() => tx.query('INSERT INTO admin_drain (v) VALUES (3)')), 2003, 'no new work after the transaction');
+      await admin.query('SET ONLINE 1');
+      await waitFor(async () => other.query('INSERT INTO admin_drain (v) VALUES (4)').then(() => true, () => false), {
+        timeoutMs: 10_000,
+        what: 'writes accepted again',
+      });
+    } finally {
+      await tx.end();
+      await other.end();
+      await direct.end();
     }
   });
 

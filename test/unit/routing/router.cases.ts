@@ -54,6 +54,8 @@ export const TOPOLOGIES = {
   r2Weight0: [W1, W2, R1, { ...R2, weight: 0 }],
   r1Unknown: [W1, W2, { ...R1, status: 'unknown' }, R2],
   writerDown: [{ ...W1, status: 'down' }, W2, R1, R2],
+  /** The operator set the active writeHost offline (SET OFFLINE: drain). */
+  writerOffline: [{ ...W1, status: 'offline' }, W2, R1, R2],
   writerDownReadsDown: [{ ...W1, status: 'down' }, W2, { ...R1, status: 'down' }, { ...R2, status: 'down' }],
   writerReadOnly: [{ ...W1, readOnly: true }, W2, R1, R2],
   writerNotReadable: [{ ...W1, readable: false }, W2, R1, R2],
@@ -71,6 +73,11 @@ export const SESSIONS = {
   pinned: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: true, holdsLastConnection: false, readYourWrites: false },
   pinnedHoldsLast: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: true, holdsLastConnection: true, readYourWrites: false },
   wroteRecently: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: true, readYourWrites: true },
+  /** In a transaction whose connection is on w1 (the active writeHost of these topologies). */
+  inTxOnW1: { inTransaction: true, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: true, readYourWrites: false, anchorHostId: 'w1:3306' },
+  pinnedOnW1: { inTransaction: false, readOnlyTransaction: false, pinnedToWriter: true, holdsLastConnection: true, readYourWrites: false, anchorHostId: 'w1:3306' },
+  /** A transaction anchored elsewhere (the writer moved meanwhile). */
+  inTxOnW2: { inTransaction: true, readOnlyTransaction: false, pinnedToWriter: false, holdsLastConnection: true, readYourWrites: false, anchorHostId: 'w2:3306' },
 } satisfies Record<string, SessionRouteState>;
 
 export type SessionName = keyof typeof SESSIONS;
@@ -83,6 +90,7 @@ export interface RouteCase {
   readonly expect:
     | { readonly target: 'writer'; readonly reason: RouteReason }
     | { readonly target: 'last'; readonly reason: RouteReason }
+    | { readonly target: 'anchor'; readonly reason: RouteReason }
     | { readonly target: 'reader'; readonly reason: RouteReason; readonly candidates: readonly string[] }
     | { readonly target: 'error'; readonly errno: number };
 }
@@ -221,4 +229,16 @@ export const routeCases: readonly RouteCase[] = [
   { sql: 'SELECT * FROM t FOR UPDATE', balance: 1, hosts: 'writerReadOnly', session: 'idle', expect: { target: 'writer', reason: 'needs-writer' } },
   { sql: POINT, balance: 0, hosts: 'writerReadOnly', session: 'idle', expect: { target: 'writer', reason: 'no-split' } },
   { sql: POINT, balance: 1, hosts: 'writerReadOnly', session: 'pinned', expect: { target: 'writer', reason: 'pinned' } },
+  // ---------------------------------------------------------------- writer offline (drain): started work finishes
+  { sql: 'INSERT INTO t VALUES (1)', balance: 1, hosts: 'writerOffline', session: 'inTxOnW1', expect: { target: 'anchor', reason: 'draining' } },
+  { sql: 'COMMIT', balance: 1, hosts: 'writerOffline', session: 'inTxOnW1', expect: { target: 'anchor', reason: 'draining' } },
+  { sql: POINT, balance: 1, hosts: 'writerOffline', session: 'inTxOnW1', expect: { target: 'anchor', reason: 'draining' } },
+  { sql: 'DROP TEMPORARY TABLE tmp', balance: 1, hosts: 'writerOffline', session: 'pinnedOnW1', expect: { target: 'anchor', reason: 'draining' } },
+  { sql: 'INSERT INTO t VALUES (1)', balance: 1, hosts: 'writerOffline', session: 'idle', expect: { target: 'error', errno: 2003 } },
+  { sql: 'BEGIN', balance: 1, hosts: 'writerOffline', session: 'idle', expect: { target: 'error', errno: 2003 } },
+  { sql: POINT, balance: 1, hosts: 'writerOffline', session: 'idle', expect: { target: 'reader', reason: 'read', candidates: B1 } },
+  { sql: 'INSERT INTO t VALUES (1)', balance: 1, hosts: 'writerOffline', session: 'inTx', expect: { target: 'error', errno: 2003 } },
+  { sql: 'INSERT INTO t VALUES (1)', balance: 1, hosts: 'writerOffline', session: 'inTxOnW2', expect: { target: 'error', errno: 2003 } },
+  // a DOWN writer is not drained: its connections are dead
+  { sql: 'INSERT INTO t VALUES (1)', balance: 1, hosts: 'writerDown', session: 'inTxOnW1', expect: { target: 'error', errno: 2003 } },
 ];

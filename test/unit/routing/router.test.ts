@@ -26,7 +26,7 @@ test('route: case table (each failing case is named)', () => {
     const e = rc.expect;
     let ok = d.target === e.target;
     if (ok && d.target === 'error' && e.target === 'error') ok = d.errno === e.errno && d.sqlState === 'HY000';
-    if (ok && (d.target === 'writer' || d.target === 'last') && (e.target === 'writer' || e.target === 'last')) {
+    if (ok && (d.target === 'writer' || d.target === 'last' || d.target === 'anchor') && (e.target === 'writer' || e.target === 'last' || e.target === 'anchor')) {
       ok = d.reason === e.reason;
     }
     if (ok && d.target === 'reader' && e.target === 'reader') {
