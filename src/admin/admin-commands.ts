@@ -60,7 +60,7 @@ export const ADMIN_HELP: readonly (readonly [string, string])[] = [
   ['RELOAD @@CONFIG', 're-read and validate the config file and apply it: backends, accounts, whitelist, limits live; the rest at restart (listed)'],
   ['SHOW @@CONNECTION', 'client sessions'],
   ['KILL @@CONNECTION $id[,$id...]', 'close client sessions'],
-  ['SHOW @@BACKEND', 'backend pool statistics per host'],
+  ['SHOW @@BACKEND', 'every backend connection: server thread id, host, state (idle/held/busy), schema, age'],
   ['SELECT * FROM stats', 'per statement digest statistics (also SHOW @@SQL)'],
 ];
 

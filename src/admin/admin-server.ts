@@ -30,7 +30,7 @@ import { ClientChannel } from '../frontend/client-channel.js';
 import { AuthFailed, authenticate } from '../frontend/authenticate.js';
 import { parseAdminCommand, type AdminCommand } from './admin-commands.js';
 import {
-  backendPoolsTable,
+  backendSocketsTable,
   backendsTable,
   clientsTable,
   connectionTable,
@@ -349,7 +349,7 @@ export class AdminServer {
         return ok(`killed ${cmd.ids.length} connection(s)`, cmd.ids.length);
       }
       case 'show-backend':
-        return table(backendPoolsTable(cluster.view, this.stats));
+        return table(backendSocketsTable(cluster.view, (id) => this.deps.pools(id)?.connections() ?? []));
       case 'stats': {
         const registry = this.deps.statementStats?.();
         if (!registry || typeof registry.top !== 'function') return refused('statement statistics are not available yet');

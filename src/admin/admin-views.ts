@@ -4,10 +4,11 @@
  * Sluice's own columns follow them.
  */
 import { readFileSync } from 'node:fs';
-import type { HostPoolStats } from '../backend/host-pools.js';
+import type { BackendSocketInfo, HostPoolStats } from '../backend/host-pools.js';
 import type { ClusterView, HostView } from '../cluster/view.js';
 import type { SluiceConfig } from '../config/types.js';
 import { nativePasswordHash } from '../protocol/auth.js';
+import { COLLATIONS } from '../protocol/collations.js';
 import { ADMIN_HELP } from './admin-commands.js';
 
 export type Cell = string | number | null;
@@ -221,15 +222,43 @@ export function connectionTable(sessions: Iterable<SessionInfo>, now = Date.now(
   return { columns: [num('ID'), str('USER'), str('HOST'), str('SCHEMA'), str('INFO'), num('TIME')], rows };
 }
 
-export function backendPoolsTable(view: ClusterView, stats: (hostId: string) => HostPoolStats | undefined): AdminTable {
+/** Mycat `SHOW @@BACKEND`: every backend socket with its state. */
+export function backendSocketsTable(view: ClusterView, sockets: (hostId: string) => readonly BackendSocketInfo[], now = Date.now()): AdminTable {
+  const rows: Cell[][] = [];
+  for (const h of view.hosts) {
+    for (const c of sockets(h.id)) {
+      rows.push([
+        c.serial,
+        c.threadId,
+        hostAddress(h),
+        roleName(h),
+        c.localPort ?? null,
+        c.state,
+        c.schema ?? null,
+        COLLATIONS.get(c.charset)?.name ?? String(c.charset),
+        c.tls ? 'yes' : 'no',
+        c.dirty ? 'yes' : 'no',
+        Math.round((now - c.createdAt) / 1000),
+        Math.round((now - c.lastUsedAt) / 1000),
+      ]);
+    }
+  }
   return {
-    columns: [str('HOST'), str('ROLE'), str('STATUS'), num('BORROWED'), num('IDLE'), num('WAITING'), num('TOTAL')],
-    rows: view.hosts.map((h) => {
-      const s = stats(h.id);
-      const borrowed = s?.borrowed ?? 0;
-      const idle = s?.idle ?? 0;
-      return [hostAddress(h), roleName(h), h.status, borrowed, idle, s?.waiting ?? 0, borrowed + idle];
-    }),
+    columns: [
+      num('ID'),
+      num('MYSQLID'),
+      str('HOST'),
+      str('ROLE'),
+      num('LOCAL_PORT'),
+      str('STATE'),
+      str('SCHEMA'),
+      str('COLLATION'),
+      str('TLS'),
+      str('NEEDS_RESET'),
+      num('AGE_S'),
+      num('IDLE_S'),
+    ],
+    rows,
   };
 }
 

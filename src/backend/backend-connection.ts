@@ -238,6 +238,11 @@ export class BackendConnection {
     return this.busy;
   }
 
+  /** The proxy's end of the socket (matches the backend's PROCESSLIST Host column). */
+  get localPort(): number | undefined {
+    return this.socket.localPort;
+  }
+
   /** Why the connection closed, for logs. */
   get deathReason(): string | undefined {
     return this.closeReason;

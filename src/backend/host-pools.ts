@@ -24,6 +24,24 @@ interface KeyedPool {
   readonly pool: genericPool.Pool<BackendConnection>;
 }
 
+/** One backend socket as the admin port shows it (SHOW @@BACKEND). */
+export interface BackendSocketInfo {
+  readonly serial: number;
+  readonly hostId: string;
+  /** Server thread id (CONNECTION_ID() on the backend, PROCESSLIST Id). */
+  readonly threadId: number;
+  readonly localPort: number | undefined;
+  /** idle: in the pool; held: lent to a session, between statements; busy: a statement runs. */
+  readonly state: 'idle' | 'held' | 'busy';
+  readonly schema: string | undefined;
+  readonly charset: number;
+  readonly tls: boolean;
+  /** Session state that needs a reset before anyone else may use it (temporary tables, locks …). */
+  readonly dirty: boolean;
+  readonly createdAt: number;
+  readonly lastUsedAt: number;
+}
+
 export interface HostPoolStats {
   readonly hostId: string;
   /** Connections lent to sessions right now. */
@@ -139,6 +157,30 @@ export class HostPools {
       cut++;
     }
     return cut;
+  }
+
+  /** Every open connection of this host (SHOW @@BACKEND). */
+  connections(): BackendSocketInfo[] {
+    const out: BackendSocketInfo[] = [];
+    for (const conn of this.live) {
+      if (!conn.alive) continue;
+      const pool = this.owner.get(conn);
+      const lent = pool === undefined || pool.isBorrowedResource(conn);
+      out.push({
+        serial: conn.serial,
+        hostId: this.hostId,
+        threadId: conn.threadId,
+        localPort: conn.localPort,
+        state: !lent ? 'idle' : conn.isBusy ? 'busy' : 'held',
+        schema: conn.state.schema,
+        charset: conn.charset,
+        tls: conn.secure,
+        dirty: conn.state.dirty,
+        createdAt: conn.createdAt,
+        lastUsedAt: conn.lastUsedAt,
+      });
+    }
+    return out.sort((a, b) => a.serial - b.serial);
   }
 
   /** The pool each connection came from (pools are replaced by clearIdle; connections outlive that). */

@@ -293,7 +293,14 @@ describe('admin port', () => {
       assert.equal(mine!.SCHEMA, 'sluice_test');
       assert.equal((await rows('SHOW @@HEARTBEAT')).length, 3);
       assert.equal((await rows('SHOW @@DATASOURCE')).length, 3);
-      assert.equal((await rows('SHOW @@BACKEND')).length, 3);
+      const [seen] = await app.query('SELECT CONNECTION_ID() AS id, @@port AS port');
+      const { id, port } = (seen as { id: number; port: number }[])[0]!;
+      const sockets = await rows('SHOW @@BACKEND');
+      assert.deepEqual(Object.keys(sockets[0]!), ['ID', 'MYSQLID', 'HOST', 'ROLE', 'LOCAL_PORT', 'STATE', 'SCHEMA', 'COLLATION', 'TLS', 'NEEDS_RESET', 'AGE_S', 'IDLE_S']);
+      const socket = sockets.find((r) => r.MYSQLID === Number(id) && String(r.HOST).endsWith(`:${port}`));
+      assert.ok(socket, `the app's backend connection is listed: ${JSON.stringify(sockets)}`);
+      assert.ok(['idle', 'held'].includes(String(socket!.STATE)));
+      assert.equal(socket!.SCHEMA, 'sluice_test');
       await rows('SELECT * FROM stats');
       await admin.query(`KILL @@CONNECTION ${mine!.ID as number}`);
       await assert.rejects(app.query('SELECT 1'));
