@@ -59,6 +59,8 @@ export class HostPools {
   private readonly endpoint: BackendEndpoint;
   private readonly config: PoolConfig;
   private readonly log: Logger;
+  /** Statements sent to this host since start (metrics: sluice_backend_statements_total). */
+  statements = 0;
   /** Version string from the first handshake, advertised to clients when this is the writer. */
   serverVersion: string | undefined;
   private closed = false;

@@ -344,6 +344,7 @@ export class Session {
       }
       if (held.conn.hostId === this.ctx.cluster().writer?.id) stats.routedToWriter++;
       else stats.routedToReader++;
+      held.pools.statements++;
       const { conn } = held;
       this.active = conn;
       try {

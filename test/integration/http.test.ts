@@ -114,6 +114,7 @@ describe('GET /metrics', () => {
       'sluice_backend_up',
       'sluice_backend_readable',
       'sluice_backend_connections',
+      'sluice_backend_statements_total',
       'sluice_writer_index',
       'sluice_failovers_total',
       'sluice_statement_duration_seconds',
@@ -135,6 +136,13 @@ describe('GET /metrics', () => {
     const reader = Number(/^sluice_statements_total\{route="reader"\} (\d+)$/m.exec(r.text)?.[1]);
     const writer = Number(/^sluice_statements_total\{route="writer"\} (\d+)$/m.exec(r.text)?.[1]);
     assert.ok(reader + writer >= 2, `statements counted: writer ${writer} reader ${reader}`);
+    let perHost = 0;
+    for (const id of hosts) {
+      const m = new RegExp(`^sluice_backend_statements_total\\{host="${id.replace(/\./g, '\\.')}",role="(?:write|read)"\\} (\\d+)$`, 'm').exec(r.text);
+      assert.ok(m, `sluice_backend_statements_total for ${id}`);
+      perHost += Number(m[1]);
+    }
+    assert.equal(perHost, reader + writer, 'per-host counts add up to the per-route ones');
     assert.match(r.text, /^sluice_writer_index 0$/m);
     assert.match(r.text, /^sluice_failovers_total 0$/m);
   });

@@ -125,6 +125,19 @@ export function createMetrics(src: HttpSources): Metrics {
       }
     },
   });
+  new Counter({
+    name: 'sluice_backend_statements_total',
+    help: 'Statements sent to each backend (since it was added).',
+    labelNames: ['host', 'role'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const h of view().hosts) {
+        const pools = src.pools(h.id);
+        if (pools) this.inc({ host: h.id, role: h.role }, pools.statements);
+      }
+    },
+  });
   new Gauge({
     name: 'sluice_writer_index',
     help: 'Index of the active writeHost among the writeHosts (dnindex).',

@@ -8,6 +8,8 @@ import type { StatementStats } from '../../frontend/statement-stats.js';
 
 export interface PoolStatsSource {
   stats(): { borrowed: number; idle: number; waiting: number };
+  /** Statements sent to the host since it was added. */
+  readonly statements: number;
 }
 
 export interface HttpSources {
