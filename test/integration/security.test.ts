@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
+import mysql from 'mysql2/promise';
 import { errnoOf, startProxy } from '../helpers/proxy.js';
 
 test('a client outside the clients whitelist gets 1130 before the handshake; inside it connects', async () => {
@@ -106,4 +107,37 @@ test('per-digest statistics count executions, rows and the host class', async ()
   } finally {
     await p.close();
   }
+});
+
+test('admin ADD PWD / RELOAD: the password reaches neither the log, nor SHOW output, nor an error', async () => {
+  const out = capture();
+  const p = await startProxy({
+    logStream: out.stream,
+    log: { level: 'debug', sql: true },
+    admin: { host: '127.0.0.1', port: 0, user: 'admin', password: 'admin-pass-xyz' },
+  });
+  const seen: string[] = [];
+  try {
+    const admin = await mysql.createConnection({ host: '127.0.0.1', port: p.sluice.adminAddress!.port, user: 'admin', password: 'admin-pass-xyz' });
+    try {
+      const [added] = await admin.query('ADD PWD dana:dana-pass-xyz');
+      seen.push(JSON.stringify(added));
+      for (const q of ['SELECT * FROM pwds', 'SELECT * FROM backends', 'SHOW @@CONNECTION']) seen.push(JSON.stringify((await admin.query(q))[0]));
+      // Refused: the user exists. The message names the user, not the password.
+      const err = await admin.query('ADD PWD dana:dana-pass-xyz').then(() => undefined, (e: Error) => e.message);
+      assert.match(String(err), /user dana already exists/);
+      seen.push(String(err));
+    } finally {
+      await admin.end();
+    }
+    const dana = await p.connect({ user: 'dana', password: 'dana-pass-xyz' });
+    await dana.end();
+    assert.equal(await errnoOf(() => p.connect({ user: 'dana', password: 'wrong-pass-xyz' })), 1045);
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    await p.close();
+  }
+  const all = JSON.stringify(out.lines()) + seen.join('\n');
+  for (const secret of ['dana-pass-xyz', 'admin-pass-xyz', 'wrong-pass-xyz']) assert.ok(!all.includes(secret), `${secret} leaked`);
+  assert.ok(all.includes('dana'), 'the user name itself is reported');
 });
