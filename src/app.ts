@@ -8,7 +8,7 @@ import { ConfigError, deepFreeze, loadConfigFile, planConfigChange } from './con
 import { ClusterStore } from './cluster/store.js';
 import { initialState } from './cluster/reduce.js';
 import { Monitor } from './cluster/monitor.js';
-import { readDnIndex } from './cluster/dnindex.js';
+import { resolveDnIndex } from './cluster/dnindex.js';
 import { FailoverEffects } from './cluster/failover.js';
 import { HostPools } from './backend/host-pools.js';
 import { loadBackendTls } from './backend/backend-tls.js';
@@ -70,23 +70,34 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
   const backendTls = loadBackendTls(dh.tls);
   // The active writeHost survives restarts (Mycat dnindex). A corrupt file stops the start
   // (DnIndexError, a ConfigError); a missing one means writeHost 0 and is written below.
-  const persistedIndex = readDnIndex(dh.failover.dnindexFile, dh.name, dh.writeHosts.length);
-  if (persistedIndex === undefined) {
+  const resolved = resolveDnIndex(dh.failover.dnindexFile, dh.name, dh.writeHosts);
+  const startIndex = resolved?.index ?? 0;
+  const startWriter = `${dh.writeHosts[startIndex]!.host}:${dh.writeHosts[startIndex]!.port}`;
+  if (resolved === undefined) {
     log.warn(
       { dataHost: dh.name, file: dh.failover.dnindexFile },
       'dnindex: no entry for this dataHost (or no file): starting on writeHost 0 and recording it',
     );
-  } else if (persistedIndex !== 0) {
+  } else if (resolved.index !== resolved.recordedIndex) {
     log.warn(
-      { dataHost: dh.name, file: dh.failover.dnindexFile, writerIndex: persistedIndex, writer: `${dh.writeHosts[persistedIndex]!.host}:${dh.writeHosts[persistedIndex]!.port}` },
+      { dataHost: dh.name, file: dh.failover.dnindexFile, recorded: `${dh.name}=${resolved.recordedIndex}`, writer: resolved.recordedAddress, writerIndex: resolved.index },
+      'dnindex: the writeHosts list changed since the file was written; the active writeHost keeps its role at its new index (the file is rewritten)',
+    );
+  } else if (resolved.index !== 0) {
+    log.warn(
+      { dataHost: dh.name, file: dh.failover.dnindexFile, writerIndex: resolved.index, writer: startWriter },
       'dnindex: starting on the writeHost recorded by an earlier switch',
     );
   }
+  // What the file holds, as the failover effects compare it: anything but an exact, addressed
+  // entry for the start writer gets rewritten (with the address) at once.
+  const persistedIndex =
+    resolved !== undefined && resolved.index === resolved.recordedIndex && resolved.recordedAddress !== undefined ? resolved.index : undefined;
   /** The running configuration: replaced (never mutated) by applyConfig. */
   let running = config;
   /** The last configuration applied, restart-only parts included (what SAVE CONFIG writes). */
   let configured = config;
-  const cluster = new ClusterStore(initialState(dh, persistedIndex ?? 0), log.child({ component: 'cluster' }));
+  const cluster = new ClusterStore(initialState(dh, startIndex), log.child({ component: 'cluster' }));
   const poolsById = new Map<string, HostPools>();
   const openPools = (h: HostView): void => {
     poolsById.set(

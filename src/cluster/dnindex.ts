@@ -16,12 +16,20 @@
  * warned by the caller); anything else that is not a clean file (unparsable line, non-integer
  * value, index out of range, an empty file — Mycat's torn write) refuses the start, because
  * guessing here is exactly how the old master gets written to again.
+ *
+ * Beyond Mycat: next to `dh1=1` Sluice records the address the index stood for
+ * (`dh1.writeHost=10.0.0.2:3306`; Mycat ignores keys that are not dataHost names). An index is
+ * only a position in `writeHosts`, so after the list was edited (a host removed before it,
+ * reordered) it would silently name another server — with `failover.promote`, one Sluice would
+ * then promote while fencing the real master. With the address recorded, `resolveDnIndex`
+ * follows the host to its new position, or refuses to start when it is no longer a writeHost.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../config/validate.js';
+import { parseEndpoint, sameEndpoint } from './endpoint.js';
 
 /** The dnindex file cannot be used; the message names the file and the problem. */
 export class DnIndexError extends ConfigError {
@@ -66,13 +74,13 @@ export function parseDnIndex(text: string): ParsedDnIndex {
   return { entries, problems };
 }
 
-/**
- * Reads the active writeHost index of `dataHost`. Returns undefined when the file does not exist
- * or has no key for this dataHost.
- * @throws DnIndexError when the file is unreadable, empty, has an unparsable line, or the value
- *   is not an integer in 0..writeHostCount-1.
- */
-export function readDnIndex(file: string, dataHost: string, writeHostCount: number): number | undefined {
+/** The key holding the address the dataHost's index stood for when it was written. */
+export function writerAddressKey(dataHost: string): string {
+  return `${dataHost}.writeHost`;
+}
+
+/** The file's entries; undefined when it does not exist. @throws DnIndexError */
+function readEntries(file: string): DnIndexEntries | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -86,12 +94,75 @@ export function readDnIndex(file: string, dataHost: string, writeHostCount: numb
   }
   const { entries, problems } = parseDnIndex(text);
   if (problems.length > 0) throw new DnIndexError(file, `cannot parse it: ${problems.join('; ')}`);
-  const value = entries.get(dataHost);
-  if (value === undefined) return undefined;
+  return entries;
+}
+
+function indexValue(file: string, dataHost: string, value: string): number {
   if (!/^\d+$/.test(value)) {
     throw new DnIndexError(file, `${dataHost}=${JSON.stringify(value)} is not a non-negative integer`);
   }
-  const index = Number(value);
+  return Number(value);
+}
+
+export interface ResolvedDnIndex {
+  /** The active writeHost's index in the current writeHosts. */
+  readonly index: number;
+  /** The index as written in the file (differs from `index` when the writeHost moved). */
+  readonly recordedIndex: number;
+  /** The address recorded with it; undefined for a file written by Mycat or an older Sluice. */
+  readonly recordedAddress: string | undefined;
+}
+
+/**
+ * The active writeHost of `dataHost` at start-up, checked against the current writeHosts.
+ * Returns undefined when the file does not exist or has no key for this dataHost.
+ * @throws DnIndexError when the file is unusable (see readDnIndex), or the recorded writeHost
+ *   address is no longer among the writeHosts.
+ */
+export function resolveDnIndex(
+  file: string,
+  dataHost: string,
+  writeHosts: readonly { readonly host: string; readonly port: number }[],
+): ResolvedDnIndex | undefined {
+  const entries = readEntries(file);
+  const value = entries?.get(dataHost);
+  if (entries === undefined || value === undefined) return undefined;
+  const recordedIndex = indexValue(file, dataHost, value);
+  const recordedAddress = entries.get(writerAddressKey(dataHost));
+  if (recordedAddress === undefined) {
+    return { index: checkRange(file, dataHost, value, recordedIndex, writeHosts.length), recordedIndex, recordedAddress };
+  }
+  const ep = parseEndpoint(recordedAddress);
+  if (ep === undefined) {
+    throw new DnIndexError(file, `${writerAddressKey(dataHost)}=${JSON.stringify(recordedAddress)} is not host:port`);
+  }
+  const index = writeHosts.findIndex((h) => sameEndpoint(h.host, h.port, ep.host, ep.port));
+  if (index === -1) {
+    const list = writeHosts.map((h, i) => `${i}: ${h.host}:${h.port}`).join(', ');
+    throw new DnIndexError(
+      file,
+      `${dataHost}=${recordedIndex} was written for writeHost ${recordedAddress}, which is no longer among dataHost ${dataHost}'s writeHosts (${list}); ` +
+        'Sluice will not guess which server is the master: put it back in writeHosts, or set the line to the index of the current master and delete the ' +
+        `${writerAddressKey(dataHost)} line`,
+    );
+  }
+  return { index, recordedIndex, recordedAddress };
+}
+
+/**
+ * Reads the active writeHost index of `dataHost` (the index only; start-up uses resolveDnIndex).
+ * Returns undefined when the file does not exist or has no key for this dataHost.
+ * @throws DnIndexError when the file is unreadable, empty, has an unparsable line, or the value
+ *   is not an integer in 0..writeHostCount-1.
+ */
+export function readDnIndex(file: string, dataHost: string, writeHostCount: number): number | undefined {
+  const entries = readEntries(file);
+  const value = entries?.get(dataHost);
+  if (value === undefined) return undefined;
+  return checkRange(file, dataHost, value, indexValue(file, dataHost, value), writeHostCount);
+}
+
+function checkRange(file: string, dataHost: string, value: string, index: number, writeHostCount: number): number {
   if (!Number.isSafeInteger(index) || index >= writeHostCount) {
     throw new DnIndexError(
       file,
@@ -127,10 +198,11 @@ export interface WriteResult {
 }
 
 /**
- * Sets `dataHost=index` in the file atomically, keeping every other key. An existing file with
- * unparsable lines is rewritten without them (reported in `dropped`): the new index must land.
+ * Sets `dataHost=index` (and `dataHost.writeHost=address` when given) in the file atomically,
+ * keeping every other key. An existing file with unparsable lines is rewritten without them
+ * (reported in `dropped`): the new index must land.
  */
-export async function writeDnIndex(file: string, dataHost: string, index: number): Promise<WriteResult> {
+export async function writeDnIndex(file: string, dataHost: string, index: number, address?: string): Promise<WriteResult> {
   let entries: DnIndexEntries = new Map();
   let dropped: readonly string[] = [];
   try {
@@ -142,6 +214,7 @@ export async function writeDnIndex(file: string, dataHost: string, index: number
   }
   const previous = entries.get(dataHost);
   entries.set(dataHost, String(index));
+  if (address !== undefined) entries.set(writerAddressKey(dataHost), address);
   await writeFileAtomic(file, formatDnIndex(entries));
   return { previous, dropped };
 }

@@ -159,7 +159,7 @@ export class FailoverEffects {
     const index = view.writerIndex;
     if (this.persisted !== index) {
       await this.attempt('dnindex write:file', { dataHost: this.dh.name, file: this.dh.failover.dnindexFile }, async () => {
-        const res = await writeDnIndex(this.dh.failover.dnindexFile, this.dh.name, index);
+        const res = await writeDnIndex(this.dh.failover.dnindexFile, this.dh.name, index, writer ? `${writer.host.includes(':') ? `[${writer.host}]` : writer.host}:${writer.port}` : undefined);
         if (res.dropped.length > 0) {
           this.log.warn({ file: this.dh.failover.dnindexFile, dropped: res.dropped }, 'dnindex: dropped unparsable lines while rewriting');
         }

@@ -56,6 +56,7 @@
  *    active writeHost and writeHosts before it cannot leave (the dnindex records a position).
  */
 import type { DataHostConfig } from '../config/types.js';
+import { sameEndpoint } from './endpoint.js';
 import type { ClusterView, HostId, HostRole, HostStatus, HostView, IoState, ReplicationView } from './view.js';
 
 /** Facts of one replication probe (what the monitor saw), as kept in the state. */
@@ -360,18 +361,6 @@ function sameFacts(a: HostFacts, b: HostFacts): boolean {
   );
 }
 
-/**
- * Host names that are the same machine: loopback spellings, case-insensitive, IPv6 brackets
- * dropped. No DNS resolution (see the LIMITATION above).
- */
-function normalizeHost(host: string): string {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return h === 'localhost' || h === '::1' || h === '::ffff:127.0.0.1' || h === '127.0.0.1' ? '127.0.0.1' : h;
-}
-
-function sameEndpoint(aHost: string, aPort: number, bHost: string, bPort: number): boolean {
-  return aPort === bPort && normalizeHost(aHost) === normalizeHost(bHost);
-}
 
 /**
  * Why a replica's source is not the active writeHost `writer`; undefined = it is (or the host is

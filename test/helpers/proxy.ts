@@ -2,6 +2,9 @@
  * Starts Sluice in-process in front of the shared test sandbox, on a free port.
  * Usage: `const proxy = await startProxy(); … await proxy.close();`
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { pino } from 'pino';
 import { validateConfig } from '../../src/config/index.js';
@@ -45,6 +48,7 @@ export interface ProxyOverrides {
 export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestProxy> {
   const sandbox = overrides.sandbox ?? (await getSandbox());
   const base = sandboxProxyConfig(sandbox, 0) as { users: unknown; dataHost: Record<string, unknown> };
+  const dnindexDir = mkdtempSync(path.join(tmpdir(), 'sluice-test-dnindex-'));
   const config = validateConfig({
     ...base,
     users: overrides.users ?? base.users,
@@ -60,6 +64,13 @@ export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestPr
       pool: { min: 0, max: 64 },
       heartbeat: { intervalMs: 500, timeoutMs: 1000, retries: 3 },
       ...overrides.dataHost,
+      // Each proxy its own dnindex unless the test names one: proxies with different writeHosts
+      // must not read each other's recorded writer.
+      failover: {
+        ...(base.dataHost['failover'] as Record<string, unknown>),
+        dnindexFile: path.join(dnindexDir, 'dnindex.properties'),
+        ...(overrides.dataHost?.['failover'] as Record<string, unknown> | undefined),
+      },
     },
   });
   const log = overrides.logStream
@@ -80,7 +91,10 @@ export async function startProxy(overrides: ProxyOverrides = {}): Promise<TestPr
         database: 'sluice_test',
         ...opts,
       }),
-    close: () => sluice.close(),
+    close: async () => {
+      await sluice.close();
+      rmSync(dnindexDir, { recursive: true, force: true });
+    },
   };
 }
 

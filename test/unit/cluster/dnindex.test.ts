@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../../src/config/index.js';
-import { DnIndexError, javaDate, parseDnIndex, readDnIndex, writeDnIndex, writeFileAtomic } from '../../../src/cluster/dnindex.js';
+import { DnIndexError, javaDate, parseDnIndex, readDnIndex, resolveDnIndex, writeDnIndex, writeFileAtomic } from '../../../src/cluster/dnindex.js';
 
 async function tmpDir(): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), 'sluice-dnindex-'));
@@ -175,3 +175,71 @@ test('a failed write leaves the old file intact and no temp file', async () => {
 test('javaDate looks like java.util.Date#toString', () => {
   assert.equal(javaDate(new Date(Date.UTC(2019, 9, 22, 13, 31, 30))), 'Tue Oct 22 13:31:30 UTC 2019');
 });
+
+// ------------------------------------------------------------------------------ recorded address
+
+const WH = (...ids: string[]) => ids.map((id) => ({ host: id.slice(0, id.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'), port: Number(id.slice(id.lastIndexOf(':') + 1)) }));
+
+test('the writer address is written next to the index and followed when the writeHosts list changed', async () => {
+  const dir = await tmpDir();
+  try {
+    const file = path.join(dir, 'dnindex.properties');
+    await writeDnIndex(file, 'dh1', 1, '10.0.0.2:3306');
+    assert.match(readFileSync(file, 'utf8'), /\ndh1=1\ndh1\.writeHost=10\.0\.0\.2:3306\n$/);
+    // Same list: as recorded.
+    assert.deepEqual(resolveDnIndex(file, 'dh1', WH('10.0.0.1:3306', '10.0.0.2:3306')), { index: 1, recordedIndex: 1, recordedAddress: '10.0.0.2:3306' });
+    // writeHost 0 removed from the list: the recorded host is now index 0, not whatever is at 1.
+    assert.deepEqual(resolveDnIndex(file, 'dh1', WH('10.0.0.2:3306', '10.0.0.3:3306')), { index: 0, recordedIndex: 1, recordedAddress: '10.0.0.2:3306' });
+    // Reordered, and the index alone would be out of range.
+    assert.equal(resolveDnIndex(file, 'dh1', WH('10.0.0.2:3306'))?.index, 0);
+    // Spelled differently (case): the same host.
+    await writeDnIndex(file, 'dh1', 0, 'DB1.example:3306');
+    assert.equal(resolveDnIndex(file, 'dh1', WH('db1.example:3306', 'db2.example:3306'))?.index, 0);
+    // IPv6, bracketed.
+    await writeDnIndex(file, 'dh1', 1, '[fd00::2]:3306');
+    assert.equal(resolveDnIndex(file, 'dh1', WH('[fd00::1]:3306', '[fd00::2]:3306'))?.index, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a recorded writer that is no longer a writeHost refuses the start, naming it and the list', async () => {
+  const dir = await tmpDir();
+  try {
+    const file = path.join(dir, 'dnindex.properties');
+    await writeDnIndex(file, 'dh1', 1, '10.0.0.2:3306');
+    assert.throws(
+      () => resolveDnIndex(file, 'dh1', WH('10.0.0.1:3306', '10.0.0.3:3306')),
+      (err: unknown) => {
+        assert.ok(err instanceof DnIndexError);
+        assert.match(err.message, /dh1=1 was written for writeHost 10\.0\.0\.2:3306, which is no longer among dataHost dh1's writeHosts \(0: 10\.0\.0\.1:3306, 1: 10\.0\.0\.3:3306\)/);
+        assert.match(err.message, /will not guess which server is the master/);
+        return true;
+      },
+    );
+    await writeFile(file, 'dh1=1\ndh1.writeHost=not an address\n');
+    expectCorruptResolve(file, /dh1\.writeHost="not an address" is not host:port/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a file without the address (Mycat, older Sluice) is read by index, range-checked', async () => {
+  const dir = await tmpDir();
+  try {
+    const file = path.join(dir, 'dnindex.properties');
+    await writeFile(file, '#update\ndh1=1\n');
+    assert.deepEqual(resolveDnIndex(file, 'dh1', WH('a:1', 'b:1')), { index: 1, recordedIndex: 1, recordedAddress: undefined });
+    expectCorruptResolve(file, /dh1=1 is out of range/, WH('a:1'));
+    assert.equal(resolveDnIndex(path.join(dir, 'missing'), 'dh1', WH('a:1')), undefined);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+function expectCorruptResolve(file: string, re: RegExp, writeHosts = WH('10.0.0.1:3306', '10.0.0.2:3306')): void {
+  assert.throws(
+    () => resolveDnIndex(file, 'dh1', writeHosts),
+    (err: unknown) => err instanceof DnIndexError && re.test(err.message),
+  );
+}
