@@ -177,6 +177,50 @@ describe('admin port', () => {
     }
   });
 
+  test('REMOVE BACKEND / ADD SLAVE under a read and write load: no client sees an error', async () => {
+    const replica2 = proxy.sandbox.replicas[1]!;
+    const clients = await Promise.all(Array.from({ length: 8 }, () => proxy.connect()));
+    const errors: string[] = [];
+    const seen = new Map<number, number>();
+    let stop = false;
+    const load = clients.map(async (c, i) => {
+      while (!stop) {
+        try {
+          const [r] = await c.query('SELECT @@server_id AS id, SLEEP(0.002) AS s');
+          const id = Number((r as { id: number }[])[0]!.id);
+          seen.set(id, (seen.get(id) ?? 0) + 1);
+          if (i % 4 === 0) {
+            await c.query('BEGIN');
+            await c.query('SELECT 1');
+            await c.query('COMMIT');
+          }
+        } catch (err) {
+          errors.push((err as Error).message);
+        }
+      }
+    });
+    try {
+      for (let round = 0; round < 5; round++) {
+        await new Promise((r) => setTimeout(r, 150));
+        const ndx = (await rows('SELECT * FROM backends')).find((r) => r.address === `${replica2.host}:${replica2.port}`)!.backend_ndx as number;
+        await admin.query(`REMOVE BACKEND ${ndx}`);
+        await new Promise((r) => setTimeout(r, 150));
+        await admin.query(`ADD SLAVE ${replica2.host}:${replica2.port}`);
+      }
+      // Back in rotation at the end (readmitAfter 1, checks every 300 ms).
+      seen.delete(replica2.serverId);
+      await waitFor(async () => (seen.get(replica2.serverId) ?? 0) > 0, { timeoutMs: 10_000, what: 'reads on replica2 after the last ADD SLAVE' });
+    } finally {
+      stop = true;
+      await Promise.all(load);
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    assert.deepEqual(errors, []);
+    const b = await rows('SELECT * FROM backends');
+    assert.equal(b.length, 3);
+    assert.equal(b.filter((r) => r.address === `${replica2.host}:${replica2.port}`).length, 1);
+  });
+
   test('an added backend that never answers goes down and takes no reads; reads never fail meanwhile', async () => {
     const app = await proxy.connect();
     try {
