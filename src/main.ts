@@ -123,7 +123,7 @@ function untilSignal(): Promise<void> {
 }
 
 function redactPasswords(key: string, value: unknown): unknown {
-  return key === 'password' ? '***' : value;
+  return /password$/i.test(key) ? '***' : value;
 }
 
 main(process.argv.slice(2)).then(

@@ -12,7 +12,16 @@
  *    - promotion: the active writer, when it became the writer by a switch in this process or
  *      reports read_only=ON, gets `STOP REPLICA` (`STOP SLAVE` on older servers) if it replicates,
  *      then `SET GLOBAL read_only=OFF`. Fencing runs before promotion.
- *    Both use `failover.user` / `failover.password` (default dataHost.user/password) on
+ *    - rejoin (`failover.rejoin: true`), once the writer is promoted: every other server that is
+ *      UP and either replicates from another configured host than the writer (a replica of the
+ *      old master) or is a writeHost that does not replicate at all and is read-only (the old
+ *      master, back and fenced) is pointed at the writer with GTID auto-positioning — MariaDB
+ *      `CHANGE MASTER TO … MASTER_USE_GTID=slave_pos` (`current_pos` for a former master),
+ *      MySQL `CHANGE REPLICATION SOURCE TO … SOURCE_AUTO_POSITION=1`. Once per server and writer:
+ *      a server whose history diverged fails to replicate (the server says why), stays out of
+ *      read rotation, and is not retried until the writer changes. Replicas of hosts outside the
+ *      configuration (deliberate chains) and standalone readHosts are left alone.
+ *    All use `failover.user` / `failover.password` (default dataHost.user/password) on
  *    short-lived mysql2 connections with timeouts.
  *  Failures are logged and retried on the next state change or after a backoff (never thrown).
  */
@@ -20,6 +29,7 @@ import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { DataHostConfig } from '../config/types.js';
 import { writeDnIndex } from './dnindex.js';
+import { sameEndpoint } from './endpoint.js';
 import { isSyntaxError, probeReplication, withTimeout } from './monitor.js';
 import type { Transition } from './reduce.js';
 import type { ClusterStore } from './store.js';
@@ -51,6 +61,8 @@ export class FailoverEffects {
   /** Hosts that became the writer by a switch and still need promotion. */
   private readonly pendingPromotion = new Set<HostId>();
   private readonly retries = new Map<string, Retry>();
+  /** Rejoin done: server id → the writer it was pointed at (once per server and writer). */
+  private readonly rejoined = new Map<HostId, HostId>();
   private running: Promise<void> | undefined;
   private dirty = false;
   private stopped = false;
@@ -182,8 +194,82 @@ export class FailoverEffects {
     // 3. Promotion of the active writer.
     const current = this.store.view.hosts.find((h) => h.role === 'write' && h.index === this.store.view.writerIndex);
     if (current === undefined || current.status !== 'up') return;
-    if (!this.pendingPromotion.has(current.id) && current.readOnly !== true) return;
-    await this.attempt(`promotion:${current.id}`, { dataHost: this.dh.name, host: current.id }, () => this.promote(current));
+    if (this.pendingPromotion.has(current.id) || current.readOnly === true) {
+      await this.attempt(`promotion:${current.id}`, { dataHost: this.dh.name, host: current.id }, () => this.promote(current));
+      return;
+    }
+
+    // 4. Rejoin: the other servers follow the (promoted, writable) writer.
+    if (!this.dh.failover.rejoin || current.readOnly !== false) return;
+    for (const h of this.store.view.hosts) {
+      const why = this.rejoinReason(h, current);
+      if (why === undefined) continue;
+      await this.attempt(`rejoin:${h.id}`, { dataHost: this.dh.name, host: h.id, writer: current.id }, () => this.rejoin(h, current, why));
+    }
+  }
+
+  /** Why `h` should be pointed at `writer`; undefined = leave it alone. */
+  private rejoinReason(h: HostView, writer: HostView): { formerMaster: boolean; text: string } | undefined {
+    if (h.id === writer.id || h.status !== 'up' || this.rejoined.get(h.id) === writer.id) return undefined;
+    const r = h.replication;
+    if (r === undefined || r.probeError !== undefined) return undefined;
+    if (!r.isReplica) {
+      return h.role === 'write' && h.readOnly === true ? { formerMaster: true, text: 'read-only writeHost that does not replicate (a former master)' } : undefined;
+    }
+    if (r.sourceHost === undefined || r.sourcePort === undefined) return undefined;
+    if (sameEndpoint(r.sourceHost, r.sourcePort, writer.host, writer.port)) return undefined;
+    const known = this.store.view.hosts.some((x) => sameEndpoint(x.host, x.port, r.sourceHost!, r.sourcePort!));
+    return known ? { formerMaster: false, text: `replicates from ${r.sourceHost}:${r.sourcePort}, not from the writeHost` } : undefined;
+  }
+
+  private async rejoin(h: HostView, writer: HostView, why: { formerMaster: boolean; text: string }): Promise<void> {
+    const f = this.dh.failover;
+    let statements: string[] = [];
+    let caughtUp: string | undefined;
+    await this.withConnection(h, async (c) => {
+      if (!this.isWriter(writer.id)) return;
+      const [v] = await c.query('SELECT VERSION() AS v');
+      const mariadb = /mariadb/i.test(String((v as { v: unknown }[])[0]?.v));
+      const account =
+        f.replicationUser !== undefined
+          ? mariadb
+            ? `, MASTER_USER=${mysql.escape(f.replicationUser)}, MASTER_PASSWORD=${mysql.escape(f.replicationPassword ?? '')}`
+            : `, SOURCE_USER=${mysql.escape(f.replicationUser)}, SOURCE_PASSWORD=${mysql.escape(f.replicationPassword ?? '')}`
+          : '';
+      statements = mariadb
+        ? [
+            'STOP SLAVE',
+            `CHANGE MASTER TO MASTER_HOST=${mysql.escape(writer.host)}, MASTER_PORT=${writer.port}${account}, ` +
+              `MASTER_USE_GTID=${why.formerMaster ? 'current_pos' : 'slave_pos'}`,
+            'START SLAVE',
+          ]
+        : [
+            'STOP REPLICA',
+            `CHANGE REPLICATION SOURCE TO SOURCE_HOST=${mysql.escape(writer.host)}, SOURCE_PORT=${writer.port}${account}, SOURCE_AUTO_POSITION=1`,
+            'START REPLICA',
+          ];
+      if (!why.formerMaster) {
+        // What it already received from the old master is applied first (as for a promotion):
+        // CHANGE MASTER discards the relay log.
+        const rows = async (sql: string): Promise<Record<string, unknown>[]> => (await c.query(sql))[0] as Record<string, unknown>[];
+        const { status, spelling } = await probeReplication(rows);
+        if (status.isReplica && status.sqlRunning) caughtUp = await this.applyReceived(h, rows, spelling, 'rejoin');
+      }
+      for (const sql of statements) await c.query(sql);
+    }, CATCH_UP_TIMEOUT_MS + this.timeoutMs());
+    if (!this.isWriter(writer.id)) return;
+    this.rejoined.set(h.id, writer.id);
+    this.log.warn(
+      {
+        dataHost: this.dh.name,
+        host: h.id,
+        to: writer.id,
+        reason: why.text,
+        caughtUp,
+        statements: statements.map((s) => s.replace(/(MASTER|SOURCE)_PASSWORD='(?:[^'\\]|\\.)*'/g, "$1_PASSWORD='***'")),
+      },
+      'rejoined a server to the writeHost (it serves reads again once seen replicating)',
+    );
   }
 
   private timeoutMs(): number {
@@ -280,6 +366,7 @@ export class FailoverEffects {
     h: HostView,
     rows: (sql: string) => Promise<Record<string, unknown>[]>,
     spelling: string,
+    purpose: 'promotion' | 'rejoin' = 'promotion',
   ): Promise<string> {
     const row = (await rows(`SHOW ${spelling} STATUS`))[0] ?? {};
     const started = Date.now();
@@ -302,7 +389,9 @@ export class FailoverEffects {
     if (waited === 0) return `applied everything received (${received}) in ${ms} ms`;
     this.log.error(
       { dataHost: this.dh.name, host: h.id, received, waitedMs: ms },
-      'promoting a writeHost that has not applied everything it received: acknowledged writes may be missing',
+      purpose === 'promotion'
+        ? 'promoting a writeHost that has not applied everything it received: acknowledged writes may be missing'
+        : 'rejoining a server that has not applied everything it received from the old writeHost: the rest of its relay log is discarded',
     );
     return `timed out after ${ms} ms waiting to apply ${received}`;
   }

@@ -49,6 +49,19 @@ export interface FailoverConfig {
    */
   readonly user?: string;
   readonly password?: string;
+  /**
+   * With promote: after a switch, make the other servers replicate from the new writeHost
+   * (MaxScale's auto_rejoin): replicas still following the old writer are re-pointed, and a
+   * writeHost that is not replicating (the old master, back) is joined with GTID. A server whose
+   * history diverged refuses (replication error) and stays out of rotation.
+   */
+  readonly rejoin: boolean;
+  /**
+   * Replication account written into CHANGE MASTER / CHANGE REPLICATION SOURCE by rejoin. Absent:
+   * the server's own replication account is kept (a server that never replicated has none).
+   */
+  readonly replicationUser?: string;
+  readonly replicationPassword?: string;
 }
 
 export interface ReplicationConfig {

@@ -321,7 +321,7 @@ const AUTH_KEYS = ['cachingSha2FullAuth', 'rsaPrivateKey', 'rsaPublicKey'] as co
 const HOST_KEYS = ['host', 'port', 'weight'] as const;
 const POOL_KEYS = ['min', 'max', 'idleTimeoutMs', 'acquireTimeoutMs', 'connectTimeoutMs'] as const;
 const HEARTBEAT_KEYS = ['sql', 'intervalMs', 'timeoutMs', 'retries'] as const;
-const FAILOVER_KEYS = ['enabled', 'dnindexFile', 'promote', 'user', 'password'] as const;
+const FAILOVER_KEYS = ['enabled', 'dnindexFile', 'promote', 'user', 'password', 'rejoin', 'replicationUser', 'replicationPassword'] as const;
 const REPLICATION_KEYS = ['maxLagSeconds', 'checkEveryMs', 'readmitAfter'] as const;
 const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize', 'readYourWritesMs'] as const;
 const LOG_KEYS = ['level', 'sql', 'slowMs', 'maxStatementLength', 'maskLiterals'] as const;
@@ -437,11 +437,31 @@ function checkFailover(c: Checker, dh: Obj | undefined, writeHostCount: number, 
   } else {
     dnindexFile = opts.baseDir !== undefined ? path.join(path.resolve(opts.baseDir), CONFIG_DEFAULTS.dnindexFileName) : d.dnindexFile;
   }
-  const failover: { enabled: boolean; dnindexFile: string; promote: boolean; user?: string; password?: string } = {
+  const failover: {
+    enabled: boolean;
+    dnindexFile: string;
+    promote: boolean;
+    user?: string;
+    password?: string;
+    rejoin: boolean;
+    replicationUser?: string;
+    replicationPassword?: string;
+  } = {
     enabled: c.bool(o, 'enabled', p, writeHostCount >= 2),
     dnindexFile,
     promote: c.bool(o, 'promote', p, d.promote),
+    rejoin: c.bool(o, 'rejoin', p, false),
   };
+  if (failover.rejoin && !failover.promote) {
+    c.problem(`${p}.rejoin`, 'needs failover.promote: true (servers are re-pointed at a writeHost the proxy has promoted)');
+  }
+  const hasReplUser = c.present(o, 'replicationUser');
+  const hasReplPassword = c.present(o, 'replicationPassword');
+  if (hasReplUser) failover.replicationUser = c.string(o, 'replicationUser', p);
+  if (hasReplPassword) failover.replicationPassword = c.string(o, 'replicationPassword', p, { allowEmpty: true });
+  if (hasReplUser !== hasReplPassword) {
+    c.problem(`${p}.${hasReplUser ? 'replicationPassword' : 'replicationUser'}`, 'replicationUser and replicationPassword are given together');
+  }
   // The promotion / fencing account: both or neither (a password alone would silently pair with
   // dataHost.user, a user alone with an empty password).
   const hasUser = c.present(o, 'user');

@@ -49,7 +49,7 @@ test('defaults are applied to a minimal config', () => {
   assert.deepEqual(c.dataHost.readHosts, []);
   assert.deepEqual(c.dataHost.pool, { min: 2, max: 64, idleTimeoutMs: 60000, acquireTimeoutMs: 10000, connectTimeoutMs: 3000 });
   assert.deepEqual(c.dataHost.heartbeat, { sql: 'SELECT 1', intervalMs: 1000, timeoutMs: 1000, retries: 3 });
-  assert.deepEqual(c.dataHost.failover, { enabled: false, dnindexFile: 'conf/dnindex.properties', promote: false });
+  assert.deepEqual(c.dataHost.failover, { enabled: false, dnindexFile: 'conf/dnindex.properties', promote: false, rejoin: false });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 10, checkEveryMs: 2000, readmitAfter: 3 });
   assert.deepEqual(c.session, { holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024, readYourWritesMs: 0 });
   assert.deepEqual(c.log, { level: 'info', sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false });
@@ -87,6 +87,19 @@ test('failover.user / failover.password: the promotion account, optional, given 
   expectError(mutate((c) => (c.dataHost.failover = { usr: 'a' })), 'dataHost.failover.usr: unknown key (did you mean "user"?)');
 });
 
+test('failover.rejoin needs promote; its replication account is given together', () => {
+  const c = validateConfig(mutate((c) => (c.dataHost.failover = { promote: true, rejoin: true, replicationUser: 'repl', replicationPassword: 'r' })));
+  assert.deepEqual([c.dataHost.failover.rejoin, c.dataHost.failover.replicationUser, c.dataHost.failover.replicationPassword], [true, 'repl', 'r']);
+  expectError(
+    mutate((c) => (c.dataHost.failover = { rejoin: true })),
+    'dataHost.failover.rejoin: needs failover.promote: true (servers are re-pointed at a writeHost the proxy has promoted)',
+  );
+  expectError(
+    mutate((c) => (c.dataHost.failover = { promote: true, rejoin: true, replicationUser: 'repl' })),
+    'dataHost.failover.replicationPassword: replicationUser and replicationPassword are given together',
+  );
+});
+
 test('explicit values are kept', () => {
   const c = validateConfig(
     mutate((c) => {
@@ -111,7 +124,7 @@ test('explicit values are kept', () => {
   assert.deepEqual(c.dataHost.readHosts, [{ host: 'r1', port: 3306, weight: 0 }]);
   assert.deepEqual(c.dataHost.pool, { min: 0, max: 1, idleTimeoutMs: 5, acquireTimeoutMs: 6, connectTimeoutMs: 7 });
   assert.deepEqual(c.dataHost.heartbeat, { sql: 'SELECT user()', intervalMs: 10, timeoutMs: 20, retries: 1 });
-  assert.deepEqual(c.dataHost.failover, { enabled: true, dnindexFile: '/var/lib/sluice/dnindex', promote: true });
+  assert.deepEqual(c.dataHost.failover, { enabled: true, dnindexFile: '/var/lib/sluice/dnindex', promote: true, rejoin: false });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 0.5, checkEveryMs: 100, readmitAfter: 1 });
   assert.deepEqual(c.session, { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250 });
   assert.equal(c.log.level, 'silent');
