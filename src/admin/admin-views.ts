@@ -45,6 +45,10 @@ export interface SessionInfo {
   readonly schema: string | undefined;
   readonly currentSql: string | undefined;
   readonly connectedAt?: number;
+  /** Host of the open transaction / pinned state, if any. */
+  readonly transactionHost?: string | undefined;
+  /** Hosts the session keeps a backend connection to. */
+  readonly heldHosts?: readonly string[];
 }
 
 const str = (name: string): AdminColumn => ({ name });
@@ -216,10 +220,15 @@ export function connectionTable(sessions: Iterable<SessionInfo>, now = Date.now(
       s.schema ?? null,
       s.currentSql ?? null,
       s.connectedAt !== undefined ? Math.floor((now - s.connectedAt) / 1000) : null,
+      s.transactionHost ?? null,
+      s.heldHosts && s.heldHosts.length > 0 ? s.heldHosts.join(',') : null,
     ]);
   }
   rows.sort((a, b) => (a[0] as number) - (b[0] as number));
-  return { columns: [num('ID'), str('USER'), str('HOST'), str('SCHEMA'), str('INFO'), num('TIME')], rows };
+  return {
+    columns: [num('ID'), str('USER'), str('HOST'), str('SCHEMA'), str('INFO'), num('TIME'), str('TRANSACTION_ON'), str('BACKENDS')],
+    rows,
+  };
 }
 
 /** Mycat `SHOW @@BACKEND`: every backend socket with its state. */

@@ -77,6 +77,11 @@ export class SessionConnections {
     return anchor.conn.hostId;
   }
 
+  /** Hosts a connection is kept to (admin SHOW @@CONNECTION). */
+  heldHosts(): string[] {
+    return [...this.conns.keys()];
+  }
+
   holdsLast(): boolean {
     return this.last !== undefined && this.last.conn.alive;
   }

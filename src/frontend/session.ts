@@ -134,6 +134,19 @@ export class Session {
     return this.client?.user.name;
   }
 
+  /**
+   * Where the session's open transaction or pinned state lives (admin SHOW @@CONNECTION: who is
+   * still holding a host being drained); undefined when the session holds nothing there.
+   */
+  get transactionHost(): string | undefined {
+    return this.inScope() ? this.backends.anchorHostId() : undefined;
+  }
+
+  /** Hosts this session holds a backend connection to right now. */
+  get heldHosts(): readonly string[] {
+    return this.backends.heldHosts();
+  }
+
   get schema(): string | undefined {
     return this.state?.schema;
   }

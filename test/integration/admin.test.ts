@@ -117,8 +117,12 @@ describe('admin port', () => {
       assert.equal(await errnoOf(() => other.query('INSERT INTO admin_drain (v) VALUES (99)')), 2003);
       assert.equal(await errnoOf(() => other.query('BEGIN')), 2003);
       assert.ok([2, 3].includes(await serverId(other)), 'reads go on');
+      // Who still holds the drained writeHost: exactly the session in the transaction.
+      const holding = (await rows('SHOW @@CONNECTION')).filter((r) => r.TRANSACTION_ON !== null);
+      assert.deepEqual(holding.map((r) => r.TRANSACTION_ON), [`${sb.primary.host}:${sb.primary.port}`]);
       await tx.query('INSERT INTO admin_drain (v) VALUES (2)');
       await tx.query('COMMIT');
+      assert.deepEqual((await rows('SHOW @@CONNECTION')).filter((r) => r.TRANSACTION_ON !== null), [], 'drained');
       const [committed] = await direct.query('SELECT v FROM sluice_test.admin_drain ORDER BY v');
       assert.deepEqual((committed as { v: number }[]).map((r) => r.v), [1, 2]);
       assert.equal(await errnoOf(() => tx.query('INSERT INTO admin_drain (v) VALUES (3)')), 2003, 'no new work after the transaction');
