@@ -245,7 +245,10 @@ export class FailoverEffects {
           ]
         : [
             'STOP REPLICA',
-            `CHANGE REPLICATION SOURCE TO SOURCE_HOST=${mysql.escape(writer.host)}, SOURCE_PORT=${writer.port}${account}, SOURCE_AUTO_POSITION=1`,
+            // GET_SOURCE_PUBLIC_KEY: a caching_sha2_password replication account over plain TCP
+            // needs the source's RSA key (a former master never had it set).
+            `CHANGE REPLICATION SOURCE TO SOURCE_HOST=${mysql.escape(writer.host)}, SOURCE_PORT=${writer.port}${account}, ` +
+              'SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1',
             'START REPLICA',
           ];
       if (!why.formerMaster) {
