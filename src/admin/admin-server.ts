@@ -19,6 +19,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { HostPools } from '../backend/host-pools.js';
 import type { ClusterStore } from '../cluster/store.js';
+import { sameEndpoint } from '../config/endpoint.js';
 import { ConfigError, saveConfigFile, validateConfig } from '../config/index.js';
 import type { SluiceConfig } from '../config/types.js';
 import { nativePasswordHash } from '../protocol/auth.js';
@@ -385,9 +386,9 @@ export class AdminServer {
 
   private addBackend(role: 'write' | 'read', host: string, port: number, weight: number | undefined): AdminReply {
     const dh = this.deps.configured().dataHost;
-    const id = `${host.toLowerCase()}:${port}`;
+    // Loopback spellings and letter case name the same server (as the cluster reducer sees it).
     const known = [...dh.writeHosts.map((h, i) => ['writeHosts', i, h] as const), ...dh.readHosts.map((h, i) => ['readHosts', i, h] as const)].find(
-      ([, , h]) => `${h.host.toLowerCase()}:${h.port}` === id,
+      ([, , h]) => sameEndpoint(h.host, h.port, host, port),
     );
     if (known) return refused(`backend ${hostAddress({ host, port })} is already known (dataHost.${known[0]}[${known[1]}])`);
     const list = role === 'write' ? 'writeHosts' : 'readHosts';

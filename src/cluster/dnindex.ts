@@ -29,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../config/validate.js';
-import { parseEndpoint, sameEndpoint } from './endpoint.js';
+import { parseEndpoint, sameEndpoint } from '../config/endpoint.js';
 
 /** The dnindex file cannot be used; the message names the file and the problem. */
 export class DnIndexError extends ConfigError {

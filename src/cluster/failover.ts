@@ -29,7 +29,7 @@ import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { DataHostConfig } from '../config/types.js';
 import { writeDnIndex } from './dnindex.js';
-import { sameEndpoint } from './endpoint.js';
+import { sameEndpoint } from '../config/endpoint.js';
 import { isSyntaxError, probeReplication, withTimeout } from './monitor.js';
 import type { Transition } from './reduce.js';
 import type { ClusterStore } from './store.js';

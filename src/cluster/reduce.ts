@@ -56,7 +56,7 @@
  *    active writeHost and writeHosts before it cannot leave (the dnindex records a position).
  */
 import type { DataHostConfig } from '../config/types.js';
-import { sameEndpoint } from './endpoint.js';
+import { sameEndpoint } from '../config/endpoint.js';
 import type { ClusterView, HostId, HostRole, HostStatus, HostView, IoState, ReplicationView } from './view.js';
 
 /** Facts of one replication probe (what the monitor saw), as kept in the state. */

@@ -9,6 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
+import { normalizeHost } from './endpoint.js';
 import type {
   AdminConfig,
   AuthConfig,
@@ -388,7 +389,8 @@ function checkHosts(c: Checker, dh: Obj | undefined, key: 'writeHosts' | 'readHo
     const port = c.int(o, 'port', p, 1, MAX_PORT);
     const weight = c.int(o, 'weight', p, 0, undefined, CONFIG_DEFAULTS.weight);
     if (o !== undefined && host !== '' && c.present(o, 'port') && o['port'] === port) {
-      const id = `${host.toLowerCase()}:${port}`;
+      // Loopback spellings and letter case name the same server.
+      const id = `${normalizeHost(host)}:${port}`;
       const first = seen.get(id);
       if (first !== undefined) c.problem(p, `duplicate host ${host}:${port} (also ${first})`);
       else seen.set(id, p);

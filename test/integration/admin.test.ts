@@ -150,6 +150,7 @@ describe('admin port', () => {
   test('refused changes answer with an ERR saying why', async () => {
     const sb = proxy.sandbox;
     assert.match((await adminError(`ADD SLAVE ${sb.replicas[1]!.host}:${sb.replicas[1]!.port}`)).message, /already known/);
+    assert.match((await adminError(`ADD SLAVE localhost:${sb.replicas[1]!.port}`)).message, /already known/, 'another spelling of the same server');
     assert.match((await adminError('SET OFFLINE 9')).message, /does not exist/);
     assert.match((await adminError('REMOVE BACKEND 9')).message, /invalid backend_id 9/);
     assert.match((await adminError('REMOVE BACKEND 1')).message, /active writeHost/);

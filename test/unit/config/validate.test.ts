@@ -292,6 +292,10 @@ test('duplicate host:port across writeHosts and readHosts', () => {
     'dataHost.writeHosts[1]: duplicate host 127.0.0.1:3311 (also dataHost.writeHosts[0])',
   );
   expectError(
+    mutate((c) => (c.dataHost.readHosts = [{ host: 'localhost', port: 3311 }])),
+    'dataHost.readHosts[0]: duplicate host localhost:3311 (also dataHost.writeHosts[0])',
+  );
+  expectError(
     mutate((c) => (c.dataHost.readHosts = [{ host: 'DB1', port: 3306 }, { host: 'db1', port: 3306 }])),
     'dataHost.readHosts[1]: duplicate host db1:3306 (also dataHost.readHosts[0])',
   );
