@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { SluiceConfig } from './config/types.js';
-import { ConfigError, deepFreeze, loadConfigFile, planConfigChange } from './config/index.js';
+import { ConfigError, deepFreeze, describeConfig, loadConfigFile, planConfigChange } from './config/index.js';
 import { ClusterStore } from './cluster/store.js';
 import { initialState } from './cluster/reduce.js';
 import { Monitor } from './cluster/monitor.js';
@@ -65,6 +65,10 @@ export interface StartOptions {
 
 export async function startSluice(config: SluiceConfig, log: Logger, opts: StartOptions = {}): Promise<Sluice> {
   const dh = config.dataHost;
+  // Say what this configuration does, and which settings do nothing (user-pain #22).
+  const behaviour = describeConfig(config);
+  log.info({ behaviour: behaviour.lines }, 'configuration');
+  for (const warning of behaviour.warnings) log.warn({ setting: warning }, 'configuration warning');
   // TLS certificates and RSA keys are read now: a bad file stops the start (ConfigError).
   const security = loadFrontendSecurity(config);
   const backendTls = loadBackendTls(dh.tls);

@@ -5,14 +5,14 @@
  */
 import { parseArgs } from 'node:util';
 import { createLogger } from './logger.js';
-import { ConfigError, loadConfigFile, validateConfig } from './config/index.js';
+import { ConfigError, describeConfig, loadConfigFile, validateConfig } from './config/index.js';
 import { startSluice, type Sluice } from './app.js';
 import { describeReload } from './admin/admin-server.js';
 import { sandboxProxyConfig, startSandbox, type Sandbox } from './sandbox/index.js';
 
 const USAGE = `usage:
   sluice start   --config <file>    run the proxy
-  sluice check   --config <file>    validate a config file and print the effective settings
+  sluice check   --config <file>    validate a config file: what it does, warnings, effective settings
   sluice sandbox [--port 8066] [--base-port 3311] [--replicas 2]
                                     start a local primary + replicas (mariadbd/mysqld on PATH)
                                     with replication, and the proxy in front; Ctrl-C stops all`;
@@ -52,7 +52,12 @@ async function main(argv: string[]): Promise<number> {
         throw err;
       }
       if (command === 'check') {
-        process.stdout.write(`${values.config}: OK\n${JSON.stringify(config, redactPasswords, 2)}\n`);
+        const { lines, warnings } = describeConfig(config);
+        process.stdout.write(
+          `${values.config}: OK\n\nWhat it does:\n${lines.map((l) => `  - ${l}`).join('\n')}\n` +
+            (warnings.length > 0 ? `\nWarnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}\n` : '\nWarnings: none\n') +
+            `\nEffective settings:\n${JSON.stringify(config, redactPasswords, 2)}\n`,
+        );
         return 0;
       }
       const log = createLogger(config.log.level);

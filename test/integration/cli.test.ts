@@ -59,6 +59,8 @@ test('check accepts the shipped example config', async () => {
   const r = await sluice('check', '--config', 'conf/sluice.yaml');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /OK/);
+  assert.match(r.stdout, /What it does:\n {2}- clients connect to 127\.0\.0\.1:8066/);
+  assert.match(r.stdout, /Warnings:\n {2}- the admin password is "admin"/);
   assert.ok(!r.stdout.includes('"password": "app"'), 'passwords are not printed');
 });
 
