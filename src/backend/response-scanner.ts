@@ -30,7 +30,9 @@ export type ResponseShape =
   /** One packet of any content (COM_STATISTICS answers with a bare string). */
   | 'single'
   /** COM_STMT_PREPARE: PREPARE_OK then parameter and column definitions (each + EOF), or ERR. */
-  | 'prepare';
+  | 'prepare'
+  /** COM_STMT_FETCH: binary rows of an open cursor until EOF (or OK-as-EOF), or ERR. */
+  | 'rows';
 
 export interface ResponseSummary {
   /** Server status flags of the last OK/EOF seen (IN_TRANS, AUTOCOMMIT, …). */
@@ -117,7 +119,9 @@ export class ResponseScanner {
         ? Phase.ResultStart
         : shape === 'field-list'
           ? Phase.FieldList
-          : Phase.Single;
+          : shape === 'rows'
+            ? Phase.Rows
+            : Phase.Single;
     this.okOnly = shape === 'ok';
     this.prepareReply = shape === 'prepare';
     this.packetsLeft = 0;
@@ -305,10 +309,20 @@ export class ResponseScanner {
         this.phase = flags & ServerStatus.MORE_RESULTS_EXISTS ? Phase.ResultStart : Phase.Done;
         return;
       }
-      case Phase.ColumnsEof:
+      case Phase.ColumnsEof: {
         if (first !== 0xfe) throw new ScanError('expected EOF after column definitions');
+        // COM_STMT_EXECUTE that opened a cursor: no rows follow (COM_STMT_FETCH asks for them).
+        // With CLIENT_DEPRECATE_EOF the server sends an OK-as-EOF here instead, which ends the
+        // result in the Rows phase below with the same flag.
+        const flags = okStatusFlags(packet, this.capabilities);
+        if (flags & ServerStatus.CURSOR_EXISTS) {
+          this.summary.statusFlags = flags;
+          this.phase = Phase.Done;
+          return;
+        }
         this.phase = Phase.Rows;
         return;
+      }
       case Phase.Rows:
       case Phase.FieldList: {
         const flags = okStatusFlags(packet, this.capabilities);

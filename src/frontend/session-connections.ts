@@ -42,6 +42,8 @@ export class SessionConnections {
   private readonly conns = new Map<string, HeldConnection>();
   private last: HeldConnection | undefined;
   private anchor: HeldConnection | undefined;
+  /** Connections holding open server-side cursors (count per connection): never given back idle. */
+  private readonly cursorHolds = new Map<HeldConnection, number>();
 
   constructor(
     private readonly ctx: Pick<SessionContext, 'config' | 'cluster' | 'pools' | 'selector'>,
@@ -75,6 +77,18 @@ export class SessionConnections {
     this.forget(anchor);
     anchor.pools.discard(anchor.conn);
     return anchor.conn.hostId;
+  }
+
+  /** A cursor was opened on `held`: it stays with the session until the cursor is closed. */
+  holdForCursor(held: HeldConnection): void {
+    this.cursorHolds.set(held, (this.cursorHolds.get(held) ?? 0) + 1);
+  }
+
+  /** A cursor on `held` was closed (or exhausted). */
+  releaseCursorHold(held: HeldConnection): void {
+    const n = (this.cursorHolds.get(held) ?? 0) - 1;
+    if (n > 0) this.cursorHolds.set(held, n);
+    else this.cursorHolds.delete(held);
   }
 
   /** Hosts a connection is kept to (admin SHOW @@CONNECTION). */
@@ -163,12 +177,13 @@ export class SessionConnections {
     if (this.conns.get(held.conn.hostId) === held) this.conns.delete(held.conn.hostId);
     if (this.last === held) this.last = undefined;
     if (this.anchor === held) this.anchor = undefined;
+    this.cursorHolds.delete(held);
   }
 
-  /** Gives back every kept connection except the anchor. */
+  /** Gives back every kept connection except the anchor and those holding open cursors. */
   releaseIdle(): void {
     for (const held of [...this.conns.values()]) {
-      if (held !== this.anchor) void this.giveBack(held, false);
+      if (held !== this.anchor && !this.cursorHolds.has(held)) void this.giveBack(held, false);
     }
   }
 
@@ -201,6 +216,8 @@ export class SessionConnections {
 
   /** Returns a connection to its pool, reset first when it carries state (or `reset`). */
   private async giveBack(held: HeldConnection, reset: boolean): Promise<void> {
+    // Open cursors are connection state too: COM_RESET_CONNECTION closes them.
+    if (this.cursorHolds.has(held)) reset = true;
     this.forget(held);
     const { conn, pools } = held;
     if (!conn.alive) {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/types.js';
 import type { ClusterView } from '../cluster/view.js';
 import { Capability, ServerStatus } from '../protocol/constants.js';
-import { decodeCommand, encodeQuery, encodeStmtSendLongData, type ClientCommand } from '../protocol/commands.js';
+import { decodeCommand, encodeQuery, encodeStmtFetch, encodeStmtReset, encodeStmtSendLongData, type ClientCommand } from '../protocol/commands.js';
 import { decodeExecuteBody, withStatementId } from '../protocol/statements.js';
 import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { encodeEof, encodeOk } from '../protocol/responses.js';
@@ -111,6 +111,8 @@ export class Session {
   private readonly backends: SessionConnections;
   /** Server-side prepared statements under the proxy's ids. */
   private readonly statements = new SessionStatements();
+  /** Open server-side cursors: client statement id → the connection holding it, its id there. */
+  private readonly cursors = new Map<number, { readonly held: HeldConnection; readonly backendId: number }>();
   /** When the last command finished (ms, Date.now()); the sweeper releases idle connections. */
   private idleSince = 0;
   /** Login or a command is running: the sweeper must not touch the connections. */
@@ -258,6 +260,7 @@ export class Session {
         return;
       }
       case 'reset-connection':
+        this.cursors.clear(); // their connections are reset below
         await this.backends.releaseAll(true, this.inScope());
         recordReset(this.state!, this.client!.charset);
         this.statements.clear();
@@ -274,6 +277,7 @@ export class Session {
       case 'stmt-send-long-data':
         return this.longData(cmd.statementId, cmd.paramId, cmd.data); // no response
       case 'stmt-close':
+        await this.closeCursor(cmd.statementId);
         this.statements.close(cmd.statementId); // no response
         return;
       case 'stmt-reset': {
@@ -281,11 +285,12 @@ export class Session {
         if (!stmt) throw sqlError('ER_UNKNOWN_STMT_HANDLER', cmd.statementId, 'mysqld_stmt_reset');
         stmt.longData.clear();
         stmt.longDataBytes = 0;
+        await this.closeCursor(cmd.statementId);
         this.ch.send(this.okPayload(), 1);
         return;
       }
       case 'stmt-fetch':
-        throw CURSORS_REFUSED;
+        return this.fetchCursor(cmd.statementId, cmd.numRows);
       default:
         this.ch.send(encodeErrFor(sqlError('ER_UNKNOWN_COM_ERROR')), 1);
         return;
@@ -330,7 +335,13 @@ export class Session {
    * either fixed bytes (`payload`, and `frame` when the client's framing can be reused) or built
    * for the chosen backend connection (prepared statements: that connection's statement id).
    */
-  private async execute(decision: RouteDecision, c: Classification, shape: ResponseShape, source: CommandSource): Promise<void> {
+  private async execute(
+    decision: RouteDecision,
+    c: Classification,
+    shape: ResponseShape,
+    source: CommandSource,
+    onRelayed?: (held: HeldConnection, summary: ResponseSummary) => void,
+  ): Promise<void> {
     const stats = this.ctx.stats;
     const fixed = typeof source === 'function' ? undefined : (source.frame ?? encodePacket(source.payload, 0));
     stats.statements++;
@@ -373,6 +384,7 @@ export class Session {
         if (summary.localInfile) summary = await this.relayLocalInfile(conn);
         this.observe(c, conn, summary, performance.now() - started);
         this.active = undefined;
+        onRelayed?.(held, summary);
         this.afterStatement(c, summary, held);
         return;
       } catch (err) {
@@ -489,7 +501,8 @@ export class Session {
   private async executeStatement(id: number, flags: number, iterationCount: number, rawBody: Buffer): Promise<void> {
     const stmt = this.statements.get(id);
     if (!stmt) throw sqlError('ER_UNKNOWN_STMT_HANDLER', id, 'mysqld_stmt_execute');
-    if (flags & CURSOR_TYPE_READ_ONLY) throw CURSORS_REFUSED;
+    // Executing again closes the statement's cursor, as on the server (it may run elsewhere now).
+    await this.closeCursor(id);
     const body = decodeExecuteBody(rawBody, stmt.numParams);
     if (body.types) stmt.types = body.types;
     if (stmt.numParams > 0 && !stmt.types) throw sqlError('ER_WRONG_ARGUMENTS', 'mysqld_stmt_execute');
@@ -497,18 +510,91 @@ export class Session {
     let decision = route(c, this.routeState(), this.ctx.cluster());
     if (this.awaitsPromotion(decision)) decision = await this.waitForPromotion(c);
     this.currentSql = stmt.sql;
+    let backendId = 0;
+    // A cursor lives on the connection that opened it: the session keeps that connection until
+    // the cursor is exhausted, reset or closed (COM_STMT_FETCH goes there).
+    const keepCursor =
+      flags & CURSOR_TYPE_READ_ONLY
+        ? (held: HeldConnection, summary: ResponseSummary): void => {
+            if (summary.error !== undefined || !(summary.statusFlags & ServerStatus.CURSOR_EXISTS)) return;
+            this.cursors.set(id, { held, backendId });
+            this.backends.holdForCursor(held);
+          }
+        : undefined;
     try {
-      await this.execute(decision, c, 'query', async (conn) => {
-        const prepared = await conn.prepared(this.state!.schema, stmt.sql);
-        for (const [param, chunks] of stmt.longData) {
-          for (const chunk of chunks) conn.send(encodeStmtSendLongData(prepared.id, param, chunk));
-        }
-        return executeOnBackend(stmt, prepared.id, flags, iterationCount, body);
-      });
+      await this.execute(
+        decision,
+        c,
+        'query',
+        async (conn) => {
+          const prepared = await conn.prepared(this.state!.schema, stmt.sql);
+          backendId = prepared.id;
+          for (const [param, chunks] of stmt.longData) {
+            for (const chunk of chunks) conn.send(encodeStmtSendLongData(prepared.id, param, chunk));
+          }
+          return executeOnBackend(stmt, prepared.id, flags, iterationCount, body);
+        },
+        keepCursor,
+      );
     } finally {
       this.currentSql = undefined;
       stmt.longData.clear();
       stmt.longDataBytes = 0;
+    }
+  }
+
+  /**
+   * COM_STMT_FETCH: the next rows of the statement's open cursor, from the connection that holds
+   * it (rows relayed as the server sends them). An exhausted cursor is closed by the server.
+   */
+  private async fetchCursor(id: number, numRows: number): Promise<void> {
+    if (!this.statements.get(id)) throw sqlError('ER_UNKNOWN_STMT_HANDLER', id, 'mysqld_stmt_fetch');
+    const cursor = this.cursors.get(id);
+    if (!cursor) throw new SqlError(`The statement (${id}) has no open cursor.`, ER_STMT_HAS_NO_OPEN_CURSOR, 'HY000');
+    const { held } = cursor;
+    if (!held.conn.alive) {
+      this.dropCursor(id);
+      throw sqlError('CR_SERVER_LOST', held.conn.hostId);
+    }
+    this.active = held.conn;
+    try {
+      const summary = await held.conn.relay(encodePacket(encodeStmtFetch(cursor.backendId, numRows), 0), 'rows', this.ch.socket, 1);
+      if (summary.error !== undefined || !(summary.statusFlags & ServerStatus.CURSOR_EXISTS)) this.dropCursor(id);
+    } catch (err) {
+      this.dropCursor(id);
+      this.backends.forget(held);
+      held.pools.discard(held.conn);
+      if (err instanceof BackendGoneError && err.bytesForwarded > 0) {
+        this.ch.destroy();
+        return;
+      }
+      throw err instanceof BackendGoneError ? sqlError('CR_SERVER_LOST', held.conn.hostId) : err;
+    } finally {
+      this.active = undefined;
+    }
+  }
+
+  /** Forgets a cursor the server already closed (exhausted, failed, connection gone). */
+  private dropCursor(id: number): void {
+    const cursor = this.cursors.get(id);
+    if (!cursor) return;
+    this.cursors.delete(id);
+    this.backends.releaseCursorHold(cursor.held);
+  }
+
+  /** Closes a statement's open cursor on its backend (COM_STMT_RESET there), if it has one. */
+  private async closeCursor(id: number): Promise<void> {
+    const cursor = this.cursors.get(id);
+    if (!cursor) return;
+    this.dropCursor(id);
+    const { held } = cursor;
+    if (!held.conn.alive) return;
+    try {
+      await held.conn.command(encodeStmtReset(cursor.backendId), 'ok');
+    } catch (err) {
+      this.log.info({ backend: held.conn.hostId, err: (err as Error).message }, 'closing a cursor failed; discarding the connection');
+      this.backends.forget(held);
+      held.pools.discard(held.conn);
     }
   }
 
@@ -732,6 +818,7 @@ export class Session {
       this.killed = true; // the server closes the connection after a failed COM_CHANGE_USER
       return;
     }
+    this.cursors.clear(); // their connections are reset below
     await this.backends.releaseAll(true, this.inScope());
     this.statements.clear();
     const charset = cmd.charset ?? client.charset;
@@ -854,12 +941,8 @@ type CommandSource = FixedCommand | ((conn: BackendConnection) => Promise<Buffer
 /** COM_STMT_EXECUTE flag: open a read-only cursor (COM_STMT_FETCH). */
 const CURSOR_TYPE_READ_ONLY = 1;
 
-/** Cursors are refused, with a message that says what to change (README: Prepared statements). */
-const CURSORS_REFUSED = new SqlError(
-  "This version of the server doesn't yet support 'server-side cursors through Sluice (turn off cursor fetch in the driver, e.g. Connector/J useCursorFetch=false)'",
-  1235,
-  '42000',
-);
+/** ER_STMT_HAS_NO_OPEN_CURSOR: COM_STMT_FETCH on a statement without an open cursor. */
+const ER_STMT_HAS_NO_OPEN_CURSOR = 1421;
 
 /** ER_OPTION_PREVENTS_STATEMENT: what the router answers for a write to a read-only writeHost. */
 const ER_OPTION_PREVENTS_STATEMENT = 1290;

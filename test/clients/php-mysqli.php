@@ -110,6 +110,29 @@ $rep->check('prepared_' . SPREAD_N . 'x_spread_over_replicas', function () use (
     return cc_spread($counts, SPREAD_N, $a['direct']);
 });
 
+// A server-side read-only cursor (COM_STMT_EXECUTE with the cursor flag, then one COM_STMT_FETCH
+// per row — mysqlnd's way): every row comes from the one connection that holds the cursor.
+$rep->check('prepared_cursor_fetch', function () use ($a) {
+    $m = my_conn($a);
+    $st = $m->prepare('SELECT @@server_id AS sid, seq FROM seq_1_to_50');
+    $st->attr_set(MYSQLI_STMT_ATTR_CURSOR_TYPE, MYSQLI_CURSOR_TYPE_READ_ONLY);
+    $st->execute();
+    $st->bind_result($sid, $seq);
+    $seqs = [];
+    $sids = [];
+    while ($st->fetch()) {
+        $seqs[] = (int) $seq;
+        $sids[(int) $sid] = true;
+    }
+    $st->close();
+    cc_expect($seqs === range(1, 50), 'rows ' . json_encode($seqs));
+    cc_expect(count($sids) === 1, 'rows from several servers: ' . json_encode(array_keys($sids)));
+    // The connection goes on normally afterwards.
+    $one = $m->query('SELECT 1')->fetch_row()[0];
+    cc_expect((int) $one === 1, 'SELECT 1 after the cursor returned ' . var_export($one, true));
+    return cc_replica(array_keys($sids)[0], $a['direct']);
+});
+
 $rep->check('send_long_data_blob_5mb', function () use ($a, $P) {
     $m = my_conn($a);
     $blob = cc_big_blob();

@@ -12,12 +12,13 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type mysql from 'mysql2/promise';
-import { Command, ColumnType } from '../../src/protocol/constants.js';
+import { Capability, Command, ColumnType, ServerStatus } from '../../src/protocol/constants.js';
 import {
   encodeQuery,
   encodeSimpleCommand,
   encodeStmtClose,
   encodeStmtExecute,
+  encodeStmtFetch,
   encodeStmtPrepare,
   encodeStmtReset,
   encodeStmtSendLongData,
@@ -78,6 +79,30 @@ function binaryFirstString(packets: Buffer[]): string {
   const row = packets.find((p, i) => i >= 2 && p[0] === 0x00 && p.length > 2)!;
   const len = row[2]!;
   return row.subarray(3, 3 + len).toString();
+}
+
+/** COM_STMT_EXECUTE flag: open a read-only cursor. */
+const CURSOR_TYPE_READ_ONLY = 1;
+
+/**
+ * Status flags of an EOF packet (0xfe, warnings u16, status u16) or of an OK-as-EOF with
+ * CLIENT_DEPRECATE_EOF (0xfe, affected rows, last insert id — one byte each here — status u16):
+ * both at offset 3.
+ */
+function statusOf(p: Buffer, _deprecateEof: boolean): number {
+  return p.readUInt16LE(3);
+}
+
+/** The `n` string columns of a binary-protocol row (header 0x00, null bitmap, lenenc strings). */
+function binaryStrings(row: Buffer, n: number): string[] {
+  let pos = 1 + ((n + 7 + 2) >> 3);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = row[pos]!;
+    out.push(row.subarray(pos + 1, pos + 1 + len).toString());
+    pos += 1 + len;
+  }
+  return out;
 }
 
 describe('server-side prepared statements (mysql2 execute)', () => {
@@ -187,11 +212,66 @@ describe('prepared statements at the protocol level (raw client)', () => {
     assert.equal(errnoOfPacket(err), 1243);
   });
 
-  test('the cursor flag is refused with a clear error (1235)', async () => {
-    const { id } = await rawPrepare(c, 'SELECT 1');
-    const [err] = await c.command(encodeStmtExecute(id, 1, 1, Buffer.alloc(0)));
-    assert.equal(errnoOfPacket(err), 1235);
-    assert.match(err!.toString(), /cursor/);
+  for (const deprecateEof of [false, true]) {
+    test(`a cursor${deprecateEof ? ' (CLIENT_DEPRECATE_EOF)' : ''}: opened on a replica, fetched in batches across idle time and other statements, closed when exhausted`, async () => {
+      const cc = deprecateEof ? await RawClient.connect(proxy.port, proxy.sandbox.user, proxy.sandbox.password, 'sluice_test', Capability.DEPRECATE_EOF) : c;
+      try {
+        const { id } = await rawPrepare(cc, 'SELECT CAST(@@server_id AS CHAR) AS sid, CAST(seq AS CHAR) AS v FROM seq_1_to_5');
+        const opened = await cc.command(encodeStmtExecute(id, CURSOR_TYPE_READ_ONLY, 1, Buffer.alloc(0)));
+        // column count, 2 definitions, then the EOF (or OK-as-EOF) that says a cursor is open
+        assert.equal(opened.length, 4);
+        assert.ok(statusOf(opened[3]!, deprecateEof) & ServerStatus.CURSOR_EXISTS, 'CURSOR_EXISTS');
+        const rows: string[][] = [];
+        for (let batch = 0; batch < 3; batch++) {
+          // Idle past holdConnectionMs, and other statements in between: the cursor's connection stays.
+          await new Promise((r) => setTimeout(r, 120));
+          await cc.command(encodeQuery('SELECT 1'));
+          const fetched = await cc.command(encodeStmtFetch(id, 2), 'rows');
+          const end = fetched.at(-1)!;
+          assert.equal(end[0], 0xfe);
+          rows.push(...fetched.slice(0, -1).map((r) => binaryStrings(r, 2)));
+          const flags = statusOf(end, deprecateEof);
+          if (batch < 2) assert.ok(flags & ServerStatus.CURSOR_EXISTS, `batch ${batch}: cursor still open`);
+          else assert.ok(flags & ServerStatus.LAST_ROW_SENT, 'last batch: LAST_ROW_SENT');
+        }
+        assert.deepEqual(rows.map((r) => r[1]), ['1', '2', '3', '4', '5']);
+        const sids = new Set(rows.map((r) => Number(r[0])));
+        assert.equal(sids.size, 1, 'every row from the one connection holding the cursor');
+        assert.ok(REPLICAS.has([...sids][0]!), 'a read: the cursor lives on a replica');
+        const [gone] = await cc.command(encodeStmtFetch(id, 2), 'rows');
+        assert.equal(errnoOfPacket(gone), 1421, 'exhausted: no open cursor');
+      } finally {
+        if (cc !== c) cc.close();
+      }
+    });
+  }
+
+  test('COM_STMT_RESET closes an open cursor; executing again opens a new one', async () => {
+    const { id } = await rawPrepare(c, 'SELECT CAST(seq AS CHAR) AS v FROM seq_1_to_3');
+    await c.command(encodeStmtExecute(id, CURSOR_TYPE_READ_ONLY, 1, Buffer.alloc(0)));
+    const first = await c.command(encodeStmtFetch(id, 1), 'rows');
+    assert.deepEqual(binaryStrings(first[0]!, 1), ['1']);
+    const [ok] = await c.command(encodeStmtReset(id));
+    assert.equal(ok![0], 0x00);
+    const [none] = await c.command(encodeStmtFetch(id, 1), 'rows');
+    assert.equal(errnoOfPacket(none), 1421);
+    await c.command(encodeStmtExecute(id, CURSOR_TYPE_READ_ONLY, 1, Buffer.alloc(0)));
+    const again = await c.command(encodeStmtFetch(id, 10), 'rows');
+    assert.deepEqual(again.slice(0, -1).map((r) => binaryStrings(r, 1)[0]), ['1', '2', '3']);
+    c.socket.write(encodePacket(encodeStmtClose(id), 0));
+  });
+
+  test('a cursor inside a transaction reads the transaction’s own writes (writeHost connection)', async () => {
+    await c.command(encodeQuery('CREATE TABLE IF NOT EXISTS ps_cursor_t (id INT PRIMARY KEY)'));
+    await c.command(encodeQuery('DELETE FROM ps_cursor_t'));
+    await c.command(encodeQuery('BEGIN'));
+    await c.command(encodeQuery('INSERT INTO ps_cursor_t VALUES (7), (8)'));
+    const { id } = await rawPrepare(c, 'SELECT CAST(id AS CHAR) AS v, CAST(@@server_id AS CHAR) AS sid FROM ps_cursor_t ORDER BY id');
+    await c.command(encodeStmtExecute(id, CURSOR_TYPE_READ_ONLY, 1, Buffer.alloc(0)));
+    const fetched = await c.command(encodeStmtFetch(id, 10), 'rows');
+    assert.deepEqual(fetched.slice(0, -1).map((r) => binaryStrings(r, 2)), [['7', String(PRIMARY)], ['8', String(PRIMARY)]]);
+    await c.command(encodeQuery('ROLLBACK'));
+    c.socket.write(encodePacket(encodeStmtClose(id), 0));
   });
 
   test('COM_RESET_CONNECTION deallocates the session’s statements', async () => {

@@ -1,5 +1,6 @@
 /**
- * PHP mysqli (mysqlnd) through Sluice: prepare + bind_param, send_long_data of 5 MiB,
+ * PHP mysqli (mysqlnd) through Sluice: prepare + bind_param, a read-only cursor fetched in
+ * batches, send_long_data of 5 MiB,
  * multi_query, prepared CALL with next_result.
  * Script: test/clients/php-mysqli.php (contract and --direct baseline: see ./harness.ts).
  */
@@ -17,6 +18,7 @@ clientMatrix({
     'prepared_transaction_on_primary',
     'prepared_types_roundtrip',
     'prepared_200x_spread_over_replicas',
+    'prepared_cursor_fetch',
     'send_long_data_blob_5mb',
     'multi_query',
     'prepared_call_two_result_sets',

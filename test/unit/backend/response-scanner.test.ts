@@ -4,6 +4,7 @@ import { ResponseScanner, ScanError, type ResponseShape } from '../../../src/bac
 import { Capability, ColumnType, ServerStatus } from '../../../src/protocol/constants.js';
 import { encodePacket, encodePackets } from '../../../src/protocol/framer.js';
 import { encodeEof, encodeErr, encodeOk, encodeTextResultset } from '../../../src/protocol/responses.js';
+import { encodeColumnDefinition } from '../../../src/protocol/resultset.js';
 
 const BASE = Capability.PROTOCOL_41 | Capability.SECURE_CONNECTION;
 const DEPRECATE = BASE | Capability.DEPRECATE_EOF;
@@ -138,3 +139,41 @@ test('a single-packet response (COM_STATISTICS) is consumed to its last byte', (
     assert.equal(used, bytes.length);
   }
 });
+
+// The shapes MariaDB 10.11 answers with (COM_STMT_EXECUTE with CURSOR_TYPE_READ_ONLY, then
+// COM_STMT_FETCH), as seen on the wire: status 0x62 after the definitions, 0x42 / 0x82 after rows.
+const CURSOR_STATUS = ServerStatus.AUTOCOMMIT | ServerStatus.CURSOR_EXISTS | 0x20;
+for (const [label, caps] of [['EOF', BASE], ['DEPRECATE_EOF', DEPRECATE]] as const) {
+  test(`cursor opened (${label}): the response ends after the column definitions, with CURSOR_EXISTS`, () => {
+    const terminator = caps & Capability.DEPRECATE_EOF ? encodeOk({ statusFlags: CURSOR_STATUS }, caps, 0xfe) : encodeEof(0, CURSOR_STATUS);
+    const bytes = encodePackets([Buffer.from([1]), encodeColumnDefinition(col('seq')), terminator], 1);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const { s, used } = scanSplit('query', caps, bytes, cut);
+      assert.ok(s.done, `done at cut ${cut}`);
+      assert.equal(used, bytes.length);
+      assert.ok(s.summary.statusFlags & ServerStatus.CURSOR_EXISTS);
+      assert.equal(s.summary.rows, 0);
+    }
+  });
+
+  test(`COM_STMT_FETCH reply (${label}): rows until the terminator; LAST_ROW_SENT at the end`, () => {
+    const row = (n: number) => Buffer.from([0x00, 0x00, n, 0, 0, 0, 0, 0, 0, 0]); // binary row, one BIGINT
+    const end = (flags: number) => (caps & Capability.DEPRECATE_EOF ? encodeOk({ statusFlags: flags }, caps, 0xfe) : encodeEof(0, flags));
+    const more = encodePackets([row(1), row(2), end(ServerStatus.AUTOCOMMIT | ServerStatus.CURSOR_EXISTS)], 1);
+    const last = encodePackets([row(5), end(ServerStatus.AUTOCOMMIT | ServerStatus.LAST_ROW_SENT)], 1);
+    for (const [bytes, rows, flag] of [[more, 2, ServerStatus.CURSOR_EXISTS], [last, 1, ServerStatus.LAST_ROW_SENT]] as const) {
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const { s, used } = scanSplit('rows', caps, bytes, cut);
+        assert.ok(s.done);
+        assert.equal(used, bytes.length);
+        assert.equal(s.summary.rows, rows);
+        assert.ok(s.summary.statusFlags & flag);
+      }
+    }
+    const err = encodePacket(encodeErr({ errno: 1421, sqlState: 'HY000', message: 'The statement (1) has no open cursor.' }), 1);
+    const s = new ResponseScanner('rows', caps, 1);
+    s.push(err);
+    assert.ok(s.done);
+    assert.equal(s.summary.error?.errno, 1421);
+  });
+}
