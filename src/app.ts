@@ -11,7 +11,7 @@ import { Monitor } from './cluster/monitor.js';
 import { resolveDnIndex } from './cluster/dnindex.js';
 import { FailoverEffects } from './cluster/failover.js';
 import { HostPools } from './backend/host-pools.js';
-import { loadBackendTls } from './backend/backend-tls.js';
+import { loadBackendTls, mysql2Ssl } from './backend/backend-tls.js';
 import { loadFrontendSecurity } from './frontend/tls.js';
 import { createSelector } from './backend/selectors.js';
 import { FrontendServer } from './frontend/server.js';
@@ -114,8 +114,10 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     );
   };
   for (const h of cluster.view.hosts) openPools(h);
+  const ssl = mysql2Ssl(backendTls);
   const monitor = new Monitor({
     dataHost: dh,
+    ...(ssl ? { ssl } : {}),
     hosts: cluster.view.hosts,
     dispatch: (e) => cluster.dispatch(e),
     logger: log.child({ component: 'monitor' }),
@@ -204,6 +206,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
   const failover = new FailoverEffects({
     store: cluster,
     dataHost: dh,
+    ...(ssl ? { ssl } : {}),
     logger: log.child({ component: 'failover' }),
     persistedIndex,
   });

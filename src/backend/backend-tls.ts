@@ -27,6 +27,19 @@ export function loadBackendTls(config: BackendTlsConfig | undefined): BackendTls
 }
 
 /**
+ * The same settings as mysql2 takes them (`ssl`), for the monitor's probes and the failover
+ * effects' connections: every connection Sluice opens to a backend uses TLS when data does.
+ */
+export function mysql2Ssl(opts: BackendTlsOptions | undefined): { ca?: Buffer; rejectUnauthorized: boolean; servername?: string } | undefined {
+  if (opts === undefined) return undefined;
+  return {
+    rejectUnauthorized: opts.rejectUnauthorized,
+    ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+    ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
+  };
+}
+
+/**
  * Wraps a connected socket (SSLRequest already written) in TLS. `socket` is usable at once (it
  * replaces the plain one for good); `secure` resolves once the handshake is done and, with
  * `rejectUnauthorized`, the certificate verified against `servername` or `host`. The caller must

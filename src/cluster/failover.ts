@@ -38,6 +38,8 @@ import type { ClusterView, HostId, HostView } from './view.js';
 export interface FailoverEffectsOptions {
   readonly store: ClusterStore;
   readonly dataHost: DataHostConfig;
+  /** TLS for promotion / fencing / rejoin connections (dataHost.tls, as mysql2 takes it). */
+  readonly ssl?: mysql.SslOptions;
   readonly logger: Logger;
   /** The index the dnindex file holds now (undefined: no file / no key → written at start). */
   readonly persistedIndex: number | undefined;
@@ -86,7 +88,10 @@ export class FailoverEffects {
     this.store = opts.store;
     this.log = opts.logger;
     this.persisted = opts.persistedIndex;
+    this.ssl = opts.ssl;
   }
+
+  private readonly ssl: mysql.SslOptions | undefined;
 
   start(): void {
     const f = this.dh.failover;
@@ -289,6 +294,7 @@ export class FailoverEffects {
         user: f.user ?? this.dh.user,
         password: f.user !== undefined ? (f.password ?? '') : this.dh.password,
         connectTimeout: ms,
+        ...(this.ssl ? { ssl: this.ssl } : {}),
       });
       conn.on('error', () => undefined);
       return fn(conn);

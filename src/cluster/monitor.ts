@@ -24,6 +24,11 @@ import type { HostView, IoState } from './view.js';
 
 export interface MonitorOptions {
   readonly dataHost: DataHostConfig;
+  /**
+   * TLS for the probe connections (dataHost.tls, as mysql2 takes it). A backend with
+   * require_secure_transport refuses plain logins: probing it in clear would declare it DOWN.
+   */
+  readonly ssl?: mysql.SslOptions;
   readonly hosts: readonly HostView[];
   readonly dispatch: (event: ClusterEvent) => void;
   readonly logger: Logger;
@@ -160,6 +165,7 @@ export interface ProbeTarget {
   readonly port: number;
   readonly user: string;
   readonly password: string;
+  readonly ssl?: mysql.SslOptions;
 }
 
 /**
@@ -189,6 +195,7 @@ export class ProbeConnection {
           user: this.target.user,
           password: this.target.password,
           connectTimeout: this.timeoutMs,
+          ...(this.target.ssl ? { ssl: this.target.ssl } : {}),
         });
         // An idle connection whose server dies emits 'error'; the next use fails and replaces it.
         c.on('error', () => undefined);
@@ -318,7 +325,7 @@ class HostProbe {
     private readonly opts: MonitorOptions,
   ) {
     const dh = opts.dataHost;
-    const target = { host: host.host, port: host.port, user: dh.user, password: dh.password };
+    const target = { host: host.host, port: host.port, user: dh.user, password: dh.password, ...(opts.ssl ? { ssl: opts.ssl } : {}) };
     this.hbConn = new ProbeConnection(target, dh.heartbeat.timeoutMs);
     this.replConn = new ProbeConnection(target, dh.heartbeat.timeoutMs);
     this.hb = new Serial(() => this.heartbeatOnce(), () => !this.stopped);

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import type tls from 'node:tls';
 import type mysql from 'mysql2/promise';
 import { errnoOf, serverId, startProxy, type TestProxy } from '../helpers/proxy.js';
-import { getSandbox, waitFor, type SandboxInfo } from '../helpers/sandbox.js';
+import { connectAdmin, getSandbox, waitFor, type SandboxInfo } from '../helpers/sandbox.js';
 
 const execFileP = promisify(execFile);
 
@@ -163,6 +163,31 @@ describe('proxy → backend TLS (dataHost.tls)', () => {
         await conn.end();
       }
     } finally {
+      await closeWhenIdle(proxy);
+    }
+  });
+
+  test('a backend that requires TLS (require_secure_transport) stays UP: heartbeats and replication probes use TLS too', async (t) => {
+    if (noTls) return t.skip(noTls);
+    const replica = sb.replicas[1]!;
+    const admin = await connectAdmin(replica);
+    await admin.query('SET GLOBAL require_secure_transport = ON');
+    const proxy = await startProxy({ dataHost: { tls: { enabled: true, ca: sb.tls!.ca } } });
+    try {
+      // A few heartbeat and replication rounds.
+      await new Promise((r) => setTimeout(r, 1500));
+      const h = proxy.sluice.cluster.view.hosts.find((x) => x.port === replica.port)!;
+      assert.equal(h.status, 'up', `status ${h.status}: ${h.lastError ?? ''}`);
+      assert.equal(h.replication?.probeError, undefined, 'the replication probe works');
+      const conn = await proxy.connect();
+      try {
+        await waitFor(async () => (await serverId(conn)) === replica.serverId, { timeoutMs: 10_000, what: 'reads on the TLS-only replica' });
+      } finally {
+        await conn.end();
+      }
+    } finally {
+      await admin.query('SET GLOBAL require_secure_transport = OFF');
+      await admin.end();
       await closeWhenIdle(proxy);
     }
   });
