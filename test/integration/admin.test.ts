@@ -176,7 +176,8 @@ describe('admin port', () => {
       const b = await rows('SELECT * FROM backends');
       assert.deepEqual([b.length, b[2]!.address, b[2]!.weight, b[2]!.role], [3, `${replica2.host}:${replica2.port}`, 2, 'readHost[0]']);
       await waitFor(async () => (await serverId(app)) === replica2.serverId, { timeoutMs: 10_000, what: 'reads on the added replica2' });
-      assert.equal((await rows('SELECT * FROM backends'))[2]!.state, 'up');
+      // Its first heartbeat may still be on its way (a healthy replication probe came first).
+      await waitFor(async () => (await rows('SELECT * FROM backends'))[2]!.state === 'up', { timeoutMs: 5_000, what: 'replica2 up' });
     } finally {
       await app.end();
     }
