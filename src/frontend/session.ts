@@ -15,7 +15,7 @@ import { decodeExecuteBody, withStatementId } from '../protocol/statements.js';
 import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { encodeEof, encodeOk } from '../protocol/responses.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
-import { classify, plainClassification } from '../routing/classify.js';
+import { classify, plainClassification, stripMycatBytes } from '../routing/classify.js';
 import { route } from '../routing/router.js';
 import type { Classification, RouteDecision, SessionRouteState } from '../routing/types.js';
 import type { Selector } from '../backend/selectors.js';
@@ -237,7 +237,7 @@ export class Session {
   private async dispatch(cmd: ClientCommand, payload: Buffer, frame: Buffer | undefined): Promise<void> {
     switch (cmd.type) {
       case 'query':
-        return this.query(cmd.sql, payload, frame);
+        return this.query(cmd.sql, cmd.raw, payload, frame);
       case 'init-db': {
         const err = await this.changeSchema(cmd.schema);
         this.ch.send(err ? encodeErrFor(err) : this.okPayload(), 1);
@@ -300,7 +300,7 @@ export class Session {
   // ---------------------------------------------------------------------------------------------
   // Statements
 
-  private async query(sql: string, payload: Buffer, frame: Buffer | undefined): Promise<void> {
+  private async query(sql: string, raw: Buffer, payload: Buffer, frame: Buffer | undefined): Promise<void> {
     const c = classify(sql);
     if (c.verb === 'KILL') {
       const kill = parseKill(sql);
@@ -310,7 +310,7 @@ export class Session {
     if (this.awaitsPromotion(decision)) decision = await this.waitForPromotion(c);
     this.currentSql = sql;
     try {
-      const source = c.forwardSql !== undefined ? { payload: encodeQuery(c.forwardSql), frame: undefined } : { payload, frame };
+      const source = c.forwardSql !== undefined ? { payload: forwardedQuery(c, sql, raw), frame: undefined } : { payload, frame };
       await this.execute(decision, c, 'query', source);
     } finally {
       this.currentSql = undefined;
@@ -926,6 +926,15 @@ export class Session {
     await this.backends.releaseAll(false, this.inScope());
     this.ch.close();
   }
+}
+
+/**
+ * COM_QUERY for a statement whose Mycat hint was stripped: the client's own bytes minus the hint
+ * (so a latin1 / GBK client's text is not re-encoded), or the UTF-8 text when they cannot be cut.
+ */
+function forwardedQuery(c: Classification, sql: string, raw: Buffer): Buffer {
+  const bytes = c.strippedRanges !== undefined ? stripMycatBytes(raw, sql, c.strippedRanges) : undefined;
+  return bytes !== undefined ? encodeQuery(bytes) : encodeQuery(c.forwardSql!);
 }
 
 /** A command whose bytes do not depend on the backend connection. */

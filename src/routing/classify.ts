@@ -62,6 +62,7 @@ function draft(kind: StatementKind, verb: string): Draft {
     digest: '',
     hint: undefined,
     forwardSql: undefined,
+    strippedRanges: undefined,
     readOnlyTransaction: false,
     chain: false,
     needsWriter: false,
@@ -774,6 +775,35 @@ function stripMycat(src: string, strip: readonly number[]): string {
   return out.trim();
 }
 
+const SPACE = Buffer.from(' ');
+
+/**
+ * The client's statement bytes with the Mycat hint comments cut out (each replaced by a space,
+ * the ends trimmed of ASCII blanks), the rest byte for byte as sent. `forwardSql` re-encodes
+ * the decoded text as UTF-8, which would corrupt a latin1 / GBK client's non-ASCII bytes.
+ * Undefined when a hint's bytes cannot be found as UTF-8 in `raw` (a non-ASCII hint sent in
+ * another charset); the caller then falls back to `forwardSql`.
+ */
+export function stripMycatBytes(raw: Buffer, sql: string, ranges: readonly number[]): Buffer | undefined {
+  const parts: Buffer[] = [];
+  let pos = 0;
+  for (let k = 0; k < ranges.length; k += 2) {
+    const hint = Buffer.from(sql.slice(ranges[k], ranges[k + 1]), 'utf8');
+    const at = raw.indexOf(hint, pos);
+    if (at < 0) return undefined;
+    parts.push(raw.subarray(pos, at), SPACE);
+    pos = at + hint.length;
+  }
+  parts.push(raw.subarray(pos));
+  const out = Buffer.concat(parts);
+  let start = 0;
+  let end = out.length;
+  const blank = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
+  while (start < end && blank(out[start]!)) start++;
+  while (end > start && blank(out[end - 1]!)) end--;
+  return out.subarray(start, end);
+}
+
 const FLAG_KEYS = [
   'needsWriter',
   'needsLastConnection',
@@ -840,6 +870,9 @@ export function classify(text: string): Classification {
   }
   d.digest = lx.digest;
   d.hint = lx.hint;
-  if (lx.strip.length !== 0) d.forwardSql = stripMycat(text, lx.strip);
+  if (lx.strip.length !== 0) {
+    d.forwardSql = stripMycat(text, lx.strip);
+    d.strippedRanges = lx.strip.slice();
+  }
   return d;
 }

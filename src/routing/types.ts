@@ -48,6 +48,12 @@ export interface Classification {
    * stripped); undefined means forward the client's bytes unchanged.
    */
   readonly forwardSql: string | undefined;
+  /**
+   * With `forwardSql`: the stripped Mycat hint comments' [start, end) offsets in the statement
+   * text, flattened pairs — so the client's own bytes can be cut instead of re-encoding the text
+   * (`stripMycatBytes`).
+   */
+  readonly strippedRanges?: readonly number[] | undefined;
   /** START TRANSACTION READ ONLY. */
   readonly readOnlyTransaction: boolean;
   /**

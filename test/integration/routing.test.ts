@@ -259,6 +259,18 @@ describe('hints', () => {
       else assert.ok(REPLICAS.has(id));
     });
   }
+
+  test('a stripped Mycat hint leaves the rest of a latin1 client’s bytes as they were', async () => {
+    // 'é' is the single byte 0xE9 in latin1: not UTF-8. Re-encoding the statement as UTF-8 after
+    // removing the hint would turn it into U+FFFD.
+    const latin1 = await proxy.connect({ charset: 'LATIN1_SWEDISH_CI' });
+    try {
+      const [rows] = await latin1.query("/*!mycat:db_type=master*/ SELECT 'caf\u00e9' AS v, HEX('caf\u00e9') AS h, @@server_id AS sid");
+      assert.deepEqual(rows, [{ v: 'caf\u00e9', h: '636166E9', sid: PRIMARY }]);
+    } finally {
+      await latin1.end();
+    }
+  });
 });
 
 describe('errors a client expects', () => {

@@ -268,3 +268,20 @@ test('Lru: behaves like a reference model (random operations)', () => {
     { numRuns: 500 },
   );
 });
+
+test('stripMycatBytes: cuts the hint out of the client bytes, leaves every other byte as sent', async () => {
+  const { stripMycatBytes } = await import('../../../src/routing/classify.js');
+  // latin1 bytes: "/*!mycat:db_type=master*/ SELECT 'café'" with é = 0xE9 (not UTF-8)
+  const raw = Buffer.concat([Buffer.from("/*!mycat:db_type=master*/ SELECT 'caf"), Buffer.from([0xe9]), Buffer.from("'")]);
+  const sql = raw.toString('utf8');
+  const c = classify(sql);
+  assert.ok(c.strippedRanges !== undefined);
+  const out = stripMycatBytes(raw, sql, c.strippedRanges!)!;
+  assert.deepEqual(out, Buffer.concat([Buffer.from("SELECT 'caf"), Buffer.from([0xe9]), Buffer.from("'")]));
+  // A hint in the middle, and two of them.
+  const two = Buffer.from('SELECT /*#mycat:db_type=slave*/ 1 /*!mycat:db_type=slave*/');
+  const c2 = classify(two.toString('utf8'));
+  assert.equal(stripMycatBytes(two, two.toString('utf8'), c2.strippedRanges!)!.toString(), 'SELECT   1');
+  // A hint whose bytes are not there (a non-ASCII hint sent in another charset): undefined.
+  assert.equal(stripMycatBytes(Buffer.from('SELECT 1'), '/*!mycat:x*/ SELECT 1', [0, 12]), undefined);
+});
