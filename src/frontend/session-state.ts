@@ -20,7 +20,8 @@ export type PinReason =
   | 'user-variable'
   | 'multi-statement'
   | 'next-transaction'
-  | 'prepared-statement';
+  | 'prepared-statement'
+  | 'sql-mode';
 
 export interface SessionState extends DesiredSessionState {
   schema: string | undefined;
@@ -44,6 +45,12 @@ export interface SessionState extends DesiredSessionState {
   nextTransactionPinned: boolean;
   /** Text-protocol `PREPARE name FROM …` statements not yet deallocated (they live on one connection). */
   textPrepared: number;
+  /**
+   * The session's sql_mode changes quoting in ways the lexer does not model (NO_BACKSLASH_ESCAPES,
+   * ANSI_QUOTES): statements may not be what the lexer thinks — a write could hide behind a
+   * backslash — so everything stays on the writeHost connection.
+   */
+  sqlModePinned: boolean;
   /** When the session last changed data (ms), for read-your-writes; 0 = never. */
   lastWriteAt: number;
 }
@@ -68,6 +75,7 @@ export function newSessionState(sessionId: number, charset: number, multiStateme
     multiStatementPinned: false,
     nextTransactionPinned: false,
     textPrepared: 0,
+    sqlModePinned: false,
     lastWriteAt: 0,
   };
 }
@@ -81,6 +89,7 @@ export function pinReasons(s: SessionState): PinReason[] {
   if (s.multiStatementPinned) r.push('multi-statement');
   if (s.nextTransactionPinned) r.push('next-transaction');
   if (s.textPrepared > 0) r.push('prepared-statement');
+  if (s.sqlModePinned) r.push('sql-mode');
   return r;
 }
 
@@ -92,7 +101,8 @@ export function isPinned(s: SessionState): boolean {
     s.userVariablesPinned ||
     s.multiStatementPinned ||
     s.nextTransactionPinned ||
-    s.textPrepared > 0
+    s.textPrepared > 0 ||
+    s.sqlModePinned
   );
 }
 
@@ -196,11 +206,28 @@ export function recordStatement(s: SessionState, c: Classification, out: Stateme
   if (c.multiStatement) s.multiStatementPinned = true;
 }
 
+/**
+ * What a `SET sql_mode = <valueSql>` does to quoting: a literal naming NO_BACKSLASH_ESCAPES,
+ * ANSI_QUOTES or ANSI (which includes ANSI_QUOTES) → true; any other literal, or DEFAULT (the
+ * server default is assumed not to use them) → false; an expression that names one of them →
+ * true; any other expression (the common `REPLACE(@@sql_mode, 'ONLY_FULL_GROUP_BY', '')`) →
+ * undefined: derived from the current mode, so whatever held before still holds.
+ */
+export function quotingUnmodelled(valueSql: string): boolean | undefined {
+  const v = valueSql.trim();
+  if (/^default$/i.test(v)) return false;
+  const literal = /^'([^'\\]*)'$|^"([^"\\]*)"$/.exec(v);
+  if (!literal) return /NO_BACKSLASH_ESCAPES|ANSI/i.test(v) ? true : undefined;
+  const modes = (literal[1] ?? literal[2] ?? '').toUpperCase().split(',').map((m) => m.trim());
+  return modes.some((m) => m === 'NO_BACKSLASH_ESCAPES' || m === 'ANSI_QUOTES' || m === 'ANSI');
+}
+
 function recordSet(s: SessionState, c: Classification): void {
   for (const a of c.assignments) {
     switch (a.type) {
       case 'session':
         if (a.name === 'autocommit') break; // tracked from status flags
+        if (a.name === 'sql_mode') s.sqlModePinned = quotingUnmodelled(a.valueSql) ?? s.sqlModePinned;
         if (CHARSET_VARS.has(a.name) || !s.vars.has(a.name)) s.vars.delete(a.name);
         s.vars.set(a.name, a.valueSql);
         break;
@@ -243,5 +270,6 @@ export function recordReset(s: SessionState, charset: number): void {
   s.multiStatementPinned = false;
   s.nextTransactionPinned = false;
   s.textPrepared = 0;
+  s.sqlModePinned = false;
   s.lastWriteAt = 0;
 }

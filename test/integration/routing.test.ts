@@ -164,6 +164,36 @@ describe('reads that must see the writer', () => {
   });
 });
 
+describe('quoting the lexer does not model (sql_mode NO_BACKSLASH_ESCAPES / ANSI_QUOTES)', () => {
+  test('NO_BACKSLASH_ESCAPES: a write hidden behind a backslash is not routed to a replica; the session stays on its writeHost until the mode is reset', async () => {
+    const c = await proxy.connect({ multipleStatements: true });
+    try {
+      await c.query("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'");
+      // With backslash escapes 'x\'; INSERT …; SELECT ' would be one string literal, one SELECT.
+      // Here the server sees three statements: the INSERT must run on the writeHost.
+      await c.query("SELECT 'x\\'; INSERT INTO routing_t (v) VALUES ('nbe'); SELECT '1'");
+      const [rows] = await c.query("/*master*/ SELECT COUNT(*) AS n FROM routing_t WHERE v = 'nbe'");
+      assert.equal(Number((rows as { n: number }[])[0]!.n), 1);
+      const [lit] = await c.query("SELECT 'a\\' AS v");
+      assert.deepEqual(lit, [{ v: 'a\\' }], 'the server, not the proxy, decides what a literal is');
+      assert.equal(await serverId(c), PRIMARY, 'pinned to the writeHost while the mode is on');
+      await c.query('SET SESSION sql_mode = DEFAULT');
+      // multi-statements pinned the session as well: a fresh session shows the mode pin alone.
+    } finally {
+      await c.end();
+    }
+    const d = await proxy.connect();
+    try {
+      await d.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+      assert.equal(await serverId(d), PRIMARY, 'ANSI_QUOTES pins too');
+      await d.query("SET SESSION sql_mode = 'STRICT_TRANS_TABLES'");
+      assert.ok(REPLICAS.has(await serverId(d)), 'a mode the lexer models: reads split again');
+    } finally {
+      await d.end();
+    }
+  });
+});
+
 describe('session state follows the session to every backend', () => {
   test('user variables set to literals are seen on readHosts', async () => {
     await conn.query("SET @who = 'me', @n = 42");
@@ -204,13 +234,13 @@ describe('session state follows the session to every backend', () => {
     const c = await proxy.connect();
     try {
       await c.query('SET NAMES latin1');
-      await c.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+      await c.query("SET SESSION sql_mode = 'PIPES_AS_CONCAT'");
       const seen = new Set<number>();
       for (let i = 0; i < 6; i++) {
         const [rows] = await c.query('SELECT @@character_set_client AS cs, @@sql_mode AS m, @@server_id AS sid');
         const r = (rows as { cs: string; m: string; sid: number }[])[0]!;
         assert.equal(r.cs, 'latin1');
-        assert.equal(r.m, 'ANSI_QUOTES');
+        assert.equal(r.m, 'PIPES_AS_CONCAT');
         seen.add(Number(r.sid));
       }
       assert.deepEqual([...seen].sort(), [2, 3]);
@@ -228,14 +258,14 @@ describe('session state follows the session to every backend', () => {
     });
     try {
       const a = await p.connect();
-      await a.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+      await a.query("SET SESSION sql_mode = 'PIPES_AS_CONCAT'");
       await a.query("SET @secret = 'x'");
       await a.query('SELECT @secret');
       await a.end();
       const b = await p.connect();
       const [rows] = await b.query('SELECT @@sql_mode AS m, @secret AS s');
       const r = (rows as { m: string; s: string | null }[])[0]!;
-      assert.notEqual(r.m, 'ANSI_QUOTES');
+      assert.notEqual(r.m, 'PIPES_AS_CONCAT');
       assert.equal(r.s, null);
       await b.end();
     } finally {
