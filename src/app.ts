@@ -17,6 +17,7 @@ import { createSelector } from './backend/selectors.js';
 import { FrontendServer } from './frontend/server.js';
 import { warmClassifier } from './routing/classify.js';
 import { newSessionStats, type SessionStats } from './frontend/session.js';
+import { quotingUnmodelled } from './frontend/session-state.js';
 import { StatementStats } from './frontend/statement-stats.js';
 import { startHttpServer } from './admin/http/http-server.js';
 import { AdminServer, type ConfigApplyResult } from './admin/admin-server.js';
@@ -180,6 +181,8 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     return applyConfig(loadConfigFile(opts.configPath), source);
   };
 
+  /** What start-up learned from the writeHost (learnFromWriter). */
+  const learned = { sqlModeUnmodelled: false };
   const stats: SessionStats = newSessionStats();
   const statementStats = new StatementStats();
   const serverVersion = (): string => {
@@ -194,6 +197,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
       pools: (id) => poolsById.get(id),
       selector: createSelector(dh.loadBalance),
       serverVersion,
+      serverSqlModeUnmodelled: () => learned.sqlModeUnmodelled,
       stats,
       statementStats,
       security,
@@ -217,7 +221,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     await monitor.probeAll();
     monitor.start();
   }
-  await learnServerVersion(cluster, poolsById, dh.pool.idleTimeoutMs, log);
+  await learnFromWriter(cluster, poolsById, dh.pool.idleTimeoutMs, learned, log);
   // Load the SQL parser now (tens of ms) rather than on the first statement that needs it.
   warmClassifier();
   const address = await frontend.listen(config.listen.host, config.listen.port);
@@ -286,13 +290,15 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
 
 /**
  * Opens one connection to the writeHost so the greeting can carry its real version
- * (user-pain #21), and checks that pooled connections retire before the server's wait_timeout
- * would kill them (user-pain #14).
+ * (user-pain #21), checks that pooled connections retire before the server's wait_timeout
+ * would kill them (user-pain #14), and reads the global sql_mode: with NO_BACKSLASH_ESCAPES or
+ * ANSI_QUOTES every session starts pinned to its writeHost connection (session-state.ts).
  */
-async function learnServerVersion(
+async function learnFromWriter(
   cluster: ClusterStore,
   pools: Map<string, HostPools>,
   idleTimeoutMs: number,
+  learned: { sqlModeUnmodelled: boolean },
   log: Logger,
 ): Promise<void> {
   const writer = cluster.view.writer;
@@ -301,8 +307,16 @@ async function learnServerVersion(
   try {
     const conn = await p.acquire({ wireCapabilities: 0, charset: 45 });
     try {
-      const rows = await conn.query('SELECT @@wait_timeout');
+      const rows = await conn.query('SELECT @@wait_timeout, @@GLOBAL.sql_mode');
       const waitTimeoutMs = Number(rows[0]?.[0]) * 1000;
+      const sqlMode = String(rows[0]?.[1] ?? '');
+      learned.sqlModeUnmodelled = quotingUnmodelled(`'${sqlMode.replace(/'/g, '')}'`) === true;
+      if (learned.sqlModeUnmodelled) {
+        log.warn(
+          { writer: writer!.id, sqlMode },
+          "the server's global sql_mode has NO_BACKSLASH_ESCAPES or ANSI_QUOTES: every session stays on its writeHost connection (no read splitting), because the statement lexer does not model that quoting",
+        );
+      }
       if (Number.isFinite(waitTimeoutMs) && idleTimeoutMs >= waitTimeoutMs) {
         log.warn(
           { writer: writer!.id, idleTimeoutMs, waitTimeoutMs },

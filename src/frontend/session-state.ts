@@ -51,11 +51,13 @@ export interface SessionState extends DesiredSessionState {
    * backslash — so everything stays on the writeHost connection.
    */
   sqlModePinned: boolean;
+  /** The server's global sql_mode (what DEFAULT and a reset give) already has such quoting. */
+  sqlModeDefaultPinned: boolean;
   /** When the session last changed data (ms), for read-your-writes; 0 = never. */
   lastWriteAt: number;
 }
 
-export function newSessionState(sessionId: number, charset: number, multiStatements: boolean): SessionState {
+export function newSessionState(sessionId: number, charset: number, multiStatements: boolean, sqlModeDefaultPinned = false): SessionState {
   return {
     sessionId,
     schema: undefined,
@@ -75,7 +77,8 @@ export function newSessionState(sessionId: number, charset: number, multiStateme
     multiStatementPinned: false,
     nextTransactionPinned: false,
     textPrepared: 0,
-    sqlModePinned: false,
+    sqlModePinned: sqlModeDefaultPinned,
+    sqlModeDefaultPinned,
     lastWriteAt: 0,
   };
 }
@@ -208,14 +211,14 @@ export function recordStatement(s: SessionState, c: Classification, out: Stateme
 
 /**
  * What a `SET sql_mode = <valueSql>` does to quoting: a literal naming NO_BACKSLASH_ESCAPES,
- * ANSI_QUOTES or ANSI (which includes ANSI_QUOTES) → true; any other literal, or DEFAULT (the
- * server default is assumed not to use them) → false; an expression that names one of them →
+ * ANSI_QUOTES or ANSI (which includes ANSI_QUOTES) → true; any other literal → false; DEFAULT →
+ * whatever the server's global sql_mode does (`defaultUnmodelled`); an expression that names one of them →
  * true; any other expression (the common `REPLACE(@@sql_mode, 'ONLY_FULL_GROUP_BY', '')`) →
  * undefined: derived from the current mode, so whatever held before still holds.
  */
-export function quotingUnmodelled(valueSql: string): boolean | undefined {
+export function quotingUnmodelled(valueSql: string, defaultUnmodelled = false): boolean | undefined {
   const v = valueSql.trim();
-  if (/^default$/i.test(v)) return false;
+  if (/^default$/i.test(v)) return defaultUnmodelled;
   const literal = /^'([^'\\]*)'$|^"([^"\\]*)"$/.exec(v);
   if (!literal) return /NO_BACKSLASH_ESCAPES|ANSI/i.test(v) ? true : undefined;
   const modes = (literal[1] ?? literal[2] ?? '').toUpperCase().split(',').map((m) => m.trim());
@@ -227,7 +230,7 @@ function recordSet(s: SessionState, c: Classification): void {
     switch (a.type) {
       case 'session':
         if (a.name === 'autocommit') break; // tracked from status flags
-        if (a.name === 'sql_mode') s.sqlModePinned = quotingUnmodelled(a.valueSql) ?? s.sqlModePinned;
+        if (a.name === 'sql_mode') s.sqlModePinned = quotingUnmodelled(a.valueSql, s.sqlModeDefaultPinned) ?? s.sqlModePinned;
         if (CHARSET_VARS.has(a.name) || !s.vars.has(a.name)) s.vars.delete(a.name);
         s.vars.set(a.name, a.valueSql);
         break;
@@ -270,6 +273,6 @@ export function recordReset(s: SessionState, charset: number): void {
   s.multiStatementPinned = false;
   s.nextTransactionPinned = false;
   s.textPrepared = 0;
-  s.sqlModePinned = false;
+  s.sqlModePinned = s.sqlModeDefaultPinned;
   s.lastWriteAt = 0;
 }

@@ -59,6 +59,8 @@ export interface SessionContext {
   /** Authenticated sessions of a user (per-user maxConnections). */
   connectionsOf(user: string): number;
   serverVersion(): string;
+  /** The writeHost's global sql_mode has quoting the lexer does not model (sessions start pinned). */
+  serverSqlModeUnmodelled(): boolean;
   readonly stats: SessionStats;
   /** Front-end TLS and authentication settings (frontend/tls.ts). */
   readonly security: FrontendSecurity;
@@ -176,7 +178,7 @@ export class Session {
         return;
       }
       const multi = (client.capabilities & Capability.MULTI_STATEMENTS) !== 0;
-      this.state = newSessionState(this.id, client.charset, multi);
+      this.state = newSessionState(this.id, client.charset, multi, this.ctx.serverSqlModeUnmodelled());
       if (client.database !== undefined) {
         const err = await this.changeSchema(client.database);
         if (err) {
@@ -824,7 +826,7 @@ export class Session {
     this.statements.clear();
     const charset = cmd.charset ?? client.charset;
     this.client = { ...client, user: verdict.user, charset };
-    this.state = newSessionState(this.id, charset, this.state!.multiStatements);
+    this.state = newSessionState(this.id, charset, this.state!.multiStatements, this.ctx.serverSqlModeUnmodelled());
     if (cmd.database) {
       const err = await this.changeSchema(cmd.database);
       if (err) {

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type mysql from 'mysql2/promise';
 import { errnoOf, serverId, startProxy, type TestProxy } from '../helpers/proxy.js';
+import { adminConnection } from '../helpers/sandbox.js';
 
 const PRIMARY = 1;
 const REPLICAS = new Set([2, 3]);
@@ -190,6 +191,31 @@ describe('quoting the lexer does not model (sql_mode NO_BACKSLASH_ESCAPES / ANSI
       assert.ok(REPLICAS.has(await serverId(d)), 'a mode the lexer models: reads split again');
     } finally {
       await d.end();
+    }
+  });
+});
+
+describe('quoting the lexer does not model, from the server default', () => {
+  test("a global sql_mode with NO_BACKSLASH_ESCAPES: sessions start on the writeHost; a session that sets a modelled mode splits again", async () => {
+    const admin = await adminConnection(proxy.sandbox.primary);
+    const [[before]] = (await admin.query('SELECT @@GLOBAL.sql_mode AS m')) as unknown as [[{ m: string }]];
+    await admin.query("SET GLOBAL sql_mode = 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES'");
+    const p = await startProxy();
+    try {
+      const c = await p.connect();
+      try {
+        assert.equal(await serverId(c), PRIMARY, 'pinned from the start');
+        await c.query("SET SESSION sql_mode = 'STRICT_TRANS_TABLES'");
+        assert.ok(REPLICAS.has(await serverId(c)), 'modelled quoting: reads split');
+        await c.query('SET SESSION sql_mode = DEFAULT');
+        assert.equal(await serverId(c), PRIMARY, 'DEFAULT is the server default again');
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await p.close();
+      await admin.query('SET GLOBAL sql_mode = ?', [before.m]);
+      await admin.end();
     }
   });
 });
