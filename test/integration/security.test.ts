@@ -141,3 +141,17 @@ test('admin ADD PWD / RELOAD: the password reaches neither the log, nor SHOW out
   for (const secret of ['dana-pass-xyz', 'admin-pass-xyz', 'wrong-pass-xyz']) assert.ok(!all.includes(secret), `${secret} leaked`);
   assert.ok(all.includes('dana'), 'the user name itself is reported');
 });
+
+test('the admin password may be stored as its hash (as conf/docker/sluice.yaml does)', async () => {
+  const p = await startProxy({ admin: { host: '127.0.0.1', port: 0, user: 'admin', password: '*1B6992598B6D3D064C7AB83A61F148C47724084A' } });
+  try {
+    const port = p.sluice.adminAddress!.port;
+    const admin = await mysql.createConnection({ host: '127.0.0.1', port, user: 'admin', password: 'admin-secret' });
+    const [rows] = await admin.query('SELECT * FROM backends');
+    assert.ok((rows as unknown[]).length >= 1);
+    await admin.end();
+    assert.equal(await errnoOf(() => mysql.createConnection({ host: '127.0.0.1', port, user: 'admin', password: 'admin' })), 1045);
+  } finally {
+    await p.close();
+  }
+});
