@@ -47,9 +47,6 @@ export interface FailoverEffectsOptions {
 
 const MAX_BACKOFF_MS = 30_000;
 
-/** How long a promotion waits for the new writeHost to apply what it received (relay log). */
-const CATCH_UP_TIMEOUT_MS = 60_000;
-
 interface Retry {
   failures: number;
   notBefore: number;
@@ -264,7 +261,7 @@ export class FailoverEffects {
         if (status.isReplica && status.sqlRunning) caughtUp = await this.applyReceived(h, rows, spelling, 'rejoin');
       }
       for (const sql of statements) await c.query(sql);
-    }, CATCH_UP_TIMEOUT_MS + this.timeoutMs());
+    }, this.dh.failover.catchUpTimeoutMs + this.timeoutMs());
     if (!this.isWriter(writer.id)) return;
     this.rejoined.set(h.id, writer.id);
     this.log.warn(
@@ -355,7 +352,7 @@ export class FailoverEffects {
       }
       await c.query('SET GLOBAL read_only = OFF');
       if (await this.readOnlyOf(c)) throw new Error('read_only is still ON after SET GLOBAL read_only = OFF');
-    }, CATCH_UP_TIMEOUT_MS + this.timeoutMs());
+    }, this.dh.failover.catchUpTimeoutMs + this.timeoutMs());
     if (!this.isWriter(h.id)) return;
     this.pendingPromotion.delete(h.id);
     this.log.warn(
@@ -379,7 +376,7 @@ export class FailoverEffects {
   ): Promise<string> {
     const row = (await rows(`SHOW ${spelling} STATUS`))[0] ?? {};
     const started = Date.now();
-    const seconds = CATCH_UP_TIMEOUT_MS / 1000;
+    const seconds = this.dh.failover.catchUpTimeoutMs / 1000;
     const mariadbReceived = row['Gtid_IO_Pos'];
     const mysqlReceived = row['Retrieved_Gtid_Set'];
     let waited: number | undefined;

@@ -62,6 +62,13 @@ export interface FailoverConfig {
    */
   readonly replicationUser?: string;
   readonly replicationPassword?: string;
+  /**
+   * With promote: how long the new writeHost may take to apply what it had received before it is
+   * made writable anyway (acknowledged writes still in its relay log would then be missing).
+   */
+  readonly catchUpTimeoutMs: number;
+  /** With promote: how long a write waits for a just-switched writeHost to be promoted. */
+  readonly promotionWaitMs: number;
 }
 
 export interface ReplicationConfig {

@@ -322,7 +322,18 @@ const AUTH_KEYS = ['cachingSha2FullAuth', 'rsaPrivateKey', 'rsaPublicKey'] as co
 const HOST_KEYS = ['host', 'port', 'weight'] as const;
 const POOL_KEYS = ['min', 'max', 'idleTimeoutMs', 'acquireTimeoutMs', 'connectTimeoutMs'] as const;
 const HEARTBEAT_KEYS = ['sql', 'intervalMs', 'timeoutMs', 'retries'] as const;
-const FAILOVER_KEYS = ['enabled', 'dnindexFile', 'promote', 'user', 'password', 'rejoin', 'replicationUser', 'replicationPassword'] as const;
+const FAILOVER_KEYS = [
+  'enabled',
+  'dnindexFile',
+  'promote',
+  'user',
+  'password',
+  'rejoin',
+  'replicationUser',
+  'replicationPassword',
+  'catchUpTimeoutMs',
+  'promotionWaitMs',
+] as const;
 const REPLICATION_KEYS = ['maxLagSeconds', 'checkEveryMs', 'readmitAfter'] as const;
 const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize', 'readYourWritesMs'] as const;
 const LOG_KEYS = ['level', 'sql', 'slowMs', 'maxStatementLength', 'maskLiterals'] as const;
@@ -448,11 +459,15 @@ function checkFailover(c: Checker, dh: Obj | undefined, writeHostCount: number, 
     rejoin: boolean;
     replicationUser?: string;
     replicationPassword?: string;
+    catchUpTimeoutMs: number;
+    promotionWaitMs: number;
   } = {
     enabled: c.bool(o, 'enabled', p, writeHostCount >= 2),
     dnindexFile,
     promote: c.bool(o, 'promote', p, d.promote),
     rejoin: c.bool(o, 'rejoin', p, false),
+    catchUpTimeoutMs: c.int(o, 'catchUpTimeoutMs', p, 1000, MAX_MS, 60_000),
+    promotionWaitMs: c.int(o, 'promotionWaitMs', p, 0, MAX_MS, 10_000),
   };
   if (failover.rejoin && !failover.promote) {
     c.problem(`${p}.rejoin`, 'needs failover.promote: true (servers are re-pointed at a writeHost the proxy has promoted)');

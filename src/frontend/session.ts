@@ -688,7 +688,7 @@ export class Session {
   }
 
   private async waitForPromotion(c: Classification): Promise<RouteDecision> {
-    const deadline = Date.now() + PROMOTION_WAIT_MS;
+    const deadline = Date.now() + this.ctx.config().dataHost.failover.promotionWaitMs;
     let decision = route(c, this.routeState(), this.ctx.cluster());
     while (this.awaitsPromotion(decision) && Date.now() < deadline && !this.ch.closed) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -958,9 +958,6 @@ const ER_STMT_HAS_NO_OPEN_CURSOR = 1421;
 
 /** ER_OPTION_PREVENTS_STATEMENT: what the router answers for a write to a read-only writeHost. */
 const ER_OPTION_PREVENTS_STATEMENT = 1290;
-
-/** Longest a write waits for a just-switched writeHost to be promoted (read_only=OFF). */
-const PROMOTION_WAIT_MS = 10_000;
 
 /** A session's transaction outlived its writeHost (see checkWriterUnchanged). */
 const WRITER_CHANGED = new SqlError(

@@ -49,7 +49,14 @@ test('defaults are applied to a minimal config', () => {
   assert.deepEqual(c.dataHost.readHosts, []);
   assert.deepEqual(c.dataHost.pool, { min: 2, max: 64, idleTimeoutMs: 60000, acquireTimeoutMs: 10000, connectTimeoutMs: 3000 });
   assert.deepEqual(c.dataHost.heartbeat, { sql: 'SELECT 1', intervalMs: 1000, timeoutMs: 1000, retries: 3 });
-  assert.deepEqual(c.dataHost.failover, { enabled: false, dnindexFile: 'conf/dnindex.properties', promote: false, rejoin: false });
+  assert.deepEqual(c.dataHost.failover, {
+    enabled: false,
+    dnindexFile: 'conf/dnindex.properties',
+    promote: false,
+    rejoin: false,
+    catchUpTimeoutMs: 60_000,
+    promotionWaitMs: 10_000,
+  });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 10, checkEveryMs: 2000, readmitAfter: 3 });
   assert.deepEqual(c.session, { holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024, readYourWritesMs: 0 });
   assert.deepEqual(c.log, { level: 'info', sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false });
@@ -100,6 +107,14 @@ test('failover.rejoin needs promote; its replication account is given together',
   );
 });
 
+test('failover.catchUpTimeoutMs / promotionWaitMs: configurable, range-checked', () => {
+  const c = validateConfig(mutate((c) => (c.dataHost.failover = { promote: true, catchUpTimeoutMs: 5000, promotionWaitMs: 0 })));
+  assert.deepEqual([c.dataHost.failover.catchUpTimeoutMs, c.dataHost.failover.promotionWaitMs], [5000, 0]);
+  const errors = errorsOf(mutate((c) => (c.dataHost.failover = { catchUpTimeoutMs: 500, promotionWaitMs: -1 })));
+  assert.ok(errors.some((e) => e.startsWith('dataHost.failover.catchUpTimeoutMs:')), errors.join('\n'));
+  assert.ok(errors.some((e) => e.startsWith('dataHost.failover.promotionWaitMs:')), errors.join('\n'));
+});
+
 test('explicit values are kept', () => {
   const c = validateConfig(
     mutate((c) => {
@@ -124,7 +139,14 @@ test('explicit values are kept', () => {
   assert.deepEqual(c.dataHost.readHosts, [{ host: 'r1', port: 3306, weight: 0 }]);
   assert.deepEqual(c.dataHost.pool, { min: 0, max: 1, idleTimeoutMs: 5, acquireTimeoutMs: 6, connectTimeoutMs: 7 });
   assert.deepEqual(c.dataHost.heartbeat, { sql: 'SELECT user()', intervalMs: 10, timeoutMs: 20, retries: 1 });
-  assert.deepEqual(c.dataHost.failover, { enabled: true, dnindexFile: '/var/lib/sluice/dnindex', promote: true, rejoin: false });
+  assert.deepEqual(c.dataHost.failover, {
+    enabled: true,
+    dnindexFile: '/var/lib/sluice/dnindex',
+    promote: true,
+    rejoin: false,
+    catchUpTimeoutMs: 60_000,
+    promotionWaitMs: 10_000,
+  });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 0.5, checkEveryMs: 100, readmitAfter: 1 });
   assert.deepEqual(c.session, { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250 });
   assert.equal(c.log.level, 'silent');
