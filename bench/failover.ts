@@ -21,6 +21,7 @@
  * 6. prints a markdown summary; --write puts it at the top of bench/RESULTS.md;
  * 7. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
  */
+import { BenchLifecycle, waitExit } from './lifecycle.js';
 import { spawn, execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -135,56 +136,10 @@ const secs = (ms: number | undefined): string => (ms === undefined || !Number.is
 // ---------------------------------------------------------------------------------------------
 // Cleanup: everything we start registers here; runs once, on success, error or signal.
 
-const children = new Set<ChildProcess>();
-let sandbox: Sandbox | undefined;
-let cleaning: Promise<void> | undefined;
-let aborted = false;
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    await Promise.all([...children].map((c) => waitExit(c, 10_000)));
-    if (sandbox !== undefined) {
-      log(`stopping the sandbox${opt['keep-sandbox'] ? ` (kept: ${sandbox.dir})` : ''}`);
-      await sandbox.stop().catch((err: unknown) => log(`sandbox stop failed: ${String(err)}`));
-    }
-  })();
-  return cleaning;
-}
-
-function waitExit(c: ChildProcess, ms: number): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      c.kill('SIGKILL');
-      resolve();
-    }, ms);
-    c.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-}
-
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-let signals = 0;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    aborted = true;
-    // tsx forwards the terminal's SIGINT too, so one Ctrl-C can arrive twice within a few ms.
-    if (++signals === 1 || cleaning === undefined) {
-      log(`${sig}: stopping the proxy and the sandbox (again to force)`);
-      void cleanup().finally(() => process.exit(130));
-    } else if (signals > 2) {
-      for (const c of children) c.kill('SIGKILL');
-      for (const srv of sandbox?.servers ?? []) srv.kill('SIGKILL');
-      process.exit(130);
-    }
-  });
-}
-
+const life = new BenchLifecycle(log);
+const children = life.children;
+const cleanup = (): Promise<void> => life.cleanup();
+if (opt['keep-sandbox']) life.sandboxNote = ' (its directory is kept)';
 // ---------------------------------------------------------------------------------------------
 // Build
 
@@ -514,7 +469,7 @@ async function writer(id: number, proxy: Endpoint, sb: Sandbox, endAt: number, r
     conn?.destroy();
     conn = undefined;
   };
-  while (Date.now() < endAt && !aborted) {
+  while (Date.now() < endAt && !life.aborted) {
     if (conn === undefined) {
       const t0 = Date.now();
       try {
@@ -637,7 +592,7 @@ async function runBench(): Promise<Result> {
     keep: opt['keep-sandbox'],
     logger: pino({ level: 'warn' }, pino.destination(2)),
   });
-  sandbox = sb;
+  life.sandbox = sb;
   const [r1, r2] = [sb.replicas[0]!, sb.replicas[1]!];
   log(`sandbox ${sb.kind} ${sb.version}: primary ${sb.primary.port} (server_id ${sb.primary.serverId}), replica1 ${r1.port} (${r1.serverId}), replica2 ${r2.port} (${r2.serverId}); ${sb.dir}`);
 
@@ -867,7 +822,7 @@ function analyse(r: Result): Analysis {
   }
 
   const lines = r.logLines;
-  const primaryId = (l: LogLine): boolean => String(l.raw['host'] ?? '').endsWith(`:${sandbox?.primary.port}`);
+  const primaryId = (l: LogLine): boolean => String(l.raw['host'] ?? '').endsWith(`:${life.sandbox?.primary.port}`);
   const primaryDown = lines.find((l) => l.time >= kill && l.msg === 'backend state change' && l.raw['to'] === 'down' && primaryId(l))?.time;
   const switchLine = lines.find((l) => l.time >= kill && /writeHost switched/i.test(l.msg));
   const promoted = lines.find((l) => l.time >= kill && /promoted writeHost/i.test(l.msg))?.time;
@@ -1109,7 +1064,7 @@ async function main(): Promise<void> {
 
 main()
   .catch((err: unknown) => {
-    if (aborted) return;
+    if (life.aborted) return;
     if (err instanceof BenchError) {
       log(err.message);
       process.exitCode = err.exitCode;

@@ -16,6 +16,7 @@
  *    summarised by self time (bench/profile-top.ts);
  * 8. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
  */
+import { BenchLifecycle, waitExit } from './lifecycle.js';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -238,57 +239,9 @@ function memory(pid: number): { rssMiB: number; hwmMiB: number } {
 // ---------------------------------------------------------------------------------------------
 // Cleanup: everything we start registers here; runs once, on success, error or signal.
 
-const children = new Set<ChildProcess>();
-let sandbox: Sandbox | undefined;
-let cleaning: Promise<void> | undefined;
-/** Set by the first signal: nothing new is started after it. */
-let aborted = false;
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    await Promise.all([...children].map((c) => waitExit(c, 10_000)));
-    if (sandbox !== undefined) {
-      log('stopping the sandbox');
-      await sandbox.stop().catch((err: unknown) => log(`sandbox stop failed: ${String(err)}`));
-    }
-  })();
-  return cleaning;
-}
-
-function waitExit(c: ChildProcess, ms: number): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      c.kill('SIGKILL');
-      resolve();
-    }, ms);
-    c.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-}
-
-// Last resort if the process dies without running cleanup(): no orphaned proxy.
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-let signals = 0;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    aborted = true;
-    // tsx forwards the terminal's SIGINT too, so one Ctrl-C can arrive twice within a few ms.
-    if (++signals === 1 || cleaning === undefined) {
-      log(`${sig}: stopping the proxy and the sandbox (again to force)`);
-      void cleanup().finally(() => process.exit(130));
-    } else if (signals > 2) {
-      for (const c of children) c.kill('SIGKILL');
-      for (const srv of sandbox?.servers ?? []) srv.kill('SIGKILL');
-      process.exit(130);
-    }
-  });
-}
+const life = new BenchLifecycle(log);
+const children = life.children;
+const cleanup = (): Promise<void> => life.cleanup();
 
 // ---------------------------------------------------------------------------------------------
 // sysbench
@@ -358,7 +311,7 @@ function sysbenchArgs(w: Workload | { script: string; threads: number; extra: re
 }
 
 function runSysbench(args: readonly string[], logName: string): Promise<SysbenchResult> {
-  if (aborted) return Promise.reject(new Error('aborted'));
+  if (life.aborted) return Promise.reject(new Error('life.aborted'));
   const logFile = path.join(OUT, logName);
   return new Promise((resolve, reject) => {
     const pinned = opt['pin-client'];
@@ -437,7 +390,7 @@ async function backends(): Promise<Backends> {
   }
   log('starting sandbox (primary + 2 replicas)');
   const sb = await startSandbox({ replicas: 2, logger: pino({ level: 'warn' }, pino.destination(2)) });
-  sandbox = sb;
+  life.sandbox = sb;
   log(`sandbox ${sb.kind} ${sb.version}: primary ${sb.primary.port}, replicas ${sb.replicas.map((r) => r.port).join(', ')}`);
   if (opt['pin-servers'] !== undefined) {
     for (const srv of sb.servers) if (srv.pid !== undefined) pin(srv.pid, opt['pin-servers']);
@@ -459,7 +412,7 @@ interface Proxy {
 }
 
 async function startProxy(b: Backends, name: string, nodeFlags: readonly string[]): Promise<Proxy> {
-  if (aborted) throw new Error('aborted');
+  if (life.aborted) throw new Error('life.aborted');
   const port = opt['proxy-port'] !== undefined ? intOpt('proxy-port', opt['proxy-port'], 1) : await freePort();
   const config = {
     listen: { host: '127.0.0.1', port },
@@ -1072,7 +1025,7 @@ async function main(): Promise<void> {
 
 main()
   .catch((err: unknown) => {
-    if (aborted) return;
+    if (life.aborted) return;
     log(`error: ${(err as Error).stack ?? String(err)}`);
     process.exitCode = 1;
   })
