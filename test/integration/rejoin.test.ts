@@ -30,6 +30,33 @@ after(async () => {
 
 type Server = Sandbox['primary'];
 
+/** writeHosts [primary, replica1], readHost replica2; promote and rejoin with the sandbox accounts. */
+function rejoinProxy(s: Sandbox, sandbox: SandboxInfo): ReturnType<typeof startProxy> {
+  const [primary, replica1, replica2] = [s.primary, s.replicas[0]!, s.replicas[1]!];
+  return startProxy({
+    sandbox,
+    dataHost: {
+      writeHosts: [
+        { host: primary.host, port: primary.port },
+        { host: replica1.host, port: replica1.port },
+      ],
+      readHosts: [{ host: replica2.host, port: replica2.port }],
+      heartbeat: HEARTBEAT,
+      failover: {
+        enabled: true,
+        promote: true,
+        rejoin: true,
+        user: s.adminUser,
+        password: s.adminPassword,
+        replicationUser: 'repl',
+        replicationPassword: 'repl',
+        dnindexFile: path.join(s.dir, 'dnindex-rejoin.properties'),
+      },
+      replication: { maxLagSeconds: 10, checkEveryMs: 300, readmitAfter: 2 },
+    },
+  });
+}
+
 async function source(server: Server): Promise<{ port: number; io: string; sql: string; error: string }> {
   const rows = (await server.query('SHOW SLAVE STATUS')) as Record<string, unknown>[];
   const r = rows[0];
@@ -49,28 +76,7 @@ async function hasRow(server: Server, id: number): Promise<boolean> {
 
 test('failover with rejoin: replicas follow the new writeHost, the old master comes back as a replica, reads spread again', { timeout: 120_000 }, async () => {
   const [primary, replica1, replica2] = [sb.primary, sb.replicas[0]!, sb.replicas[1]!];
-  const proxy = await startProxy({
-    sandbox: info,
-    dataHost: {
-      writeHosts: [
-        { host: primary.host, port: primary.port },
-        { host: replica1.host, port: replica1.port },
-      ],
-      readHosts: [{ host: replica2.host, port: replica2.port }],
-      heartbeat: HEARTBEAT,
-      failover: {
-        enabled: true,
-        promote: true,
-        rejoin: true,
-        user: sb.adminUser,
-        password: sb.adminPassword,
-        replicationUser: 'repl',
-        replicationPassword: 'repl',
-        dnindexFile: path.join(sb.dir, 'dnindex-rejoin.properties'),
-      },
-      replication: { maxLagSeconds: 10, checkEveryMs: 300, readmitAfter: 2 },
-    },
-  });
+  const proxy = await rejoinProxy(sb, info);
   const c = await proxy.connect();
   try {
     await c.query('INSERT INTO rj_t VALUES (1)');
@@ -116,28 +122,7 @@ test('rejoin of a server whose history diverged fails on the server, which stays
   try {
     await primary.query('CREATE TABLE IF NOT EXISTS sluice_test.rj_t (id INT PRIMARY KEY)');
     await sb2.waitForReplication();
-    proxy = await startProxy({
-      sandbox: sandboxInfo(sb2),
-      dataHost: {
-        writeHosts: [
-          { host: primary.host, port: primary.port },
-          { host: replica1.host, port: replica1.port },
-        ],
-        readHosts: [{ host: replica2.host, port: replica2.port }],
-        heartbeat: HEARTBEAT,
-        failover: {
-          enabled: true,
-          promote: true,
-          rejoin: true,
-          user: sb2.adminUser,
-          password: sb2.adminPassword,
-          replicationUser: 'repl',
-          replicationPassword: 'repl',
-          dnindexFile: path.join(sb2.dir, 'dnindex-rejoin.properties'),
-        },
-        replication: { maxLagSeconds: 10, checkEveryMs: 300, readmitAfter: 2 },
-      },
-    });
+    proxy = await rejoinProxy(sb2, sandboxInfo(sb2));
     // replica1 stops receiving; a write reaches the primary and replica2 only. replica1 will be
     // the new writer without it: replica2's history then has a transaction its new source lacks.
     await replica1.query('STOP SLAVE IO_THREAD');
