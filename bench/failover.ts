@@ -21,10 +21,10 @@
  * 6. prints a markdown summary; --write puts it at the top of bench/RESULTS.md;
  * 7. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
  */
+import { delay, freePort, intOption, sh } from './util.js';
 import { BenchLifecycle, waitExit } from './lifecycle.js';
-import { spawn, execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -68,14 +68,7 @@ if (opt.help) {
   process.exit(0);
 }
 
-function intOpt(name: string, v: string | undefined, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    process.stderr.write(`--${name} must be an integer >= ${min}, got ${String(v)}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  return n;
-}
+const intOpt = (name: string, v: string | undefined, min: number): number => intOption(name, v, min, USAGE);
 
 const WRITERS = intOpt('writers', opt.writers, 1);
 const RUN_S = intOpt('run-seconds', opt['run-seconds'], 2);
@@ -105,27 +98,6 @@ const log = (msg: string): void => {
   process.stderr.write(`[failover ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
 };
 
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function sh(cmd: string, args: readonly string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch {
-    return '';
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
 /** Seconds relative to the kill, "+1.52 s". */

@@ -16,17 +16,17 @@
  *    summarised by self time (bench/profile-top.ts);
  * 8. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
  */
+import { delay, freePort, intOption, sh } from './util.js';
 import { BenchLifecycle, waitExit } from './lifecycle.js';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import { pino } from 'pino';
 import YAML from 'yaml';
-import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { startSandbox } from '../src/sandbox/index.js';
 import { profileMarkdown, summarizeProfile, type ProfileSummary } from './profile-top.js';
 import { perfMarkdown, summarizePerf } from './perf-report.js';
 
@@ -90,14 +90,7 @@ if (opt.help) {
   process.exit(0);
 }
 
-function intOpt(name: string, v: string | undefined, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    process.stderr.write(`--${name} must be an integer >= ${min}, got ${String(v)}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  return n;
-}
+const intOpt = (name: string, v: string | undefined, min: number): number => intOption(name, v, min, USAGE);
 
 const ROUNDS = intOpt('rounds', opt.rounds, 1);
 const TIME = intOpt('time', opt.time, 1);
@@ -180,27 +173,6 @@ function median(xs: readonly number[]): number {
   return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
-function sh(cmd: string, args: readonly string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch {
-    return '';
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // /proc readings

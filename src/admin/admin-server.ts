@@ -28,6 +28,7 @@ import { ColumnType, ServerStatus } from '../protocol/constants.js';
 import { encodePackets } from '../protocol/framer.js';
 import { encodeErr, encodeOk, encodeTextResultset, type ColumnDefinition } from '../protocol/responses.js';
 import { ClientChannel } from '../frontend/client-channel.js';
+import { listenOn } from '../frontend/listen.js';
 import { AuthFailed, authenticate } from '../frontend/authenticate.js';
 import { parseAdminCommand, type AdminCommand } from './admin-commands.js';
 import {
@@ -137,14 +138,7 @@ export class AdminServer {
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        const addr = this.server.address() as net.AddressInfo;
-        resolve({ host: addr.address, port: addr.port });
-      });
-    });
+    return listenOn(this.server, host, port);
   }
 
   async close(): Promise<void> {

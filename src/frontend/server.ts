@@ -8,6 +8,7 @@ import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { encodeErrFor } from './authenticate.js';
 import type { Logger } from 'pino';
 import { ClientChannel } from './client-channel.js';
+import { listenOn } from './listen.js';
 import { Session, type SessionContext } from './session.js';
 
 export class FrontendServer {
@@ -95,14 +96,7 @@ export class FrontendServer {
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        const addr = this.server.address() as net.AddressInfo;
-        resolve({ host: addr.address, port: addr.port });
-      });
-    });
+    return listenOn(this.server, host, port);
   }
 
   get sessionCount(): number {

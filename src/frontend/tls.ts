@@ -7,7 +7,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import type { AuthConfig, FrontendUser, SluiceConfig } from '../config/types.js';
+import type { AuthConfig, SluiceConfig } from '../config/types.js';
 import { ConfigError } from '../config/validate.js';
 
 export interface RsaKeyPair {

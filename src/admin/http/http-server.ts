@@ -15,6 +15,7 @@ import type { HttpSources } from './sources.js';
 import { createMetrics } from './metrics.js';
 import { StatusTracker } from './status.js';
 import { STATUS_PAGE_HTML } from './status-page.js';
+import { listenOn } from '../../frontend/listen.js';
 
 export interface HttpServerHandle {
   readonly address: { host: string; port: number };
@@ -93,14 +94,7 @@ export async function startHttpServer(src: HttpSources, host: string, port: numb
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
 
-  const address = await new Promise<{ host: string; port: number }>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const a = server.address() as net.AddressInfo;
-      resolve({ host: a.address, port: a.port });
-    });
-  }).catch((err: unknown) => {
+  const address = await listenOn(server, host, port).catch((err: unknown) => {
     metrics.close();
     tracker.close();
     throw err;
