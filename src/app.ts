@@ -16,7 +16,7 @@ import { loadFrontendSecurity } from './frontend/tls.js';
 import { createSelector } from './backend/selectors.js';
 import { FrontendServer } from './frontend/server.js';
 import { warmClassifier } from './routing/classify.js';
-import { newSessionStats, type SessionStats } from './frontend/session.js';
+import { newSessionStats, type SessionStats } from './frontend/session-context.js';
 import { quotingUnmodelled } from './frontend/session-state.js';
 import { StatementStats } from './frontend/statement-stats.js';
 import { startHttpServer } from './admin/http/http-server.js';

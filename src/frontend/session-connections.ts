@@ -20,7 +20,7 @@ import type { RouteDecision } from '../routing/types.js';
 import type { BackendConnection } from '../backend/backend-connection.js';
 import type { HostPools, PoolKey } from '../backend/host-pools.js';
 import { backendLogThrottle } from '../backend/log-throttle.js';
-import type { SessionContext } from './session.js';
+import type { SessionContext } from './session-context.js';
 
 export interface HeldConnection {
   readonly conn: BackendConnection;

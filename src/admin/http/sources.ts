@@ -3,7 +3,7 @@
  * do not import the composition root (app.ts) and tests can hand in fakes.
  */
 import type { ClusterStore } from '../../cluster/store.js';
-import type { SessionStats } from '../../frontend/session.js';
+import type { SessionStats } from '../../frontend/session-context.js';
 import type { StatementStats } from '../../frontend/statement-stats.js';
 
 export interface PoolStatsSource {

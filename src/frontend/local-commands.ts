@@ -1,0 +1,137 @@
+/**
+ * Commands the proxy answers itself, with a backend's help where one must judge: the schema
+ * (COM_INIT_DB and the handshake's database), COM_CHANGE_USER, COM_RESET_CONNECTION,
+ * COM_SET_OPTION and KILL with the proxy's connection ids.
+ */
+import { encodeEof, encodeOk } from '../protocol/responses.js';
+import { SqlError, sqlError } from '../protocol/error-codes.js';
+import type { ClientCommand } from '../protocol/commands.js';
+import { plainClassification } from '../routing/classify.js';
+import { encodeErrFor, verifyChangeUser } from './authenticate.js';
+import { HostUnavailable } from './session-connections.js';
+import { newSessionState, recordReset } from './session-state.js';
+import type { SessionScope } from './session-scope.js';
+import type { StatementRunner } from './statement-runner.js';
+import type { PreparedCommands } from './prepared-commands.js';
+
+/** A schema check is a read: any host can tell whether a schema exists. */
+const READ = plainClassification('read');
+
+export class LocalCommands {
+  constructor(
+    private readonly scope: SessionScope,
+    private readonly runner: StatementRunner,
+    private readonly prepared: PreparedCommands,
+  ) {}
+
+  /** Validates and records a schema change (USE via COM_INIT_DB, or the handshake's database). */
+  async changeSchema(schema: string): Promise<SqlError | undefined> {
+    const scope = this.scope;
+    // A read decision keeps logins working while the writeHost is down, and stays on the
+    // session's connection inside a transaction.
+    const decision = this.runner.decideNow(READ);
+    if (decision.target === 'error') return new SqlError(decision.message, decision.errno, decision.sqlState);
+    try {
+      this.runner.checkAnchorAlive();
+      await this.runner.withBackend(
+        decision,
+        '',
+        async (held) => {
+          await held.conn.initDb(schema);
+          scope.s.schema = schema;
+          scope.backends.finishStatement(held, scope.inScope());
+        },
+        () => false,
+      );
+      return undefined;
+    } catch (err) {
+      if (err instanceof SqlError) return err;
+      if (err instanceof HostUnavailable) return sqlError('CR_CONN_HOST_ERROR', err.hostId, err.reason);
+      return sqlError('CR_CONN_HOST_ERROR', scope.ctx.cluster().dataHost, (err as Error).message);
+    }
+  }
+
+  /** COM_INIT_DB */
+  async initDb(schema: string): Promise<void> {
+    const err = await this.changeSchema(schema);
+    this.scope.ch.send(err ? encodeErrFor(err) : this.scope.okPayload(), 1);
+  }
+
+  /** COM_SET_OPTION: multi-statements on or off, answered with an EOF as by the server. */
+  setOption(option: number): void {
+    const scope = this.scope;
+    scope.s.multiStatements = option === 0;
+    const status = scope.statusFlags();
+    scope.ch.send(
+      scope.deprecateEof ? encodeOk({ statusFlags: status }, scope.authed.capabilities, 0xfe) : encodeEof(0, status),
+      1,
+    );
+  }
+
+  /** COM_RESET_CONNECTION: a fresh session on the same login, schema kept. */
+  async resetConnection(): Promise<void> {
+    const scope = this.scope;
+    this.prepared.clear(); // the cursors' connections are reset below
+    await scope.backends.releaseAll(true, scope.inScope());
+    recordReset(scope.s, scope.authed.charset);
+    scope.ch.send(scope.okPayload(), 1);
+  }
+
+  /** COM_CHANGE_USER: the same per-user plugin checks as a login, then a fresh session. */
+  async changeUser(cmd: Extract<ClientCommand, { type: 'change-user' }>): Promise<void> {
+    const scope = this.scope;
+    const client = scope.authed;
+    const verdict = await verifyChangeUser(scope.ch, cmd, {
+      scramble: client.scramble,
+      users: scope.ctx.config().users,
+      remoteAddress: scope.remoteAddress,
+      security: scope.ctx.security,
+    });
+    if (verdict.status === 'gone') return;
+    if (verdict.status === 'denied') {
+      scope.ch.send(encodeErrFor(verdict.error), verdict.nextSeq & 0xff);
+      scope.killed = true; // the server closes the connection after a failed COM_CHANGE_USER
+      return;
+    }
+    this.prepared.clear(); // the cursors' connections are reset below
+    await scope.backends.releaseAll(true, scope.inScope());
+    const charset = cmd.charset ?? client.charset;
+    scope.client = { ...client, user: verdict.user, charset };
+    scope.state = newSessionState(scope.id, charset, scope.s.multiStatements, scope.ctx.serverSqlModeUnmodelled());
+    if (cmd.database) {
+      const err = await this.changeSchema(cmd.database);
+      if (err) {
+        scope.ch.send(encodeErrFor(err), verdict.nextSeq & 0xff);
+        return;
+      }
+    }
+    scope.ch.send(scope.okPayload(), verdict.nextSeq & 0xff);
+  }
+
+  /** KILL [CONNECTION | QUERY] id, with the proxy's connection ids. */
+  async kill(targetId: number, queryOnly: boolean): Promise<void> {
+    const scope = this.scope;
+    const target = scope.ctx.session(targetId);
+    if (!target) {
+      scope.ch.send(encodeErrFor(sqlError('ER_NO_SUCH_THREAD', targetId)), 1);
+      return;
+    }
+    if (target.user !== scope.client?.user.name) {
+      scope.ch.send(encodeErrFor(sqlError('ER_KILL_DENIED_ERROR', targetId)), 1);
+      return;
+    }
+    await target.interrupt(queryOnly, scope.poolKey());
+    if (targetId === scope.id && !queryOnly) {
+      scope.ch.send(encodeErrFor(sqlError('ER_CONNECTION_KILLED')), 1);
+      return;
+    }
+    scope.ch.send(scope.okPayload(), 1);
+  }
+}
+
+/** `KILL [CONNECTION | QUERY] <id>` — the id is the proxy's, translated per backend. */
+export function parseKill(sql: string): { id: number; queryOnly: boolean } | undefined {
+  const m = /^\s*KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+)\s*;?\s*$/i.exec(sql);
+  if (!m) return undefined;
+  return { id: Number(m[2]), queryOnly: (m[1] ?? '').toUpperCase() === 'QUERY' };
+}

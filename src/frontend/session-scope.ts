@@ -1,0 +1,98 @@
+/**
+ * What one client session is while it runs: its channel, its authenticated client, its state,
+ * the backend connections it keeps and its prepared statements. The session's command modules
+ * (statement-runner, prepared-commands, local-commands) all work on one SessionScope, so none of
+ * them needs the others' internals and the session loop (session.ts) only dispatches.
+ */
+import type { Logger } from 'pino';
+import { Capability, ServerStatus } from '../protocol/constants.js';
+import { encodeOk } from '../protocol/responses.js';
+import { WIRE_FORMAT_CAPABILITIES, type BackendConnection } from '../backend/backend-connection.js';
+import type { PoolKey } from '../backend/host-pools.js';
+import type { SessionRouteState } from '../routing/types.js';
+import type { ClientChannel } from './client-channel.js';
+import type { AuthenticatedClient } from './authenticate.js';
+import type { SessionContext } from './session-context.js';
+import { SessionConnections } from './session-connections.js';
+import { SessionStatements } from './prepared-statements.js';
+import { inTransactionScope, isPinned, routeState, type SessionState } from './session-state.js';
+
+export class SessionScope {
+  readonly remoteAddress: string;
+  /** Set once authentication succeeded (commands only run after that). */
+  client: AuthenticatedClient | undefined;
+  /** Set together with `client`. */
+  state: SessionState | undefined;
+  /** The backend connections this session keeps between statements (see session-connections). */
+  readonly backends: SessionConnections;
+  /** Server-side prepared statements under the proxy's ids. */
+  readonly statements = new SessionStatements();
+  /** The connection running the current statement (KILL QUERY targets it). */
+  active: BackendConnection | undefined;
+  /** Text of the statement running now, for SHOW @@CONNECTION. */
+  currentSql: string | undefined;
+  /** KILL or shutdown: the command loop ends after the current command. */
+  killed = false;
+
+  constructor(
+    readonly id: number,
+    readonly ch: ClientChannel,
+    readonly ctx: SessionContext,
+    readonly log: Logger,
+  ) {
+    this.remoteAddress = ch.socket.remoteAddress ?? 'unknown';
+    this.backends = new SessionConnections(ctx, log);
+  }
+
+  /** The authenticated client; only called while commands run. */
+  get authed(): AuthenticatedClient {
+    return this.client!;
+  }
+
+  /** The session state; only called while commands run. */
+  get s(): SessionState {
+    return this.state!;
+  }
+
+  get deprecateEof(): boolean {
+    return (this.authed.capabilities & Capability.DEPRECATE_EOF) !== 0;
+  }
+
+  /** A transaction is open or the session is pinned: its connection must be kept. */
+  inScope(): boolean {
+    const s = this.state;
+    return s !== undefined && (inTransactionScope(s) || isPinned(s));
+  }
+
+  statusFlags(): number {
+    const s = this.state;
+    let flags = 0;
+    if (!s || s.autocommit) flags |= ServerStatus.AUTOCOMMIT;
+    if (s?.inTransaction) flags |= ServerStatus.IN_TRANS;
+    return flags;
+  }
+
+  /** An OK packet the proxy answers itself, with the session's status flags. */
+  okPayload(): Buffer {
+    return encodeOk({ statusFlags: this.statusFlags() }, this.client?.capabilities ?? 0);
+  }
+
+  /** Backend connections this client may use: same wire format and character set. */
+  poolKey(): PoolKey {
+    return {
+      wireCapabilities: (this.authed.capabilities & WIRE_FORMAT_CAPABILITIES) >>> 0,
+      charset: this.authed.charset,
+    };
+  }
+
+  /** The router's view of the session. */
+  routeState(): SessionRouteState {
+    return routeState(
+      this.s,
+      this.backends.holdsLast(),
+      Date.now(),
+      this.ctx.config().session.readYourWritesMs,
+      this.backends.anchorHostId(),
+    );
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * Runs one statement for a session: decide where it goes (routing/ — pure), borrow or reuse a
+ * backend connection (skipping hosts that cannot give one), bring it to the session's state,
+ * relay the backend's answer as raw bytes, then record what the answer changed and observe it
+ * (statistics, SQL log, slow log). The only place that loops over "borrow, try, retry elsewhere".
+ */
+import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
+import { SqlError, sqlError } from '../protocol/error-codes.js';
+import { encodeErrFor } from './authenticate.js';
+import { route } from '../routing/router.js';
+import type { Classification, RouteDecision } from '../routing/types.js';
+import { BackendConnection, BackendGoneError, BackendSqlError } from '../backend/backend-connection.js';
+import { inSync, syncConnection, type SyncNeeds } from '../backend/session-sync.js';
+import type { ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
+import { HostUnavailable, type HeldConnection } from './session-connections.js';
+import type { SessionScope } from './session-scope.js';
+import {
+  dirtiesConnection,
+  isPinned,
+  pinReasons,
+  recordReset,
+  recordStatement,
+  type PinReason,
+} from './session-state.js';
+
+/** A command whose bytes do not depend on the backend connection. */
+export interface FixedCommand {
+  readonly payload: Buffer;
+  /** The client's own framing of `payload` (sequence 0), forwarded without a copy. */
+  readonly frame: Buffer | undefined;
+}
+
+/** Fixed bytes, or a payload built for the chosen connection (prepared statements). */
+export type CommandSource = FixedCommand | ((conn: BackendConnection) => Promise<Buffer>);
+
+/**
+ * Part of a result already reached the client when its backend died: the client connection was
+ * closed (the only honest signal left, DESIGN §6) and nothing more is sent.
+ */
+export class ResultInterrupted extends Error {
+  override readonly name = 'ResultInterrupted';
+}
+
+/**
+ * What to do when the backend connection died under `work` (it is already forgotten and
+ * discarded): return true to try again elsewhere, or throw what the client should see.
+ */
+export type OnBackendGone = (err: BackendGoneError, held: HeldConnection, attempt: number) => boolean;
+
+/** ER_OPTION_PREVENTS_STATEMENT: what the router answers for a write to a read-only writeHost. */
+const ER_OPTION_PREVENTS_STATEMENT = 1290;
+
+/** A readHost that cannot give a connection is skipped; this many times at most per statement. */
+const MAX_HOST_SKIPS = 3;
+
+const NO_PINS: readonly PinReason[] = [];
+
+/** A session's transaction outlived its writeHost (see checkWriterUnchanged). */
+const WRITER_CHANGED = new SqlError(
+  'Connection was killed: the writeHost changed during this transaction (failover); it was rolled back — start it again',
+  1927,
+  '70100',
+);
+
+export class StatementRunner {
+  constructor(private readonly scope: SessionScope) {}
+
+  /**
+   * Where a statement goes. Right after a failover with `failover.promote`, the new writeHost
+   * still says read_only=ON until the proxy has promoted it (which waits for it to apply what it
+   * received): a write then waits for the promotion (bounded) instead of failing with 1290.
+   */
+  async decide(c: Classification): Promise<RouteDecision> {
+    const { ctx } = this.scope;
+    let decision = route(c, this.scope.routeState(), ctx.cluster());
+    if (!this.awaitsPromotion(decision)) return decision;
+    const deadline = Date.now() + ctx.config().dataHost.failover.promotionWaitMs;
+    while (this.awaitsPromotion(decision) && Date.now() < deadline && !this.scope.ch.closed) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      decision = route(c, this.scope.routeState(), ctx.cluster());
+    }
+    return decision;
+  }
+
+  /** Synchronous routing, for commands that never wait for a promotion. */
+  decideNow(c: Classification): RouteDecision {
+    return route(c, this.scope.routeState(), this.scope.ctx.cluster());
+  }
+
+  private awaitsPromotion(decision: RouteDecision): boolean {
+    return (
+      decision.target === 'error' &&
+      decision.errno === ER_OPTION_PREVENTS_STATEMENT &&
+      this.scope.ctx.config().dataHost.failover.promote
+    );
+  }
+
+  /**
+   * Runs `work` on a connection for the decision. A readHost that cannot give a connection is
+   * skipped (down to the writeHost); an ERR from the session-state replay is the client's error;
+   * a connection that died is discarded and `onGone` decides whether to try again.
+   */
+  async withBackend<T>(
+    decision: RouteDecision,
+    digest: string,
+    work: (held: HeldConnection) => Promise<T>,
+    onGone: OnBackendGone,
+  ): Promise<T> {
+    const { backends, ctx } = this.scope;
+    let excluded: Set<string> | undefined; // hosts that failed this statement (rare: allocated on demand)
+    let skips = 0;
+    for (let attempt = 0; ; attempt++) {
+      let held: HeldConnection;
+      try {
+        const target = backends.resolve(decision, digest, excluded);
+        held = 'conn' in target ? target : await backends.borrow(target, this.scope.poolKey());
+      } catch (err) {
+        if (err instanceof HostUnavailable && decision.target === 'reader' && skips++ < MAX_HOST_SKIPS) {
+          (excluded ??= new Set()).add(err.hostId);
+          ctx.stats.retries++;
+          continue;
+        }
+        throw err;
+      }
+      try {
+        return await work(held);
+      } catch (err) {
+        this.scope.active = undefined;
+        if (err instanceof BackendSqlError) {
+          // The replay failed (e.g. the schema was dropped meanwhile): report it as the server would.
+          backends.finishStatement(held, this.scope.inScope());
+          throw new SqlError(err.message, err.errno, err.sqlState);
+        }
+        backends.forget(held);
+        held.pools.discard(held.conn);
+        if (!(err instanceof BackendGoneError)) throw err;
+        if (!onGone(err, held, attempt)) throw sqlError('CR_SERVER_LOST', held.conn.hostId);
+        ctx.stats.retries++;
+        if (decision.target === 'reader') (excluded ??= new Set()).add(held.conn.hostId);
+      }
+    }
+  }
+
+  /** Brings `conn` to the session's state (usually nothing to send). */
+  async sync(conn: BackendConnection, needs: SyncNeeds): Promise<void> {
+    const state = this.scope.s;
+    if (!inSync(conn, state, needs)) await syncConnection(conn, state, needs);
+  }
+
+  /**
+   * Runs one command on the backend the decision names and relays the answer. The command is
+   * either fixed bytes (`payload`, and `frame` when the client's framing can be reused) or built
+   * for the chosen backend connection (prepared statements: that connection's statement id).
+   */
+  async run(
+    decision: RouteDecision,
+    c: Classification,
+    shape: ResponseShape,
+    source: CommandSource,
+    onRelayed?: (held: HeldConnection, summary: ResponseSummary) => void,
+  ): Promise<void> {
+    const scope = this.scope;
+    const stats = scope.ctx.stats;
+    const fixed = typeof source === 'function' ? undefined : (source.frame ?? encodePacket(source.payload, 0));
+    stats.statements++;
+    this.checkAnchorAlive();
+    this.checkWriterUnchanged(decision);
+    if (decision.target === 'error') {
+      stats.errors++;
+      scope.ch.send(encodeErrFor(new SqlError(decision.message, decision.errno, decision.sqlState)), 1);
+      return;
+    }
+    await this.withBackend(
+      decision,
+      c.digest,
+      async (held) => {
+        const { conn } = held;
+        if (conn.hostId === scope.ctx.cluster().writer?.id) stats.routedToWriter++;
+        else stats.routedToReader++;
+        held.pools.statements++;
+        scope.active = conn;
+        await this.sync(conn, { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId });
+        const payload = typeof source === 'function' ? await source(conn) : source.payload;
+        const command = fixed ?? encodePacket(payload, 0);
+        // A command over 16 MiB travels as several packets; the reply continues their sequence.
+        const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
+        const started = performance.now();
+        let summary = await conn.relay(command, shape, scope.ch.socket, firstReplySeq);
+        if (summary.localInfile) summary = await this.relayLocalInfile(conn);
+        this.observe(c, conn, summary, performance.now() - started);
+        scope.active = undefined;
+        onRelayed?.(held, summary);
+        this.afterStatement(c, summary, held);
+      },
+      (err, held, attempt) => {
+        if (err.bytesForwarded > 0) {
+          scope.log.warn({ backend: held.conn.hostId, err: err.message }, 'backend lost during a result; closing client');
+          scope.ch.destroy();
+          throw new ResultInterrupted(err.message);
+        }
+        const wasInScope = scope.inScope();
+        const safeToRetry =
+          !scope.killed &&
+          attempt === 0 &&
+          !wasInScope &&
+          (decision.target === 'reader' || !err.commandSent || c.kind === 'read');
+        if (safeToRetry) {
+          scope.log.info({ backend: held.conn.hostId, err: err.message }, 'backend connection lost before any reply; retrying');
+          return true;
+        }
+        if (wasInScope) this.abandonTransaction();
+        return false;
+      },
+    );
+  }
+
+  /**
+   * LOAD DATA LOCAL: the backend asked for the file (relayed to the client as part of the
+   * response). The client now sends it as packets ending with an empty one; they are forwarded
+   * as they come, never buffered whole, and the backend's final OK/ERR is relayed.
+   */
+  private async relayLocalInfile(conn: BackendConnection): Promise<ResponseSummary> {
+    const ch = this.scope.ch;
+    for (;;) {
+      const p = await ch.next();
+      if (!p) {
+        // The client left mid-file: the backend is waiting for the rest, so it cannot be reused.
+        conn.destroy();
+        throw new BackendGoneError('client closed during LOAD DATA LOCAL', 1, true);
+      }
+      const frames = p.frame ?? encodePacket(p.payload, p.seq);
+      if (p.payload.length === 0) return conn.relay(frames, 'ok', ch.socket, (p.lastSeq + 1) & 0xff);
+      await conn.forward(frames);
+    }
+  }
+
+  /** Statistics, SQL log and slow log for one finished statement. */
+  private observe(c: Classification, conn: BackendConnection, summary: ResponseSummary, ms: number): void {
+    const { ctx } = this.scope;
+    const onWriter = conn.hostId === ctx.cluster().writer?.id;
+    const failed = summary.error !== undefined;
+    if (c.digest !== '') ctx.statementStats.record(c.digest, ms, summary.rows, onWriter, failed);
+    const log = ctx.config().log;
+    const slow = log.slowMs > 0 && ms >= log.slowMs;
+    if (!log.sql && !slow) return;
+    const text = log.maskLiterals ? c.digest : (this.scope.currentSql ?? c.digest);
+    const entry = {
+      conn: this.scope.id,
+      user: this.scope.client?.user.name,
+      backend: conn.hostId,
+      ms: Math.round(ms * 1000) / 1000,
+      rows: summary.rows,
+      affected: Number(summary.affectedRows),
+      ...(failed ? { errno: summary.error!.errno } : {}),
+      sql: text.length > log.maxStatementLength ? `${text.slice(0, log.maxStatementLength)}…` : text,
+    };
+    if (slow) this.scope.log.warn({ ...entry, log: 'slow' }, 'slow statement');
+    else this.scope.log.info({ ...entry, log: 'sql' }, 'statement');
+  }
+
+  /** Records what the statement changed in the session and on its connection. */
+  private afterStatement(c: Classification, summary: ResponseSummary, held: HeldConnection): void {
+    const s = this.scope.s;
+    const conn = held.conn;
+    if (summary.error === undefined) {
+      const pinnedBefore = isPinned(s) ? pinReasons(s) : NO_PINS;
+      recordStatement(s, c, { statusFlags: summary.statusFlags, lastInsertId: summary.lastInsertId, at: Date.now() });
+      if (dirtiesConnection(c) || c.kind === 'set') this.countNewPins(pinnedBefore);
+      // The connection ran the statement itself, so it now carries what the session recorded.
+      if (c.kind === 'set' || c.kind === 'use') {
+        conn.state.schema = s.schema;
+        conn.state.charsetSql = s.charsetSql;
+        conn.state.vars = new Map(s.vars);
+        for (const a of c.assignments) if (a.type === 'user' && a.literal) conn.state.userVars.set(a.name, a.valueSql);
+        for (const [k, v] of s.statements) {
+          if (conn.state.statements.get(k) !== v) {
+            conn.state.statements.set(k, v);
+            conn.state.dirty = true;
+          }
+        }
+      }
+      if (summary.lastInsertId !== 0 && summary.lastInsertId !== 0n) conn.state.lastInsertIdSession = s.sessionId;
+      if (dirtiesConnection(c)) conn.state.dirty = true;
+    } else {
+      this.scope.ctx.stats.errors++;
+    }
+    this.scope.backends.finishStatement(held, this.scope.inScope());
+  }
+
+  /** Counts each pin reason the statement just added (user-pain #18: say why sessions pin). */
+  countNewPins(before: readonly PinReason[]): void {
+    for (const reason of pinReasons(this.scope.s)) {
+      if (!before.includes(reason)) this.scope.ctx.stats.pins[reason]++;
+    }
+  }
+
+  /**
+   * A transaction (or pinned state: temporary tables, locks …) lives on a connection to a host
+   * that is no longer the writeHost — failover or a manual switch happened meanwhile. Running the
+   * statement on the new writeHost would silently split the transaction, so it fails once with a
+   * clear error, the session starts over, and its next statement uses the new writeHost.
+   */
+  private checkWriterUnchanged(decision: RouteDecision): void {
+    if (decision.target !== 'writer' && decision.target !== 'error') return;
+    const { backends, ctx, log } = this.scope;
+    const anchorHost = backends.anchorHostId();
+    if (anchorHost === undefined || !this.scope.inScope()) return;
+    const writer = ctx.cluster().writer;
+    if (writer !== undefined && writer.id === anchorHost) return;
+    log.warn({ anchor: anchorHost, writer: writer?.id }, 'writeHost changed under an open transaction; aborting it');
+    backends.dropAnchor();
+    this.abandonTransaction();
+    throw WRITER_CHANGED;
+  }
+
+  /**
+   * The connection holding the transaction (or pinned state) was closed by the server while the
+   * client was idle. The server rolled the transaction back; continuing on a fresh connection
+   * would silently run the rest of it in autocommit. So the statement fails with 2013, as it would
+   * against the server itself, and the session starts over.
+   */
+  checkAnchorAlive(): void {
+    const lostOn = this.scope.backends.takeLostAnchor();
+    if (lostOn === undefined) return;
+    this.scope.log.warn({ backend: lostOn }, 'backend connection of an open transaction was closed by the server; transaction lost');
+    this.abandonTransaction();
+    throw sqlError('CR_SERVER_LOST', lostOn);
+  }
+
+  /** The backend died inside a transaction: the server rolled it back, so does the session. */
+  abandonTransaction(): void {
+    const s = this.scope.s;
+    s.inTransaction = false;
+    s.autocommit = true;
+    recordReset(s, this.scope.authed.charset);
+  }
+}
+
