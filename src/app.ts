@@ -8,6 +8,7 @@ import { ConfigError, deepFreeze, describeConfig, loadConfigFile, planConfigChan
 import { ClusterStore } from './cluster/store.js';
 import { initialState } from './cluster/reduce.js';
 import { Monitor } from './cluster/monitor.js';
+import { ReplicaPositions } from './cluster/positions.js';
 import { resolveDnIndex } from './cluster/dnindex.js';
 import { FailoverEffects } from './cluster/failover.js';
 import { HostPools } from './backend/host-pools.js';
@@ -116,11 +117,14 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
   };
   for (const h of cluster.view.hosts) openPools(h);
   const ssl = mysql2Ssl(backendTls);
+  /** How far each backend has applied, and the latest acknowledged write (causal reads). */
+  const positions = new ReplicaPositions();
   const monitor = new Monitor({
     dataHost: dh,
     ...(ssl ? { ssl } : {}),
     hosts: cluster.view.hosts,
     dispatch: (e) => cluster.dispatch(e),
+    positions: (id, p) => positions.observed(id, p),
     logger: log.child({ component: 'monitor' }),
   });
   /** Pools of removed backends, closing once the statements still running there have finished. */
@@ -144,6 +148,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
         // connections close.
         const pools = poolsById.get(t.hostId);
         poolsById.delete(t.hostId);
+        positions.forget(t.hostId);
         const done = Promise.all([monitor.removeHost(t.hostId), pools?.close()])
           .then(() => log.info({ backend: t.hostId }, 'removed backend: connections closed'))
           .catch((err: unknown) => log.warn({ backend: t.hostId, err: (err as Error).message }, 'removed backend: closing its connections failed'))
@@ -196,6 +201,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
       cluster: () => cluster.view,
       pools: (id) => poolsById.get(id),
       selector: createSelector(dh.loadBalance),
+      positions,
       serverVersion,
       serverSqlModeUnmodelled: () => learned.sqlModeUnmodelled,
       stats,

@@ -49,6 +49,8 @@ export interface SessionInfo {
   readonly transactionHost?: string | undefined;
   /** Hosts the session keeps a backend connection to. */
   readonly heldHosts?: readonly string[];
+  /** GTIDs of the session's commits, which its reads must see (session.consistency). */
+  readonly lastGtid?: string | undefined;
 }
 
 const str = (name: string): AdminColumn => ({ name });
@@ -222,11 +224,12 @@ export function connectionTable(sessions: Iterable<SessionInfo>, now = Date.now(
       s.connectedAt !== undefined ? Math.floor((now - s.connectedAt) / 1000) : null,
       s.transactionHost ?? null,
       s.heldHosts && s.heldHosts.length > 0 ? s.heldHosts.join(',') : null,
+      s.lastGtid ?? null,
     ]);
   }
   rows.sort((a, b) => (a[0] as number) - (b[0] as number));
   return {
-    columns: [num('ID'), str('USER'), str('HOST'), str('SCHEMA'), str('INFO'), num('TIME'), str('TRANSACTION_ON'), str('BACKENDS')],
+    columns: [num('ID'), str('USER'), str('HOST'), str('SCHEMA'), str('INFO'), num('TIME'), str('TRANSACTION_ON'), str('BACKENDS'), str('LAST_GTID')],
     rows,
   };
 }

@@ -31,7 +31,8 @@ import {
   encodeStmtPrepare,
 } from '../protocol/commands.js';
 import { decodeStmtPrepareOk } from '../protocol/statements.js';
-import { ResponseScanner, ScanError, type ResponseShape, type ResponseSummary } from './response-scanner.js';
+import { ResponseScanner, ScanError, type OkView, type ResponseShape, type ResponseSummary } from './response-scanner.js';
+import { flavorOf, trackingSql, type GtidFlavor } from '../cluster/gtid.js';
 import { wrapBackendTls, type BackendTlsOptions } from './backend-tls.js';
 
 /** Capabilities the proxy always asks of a backend (if the server offers them). */
@@ -45,7 +46,10 @@ export const BASE_BACKEND_CAPABILITIES =
   Capability.PS_MULTI_RESULTS |
   Capability.PLUGIN_AUTH |
   Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
-  Capability.CONNECT_ATTRS;
+  Capability.CONNECT_ATTRS |
+  // Every OK then reports what the statement changed, the commit's GTID among it (causal reads);
+  // the relay shows the client only what it negotiated (protocol/tracked-ok.ts).
+  Capability.SESSION_TRACK;
 
 /**
  * Client capabilities that change the bytes of a response. A backend connection relays raw
@@ -120,6 +124,21 @@ export interface ConnectionSessionState {
   dirty: boolean;
 }
 
+/** Where a relay writes the response: the client's socket (or a stand-in with its write/drain contract). */
+export type RelayTarget = Pick<net.Socket, 'write' | 'once' | 'off' | 'destroyed'>;
+
+/** A relay target that drops everything (a read whose consistency wait failed is thrown away). */
+const DISCARD: RelayTarget = {
+  write: () => true,
+  once() {
+    return this as net.Socket;
+  },
+  off() {
+    return this as net.Socket;
+  },
+  destroyed: false,
+};
+
 let nextBackendSerial = 1;
 
 export class BackendConnection {
@@ -139,6 +158,14 @@ export class BackendConnection {
   readonly createdAt = Date.now();
   lastUsedAt = Date.now();
   readonly state: ConnectionSessionState;
+  /** MariaDB or MySQL (GTID syntax, wait function, tracking variable). */
+  flavor: GtidFlavor = 'mysql';
+  /**
+   * Every commit's OK carries its GTID (session tracking set up on this connection). False when
+   * the server cannot (no CLIENT_SESSION_TRACK, unknown variable) or a client statement changed
+   * the tracked variables; then writes here are not causally tracked.
+   */
+  gtidTracking = false;
 
   /** The backend socket: the TLS socket once the handshake switched to TLS. */
   private socket: net.Socket;
@@ -221,6 +248,8 @@ export class BackendConnection {
     const timer = setTimeout(() => conn.fail(`connect timeout after ${opts.connectTimeoutMs} ms`), opts.connectTimeoutMs);
     try {
       await conn.handshake(opts);
+      conn.flavor = flavorOf(conn.serverVersion);
+      await conn.trackGtids();
       return conn;
     } catch (err) {
       conn.destroy();
@@ -389,29 +418,97 @@ export class BackendConnection {
    * as raw bytes. Resolves with what the response said (status flags, error, insert id).
    * Without a command it relays the response to what was already written (LOAD DATA LOCAL).
    */
-  relay(command: Buffer | undefined, shape: ResponseShape, client: net.Socket, firstSeq: number): Promise<ResponseSummary> {
+  relay(
+    command: Buffer | undefined,
+    shape: ResponseShape,
+    client: RelayTarget,
+    firstSeq: number,
+    okView?: OkView,
+  ): Promise<ResponseSummary> {
+    if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
+    this.busy = true;
+    const done = this.beginRelay(shape, client, firstSeq, okView);
+    if (command !== undefined) this.socket.write(command);
+    return done;
+  }
+
+  /**
+   * Runs `prefixSql` for the proxy and, pipelined behind it in the same write (no extra round
+   * trip), `command`, whose response is relayed to `client` only if `accept` approves the
+   * prefix's rows; otherwise that response is read and dropped. Used to wait for a GTID on a
+   * replica right before a read (`MASTER_GTID_WAIT`): a wait that timed out means the read ran
+   * on a stale replica, and the client must not see it.
+   */
+  relayAfter(
+    prefixSql: string,
+    accept: (rows: (string | null)[][]) => boolean,
+    command: Buffer,
+    shape: ResponseShape,
+    client: RelayTarget,
+    firstSeq: number,
+    okView?: OkView,
+  ): Promise<{ accepted: boolean; summary: ResponseSummary }> {
     if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
     this.busy = true;
     this.lastUsedAt = Date.now();
-    this.scanner.reset(shape, this.capabilities, firstSeq);
+    const prefix = new ResponseScanner('query', this.capabilities, 1);
+    const decoder = new PacketDecoder(1024 * 1024);
+    const packets: Buffer[] = [];
+    return new Promise((resolve, reject) => {
+      this.onGone = (err) => {
+        this.busy = false;
+        reject(new BackendGoneError(err.message, 0, true));
+      };
+      this.sink = (chunk) => {
+        let used: number;
+        try {
+          used = prefix.push(chunk);
+          decoder.push(used === chunk.length ? chunk : chunk.subarray(0, used));
+          for (let p = decoder.next(); p; p = decoder.next()) packets.push(p.payload);
+        } catch (err) {
+          this.fail(`protocol error from backend: ${(err as Error).message}`);
+          return;
+        }
+        if (!prefix.done) return;
+        let accepted = false;
+        try {
+          accepted = accept(rowsFrom(packets, this.capabilities));
+        } catch {
+          accepted = false; // an ERR (no such function, replication not running): not waited
+        }
+        this.beginRelay(shape, accepted ? client : DISCARD, firstSeq, okView).then(
+          (summary) => resolve({ accepted, summary }),
+          reject,
+        );
+        if (used < chunk.length) this.onRelayData(chunk.subarray(used));
+      };
+      this.socket.write(Buffer.concat([encodePacket(encodeQuery(prefixSql), 0), command]));
+    });
+  }
+
+  private beginRelay(shape: ResponseShape, client: RelayTarget, firstSeq: number, okView: OkView | undefined): Promise<ResponseSummary> {
+    this.lastUsedAt = Date.now();
+    this.scanner.reset(shape, this.capabilities, firstSeq, okView);
     this.relayClient = client;
     this.forwarded = 0;
+    this.held = undefined;
     this.sink = this.onRelayData;
     this.onGone = this.onRelayGone;
     return new Promise<ResponseSummary>((resolve, reject) => {
       this.relayResolve = resolve;
       this.relayReject = reject;
-      if (command !== undefined) this.socket.write(command);
     });
   }
 
   // Relay state: one scanner and bound callbacks per connection, so a statement allocates
   // nothing but its promise.
   private readonly scanner = new ResponseScanner('query', 0, 1);
-  private relayClient: net.Socket | undefined;
+  private relayClient: RelayTarget | undefined;
   private relayResolve: ((summary: ResponseSummary) => void) | undefined;
   private relayReject: ((err: Error) => void) | undefined;
   private forwarded = 0;
+  /** Bytes received but not yet written: a packet that may still be rewritten (slow path only). */
+  private held: Buffer | undefined;
 
   private readonly resumeBackend = (): void => {
     this.socket.resume();
@@ -427,6 +524,7 @@ export class BackendConnection {
 
   private readonly onRelayData = (chunk: Buffer): void => {
     const scanner = this.scanner;
+    const base = scanner.consumed;
     let used: number;
     try {
       used = scanner.push(chunk);
@@ -445,7 +543,12 @@ export class BackendConnection {
       return;
     }
     this.forwarded += chunk.length;
-    if (!client.write(chunk) && !scanner.done) {
+    // The hot path: nothing held back, nothing to rewrite — the chunk goes out as it came.
+    const writable =
+      this.held === undefined && scanner.edits.length === 0 && scanner.decidedEnd === base + chunk.length
+        ? client.write(chunk)
+        : this.writeEdited(chunk, base, client);
+    if (!writable && !scanner.done) {
       this.socket.pause();
       client.once('drain', this.resumeBackend);
     }
@@ -458,7 +561,32 @@ export class BackendConnection {
     }
   };
 
+  /**
+   * The slow path: writes what is final of the held bytes and `chunk` (which starts at stream
+   * offset `base`), with the scanner's packet replacements applied, and holds back the rest (a
+   * packet still undecided: at most a status packet's size).
+   */
+  private writeEdited(chunk: Buffer, base: number, client: RelayTarget): boolean {
+    const scanner = this.scanner;
+    const held = this.held;
+    const pending = held === undefined ? chunk : Buffer.concat([held, chunk]);
+    const pendingStart = held === undefined ? base : base - held.length;
+    const end = scanner.decidedEnd - pendingStart;
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (const edit of scanner.edits) {
+      parts.push(pending.subarray(at, edit.start - pendingStart), edit.bytes);
+      at = edit.end - pendingStart;
+    }
+    scanner.edits.length = 0;
+    if (end > at) parts.push(pending.subarray(at, end));
+    this.held = end < pending.length ? Buffer.from(pending.subarray(Math.max(end, at))) : undefined;
+    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return out.length === 0 ? true : client.write(out);
+  }
+
   private endRelay(): void {
+    this.held = undefined;
     this.sink = undefined;
     this.onGone = undefined;
     this.relayClient = undefined;
@@ -573,7 +701,29 @@ export class BackendConnection {
     s.dirty = false;
     // The server deallocated every prepared statement of this connection.
     this.preparedStatements.clear();
+    // …and put the tracked variables back to the global defaults.
+    await this.trackGtids();
   }
+
+  /**
+   * Makes every commit's OK on this connection carry its GTID (session tracking). A server that
+   * cannot leaves gtidTracking off; causal reads then treat writes here as untracked.
+   */
+  async trackGtids(keepSessionList = false): Promise<void> {
+    this.gtidTracking = false;
+    if ((this.capabilities & Capability.SESSION_TRACK) === 0 || this.trackingRefused) return;
+    try {
+      await this.query(trackingSql(this.flavor, keepSessionList));
+      this.gtidTracking = true;
+    } catch (err) {
+      if (!(err instanceof BackendSqlError)) throw err;
+      this.trackingRefused = true;
+      this.log.debug({ backend: this.hostId, err: err.message }, 'GTID tracking not available on this backend');
+    }
+  }
+
+  /** The server refused the tracking variable once: it will not take it later either. */
+  private trackingRefused = false;
 
   // ---------------------------------------------------------------------------------------------
   // Prepared statements: a bounded per-connection cache keyed by schema + SQL. Client sessions

@@ -14,6 +14,7 @@
  */
 import { Capability, ServerStatus } from '../protocol/constants.js';
 import { decodeErr, okStatusFlags } from '../protocol/responses.js';
+import { seeTrackedOk } from '../protocol/tracked-ok.js';
 
 const MAX_PAYLOAD = 0xffffff;
 /** OK/EOF/ERR packets that end a response are small; anything larger is not one of them. */
@@ -48,6 +49,27 @@ export interface ResponseSummary {
   localInfile: boolean;
   /** Rows relayed (all result sets). */
   rows: number;
+  /** GTID of the last commit an OK packet reported (session tracking), if any. */
+  gtid: string | undefined;
+}
+
+/**
+ * How a relayed OK packet must look to the client when the backend connection tracks session
+ * state (protocol/tracked-ok.ts): whether the client negotiated CLIENT_SESSION_TRACK and whether
+ * it asked to see GTIDs. Without it, OK packets pass unchanged and no GTID is read.
+ */
+export interface OkView {
+  readonly clientTracks: boolean;
+  readonly clientSeesGtid: boolean;
+}
+
+/** A packet of the stream to be replaced before it reaches the client. */
+export interface PacketEdit {
+  /** Stream offsets (bytes since the response began) of the original packet, header included. */
+  readonly start: number;
+  readonly end: number;
+  /** The replacement, header included. */
+  readonly bytes: Buffer;
 }
 
 const enum Phase {
@@ -94,7 +116,20 @@ export class ResponseScanner {
     resultSets: 0,
     localInfile: false,
     rows: 0,
+    gtid: undefined,
   };
+
+  /** Bytes of the response consumed so far. */
+  consumed = 0;
+  /** Stream offset where the current physical packet's header began. */
+  private packetStart = 0;
+  /** OK packets to rewrite for the client (see OkView); undefined = pass them unchanged. */
+  private okView: OkView | undefined;
+  /**
+   * Packets to replace before they reach the client, in stream order. The relay applies and
+   * clears them; each lies below `decidedEnd` once it is listed.
+   */
+  readonly edits: PacketEdit[] = [];
 
   /**
    * @param capabilities the capabilities negotiated on the backend connection
@@ -110,8 +145,12 @@ export class ResponseScanner {
   }
 
   /** Makes the scanner ready for the next response (one scanner serves a connection's life). */
-  reset(shape: ResponseShape, capabilities: number, firstSeq: number): void {
+  reset(shape: ResponseShape, capabilities: number, firstSeq: number, okView?: OkView): void {
     this.capabilities = capabilities;
+    this.okView = okView !== undefined && capabilities & Capability.SESSION_TRACK ? okView : undefined;
+    this.consumed = 0;
+    this.packetStart = 0;
+    this.edits.length = 0;
     this.deprecateEof = (capabilities & Capability.DEPRECATE_EOF) !== 0;
     this.expectedSeq = firstSeq & 0xff;
     this.phase =
@@ -134,7 +173,16 @@ export class ResponseScanner {
     this.captureFill = 0;
     this.columnsLeft = 0;
     this.pendingFirst = false;
-    this.summary = { statusFlags: 0, error: undefined, affectedRows: 0, lastInsertId: 0, resultSets: 0, localInfile: false, rows: 0 };
+    this.summary = { statusFlags: 0, error: undefined, affectedRows: 0, lastInsertId: 0, resultSets: 0, localInfile: false, rows: 0, gtid: undefined };
+  }
+
+  /**
+   * Stream offset up to which the bytes are final: everything but a packet whose header or first
+   * byte has not arrived yet, or one being captured (it may still be rewritten). A relay that
+   * rewrites packets writes up to here and holds the rest back.
+   */
+  get decidedEnd(): number {
+    return this.headerFill > 0 || this.pendingFirst || this.capture !== undefined ? this.packetStart : this.consumed;
   }
 
   private okOnly: boolean;
@@ -153,11 +201,13 @@ export class ResponseScanner {
    * violation (wrong sequence id, a terminator that does not parse).
    */
   push(chunk: Buffer): number {
+    const base = this.consumed;
     let pos = 0;
     const len = chunk.length;
     while (pos < len && this.phase !== Phase.Done) {
       if (this.bodyLeft === 0 && this.capture === undefined) {
         // Gathering a header.
+        if (this.headerFill === 0) this.packetStart = base + pos;
         const take = Math.min(4 - this.headerFill, len - pos);
         chunk.copy(this.header, this.headerFill, pos, pos + take);
         this.headerFill += take;
@@ -206,7 +256,7 @@ export class ResponseScanner {
         if (this.captureFill === this.capture.length) {
           const packet = this.capture;
           this.capture = undefined;
-          this.onWholePacket(packet);
+          this.onWholePacket(packet, base + pos);
         }
         continue;
       }
@@ -217,7 +267,26 @@ export class ResponseScanner {
       // (and after its continuation, if it was a full 0xffffff packet).
       if (this.endAfterBody && this.bodyLeft === 0 && !this.prevWasMax) this.phase = Phase.Done;
     }
+    this.consumed = base + pos;
     return pos;
+  }
+
+  /**
+   * An OK packet (0x00, or 0xfe as the DEPRECATE_EOF terminator) ended a result: read its GTID
+   * and, when the client must see it otherwise, list the replacement.
+   */
+  private seeOk(packet: Buffer, end: number): void {
+    const view = this.okView;
+    if (view === undefined) return;
+    const seen = seeTrackedOk(packet, view.clientTracks, view.clientSeesGtid);
+    if (seen.gtid !== undefined) this.summary.gtid = seen.gtid;
+    const replacement = seen.replacement;
+    if (replacement === undefined) return;
+    const bytes = Buffer.allocUnsafe(4 + replacement.length);
+    bytes.writeUIntLE(replacement.length, 0, 3);
+    bytes[3] = this.header[3]!;
+    replacement.copy(bytes, 4);
+    this.edits.push({ start: this.packetStart, end, bytes });
   }
 
   private pendingFirst = false;
@@ -271,7 +340,7 @@ export class ResponseScanner {
     this.phase = this.packetsLeft === 0 ? Phase.Done : Phase.PrepareDefinitions;
   }
 
-  private onWholePacket(packet: Buffer): void {
+  private onWholePacket(packet: Buffer, end: number): void {
     const first = packet[0]!;
     if (first === 0xff) {
       this.summary.error = decodeErr(packet);
@@ -301,6 +370,7 @@ export class ResponseScanner {
         }
         const flags = okStatusFlags(packet, this.capabilities);
         this.summary.statusFlags = flags;
+        if (first === 0x00) this.seeOk(packet, end);
         if (first === 0x00 && this.summary.resultSets === 0 && this.summary.affectedRows === 0) {
           const [affected, next] = readLenenc(packet, 1);
           this.summary.affectedRows = affected;
@@ -327,6 +397,7 @@ export class ResponseScanner {
       case Phase.FieldList: {
         const flags = okStatusFlags(packet, this.capabilities);
         this.summary.statusFlags = flags;
+        if (this.deprecateEof) this.seeOk(packet, end);
         this.phase =
           this.phase === Phase.Rows && flags & ServerStatus.MORE_RESULTS_EXISTS ? Phase.ResultStart : Phase.Done;
         return;

@@ -16,6 +16,7 @@
  *    REPLICA), either column spelling → 'replication' with the IO thread state (yes / connecting /
  *    no) and the source (host, port) the replica follows. An empty result = not a replica.
  */
+import { parseGtids, type GtidPosition } from './gtid.js';
 import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { DataHostConfig } from '../config/types.js';
@@ -32,7 +33,16 @@ export interface MonitorOptions {
   readonly hosts: readonly HostView[];
   readonly dispatch: (event: ClusterEvent) => void;
   readonly logger: Logger;
+  /**
+   * Each heartbeat also reads how far the host has applied replication (`@@gtid_slave_pos` on
+   * MariaDB, `@@gtid_executed` on MySQL) and reports it here: causal reads skip the wait on a
+   * replica known to be far enough. Not host status: it does not go through the reducer.
+   */
+  readonly positions?: (hostId: string, position: GtidPosition) => void;
 }
+
+/** MariaDB's applied position, then MySQL's. */
+const POSITION_VARIABLES = ['gtid_slave_pos', 'gtid_executed'];
 
 export class Monitor {
   private readonly probes = new Map<string, HostProbe>();
@@ -364,6 +374,7 @@ class HostProbe {
         await c.query(sql);
         const [rows] = await c.query('SELECT @@read_only AS ro');
         const ro = (rows as { ro: number | string }[])[0]?.ro;
+        await this.readPosition(c);
         return ro === undefined || ro === null ? undefined : Number(ro) === 1;
       });
       this.emit({ type: 'probe-ok', hostId: this.host.id, readOnly });
@@ -372,6 +383,27 @@ class HostProbe {
       this.log.debug({ err: error }, 'heartbeat failed');
       this.emit({ type: 'probe-failed', hostId: this.host.id, error });
     }
+  }
+
+  /** Which variable holds the applied position here; null once neither exists. */
+  private positionVariable: string | null | undefined;
+
+  private async readPosition(c: mysql.Connection): Promise<void> {
+    const report = this.opts.positions;
+    if (report === undefined || this.positionVariable === null) return;
+    for (const variable of this.positionVariable ? [this.positionVariable] : POSITION_VARIABLES) {
+      try {
+        const [rows] = await c.query(`SELECT @@global.${variable} AS pos`);
+        const pos = (rows as { pos: string | null }[])[0]?.pos;
+        this.positionVariable = variable;
+        report(this.host.id, parseGtids(pos));
+        return;
+      } catch (err) {
+        // 1193 unknown system variable: the other flavor's name. Anything else is not ours to judge.
+        if ((err as { errno?: number }).errno !== 1193) return;
+      }
+    }
+    this.positionVariable = null;
   }
 
   private async replicationOnce(): Promise<void> {

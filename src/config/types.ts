@@ -139,11 +139,24 @@ export interface SessionConfig {
   /** Largest client packet accepted (the proxy's max_allowed_packet). */
   readonly maxPacketSize: number;
   /**
-   * After a session writes, its plain reads go to the writeHost for this long, so it reads its
-   * own writes even when replicas lag (user-pain #1). 0 (default) turns it off.
+   * Deprecated (session.consistency replaces it): after a session writes, its plain reads go to
+   * the writeHost for this long. 0 (default) turns it off.
    */
   readonly readYourWritesMs: number;
+  /**
+   * What a read on a readHost is guaranteed to see (causal reads by GTID):
+   *  - `session` (default): every write of the same session;
+   *  - `global`: every write acknowledged through this proxy before the read began;
+   *  - `eventual`: whatever the replica has applied (no waiting, no guarantee).
+   * A readHost known to have applied the write serves at once; otherwise the read waits there
+   * (MASTER_GTID_WAIT / WAIT_FOR_EXECUTED_GTID_SET, pipelined with the read) up to
+   * consistencyTimeoutMs, then runs on the writeHost.
+   */
+  readonly consistency: Consistency;
+  readonly consistencyTimeoutMs: number;
 }
+
+export type Consistency = 'eventual' | 'session' | 'global';
 
 /** Top-level `tls`: TLS between clients and the proxy. */
 export interface FrontendTlsConfig {

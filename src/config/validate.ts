@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { normalizeHost } from './endpoint.js';
 import type {
+  Consistency,
   AdminConfig,
   AuthConfig,
   BackendTlsConfig,
@@ -60,7 +61,13 @@ export const CONFIG_DEFAULTS = Object.freeze({
   /** Default dnindex file name when the config comes from a file: next to that file. */
   dnindexFileName: 'dnindex.properties',
   replication: Object.freeze({ maxLagSeconds: 10, checkEveryMs: 2_000, readmitAfter: 3 }),
-  session: Object.freeze({ holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024, readYourWritesMs: 0 }),
+  session: Object.freeze({
+    holdConnectionMs: 50,
+    maxPacketSize: 64 * 1024 * 1024,
+    readYourWritesMs: 0,
+    consistency: 'session' as Consistency,
+    consistencyTimeoutMs: 2_000,
+  }),
   log: Object.freeze({ level: 'info' as LogConfig['level'], sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false }),
   /** Client connections at once; 0 = unlimited. */
   maxConnections: 4096,
@@ -335,7 +342,8 @@ const FAILOVER_KEYS = [
   'promotionWaitMs',
 ] as const;
 const REPLICATION_KEYS = ['maxLagSeconds', 'checkEveryMs', 'readmitAfter'] as const;
-const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize', 'readYourWritesMs'] as const;
+const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize', 'readYourWritesMs', 'consistency', 'consistencyTimeoutMs'] as const;
+const CONSISTENCIES: readonly Consistency[] = ['eventual', 'session', 'global'];
 const LOG_KEYS = ['level', 'sql', 'slowMs', 'maxStatementLength', 'maskLiterals'] as const;
 
 function checkListen(c: Checker, root: Obj | undefined): ListenConfig {
@@ -628,6 +636,8 @@ function checkSession(c: Checker, root: Obj | undefined): SessionConfig {
     holdConnectionMs: c.int(o, 'holdConnectionMs', p, 0, MAX_MS, d.holdConnectionMs),
     maxPacketSize: c.int(o, 'maxPacketSize', p, 1024, MAX_PACKET, d.maxPacketSize),
     readYourWritesMs: c.int(o, 'readYourWritesMs', p, 0, MAX_MS, d.readYourWritesMs),
+    consistency: c.oneOf(o, 'consistency', p, CONSISTENCIES, d.consistency),
+    consistencyTimeoutMs: c.int(o, 'consistencyTimeoutMs', p, 1, MAX_MS, d.consistencyTimeoutMs),
   };
 }
 

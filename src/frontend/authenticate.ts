@@ -56,7 +56,11 @@ export const FRONTEND_CAPABILITIES =
     Capability.CONNECT_ATTRS |
     Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
     Capability.CAN_HANDLE_EXPIRED_PASSWORDS |
-    Capability.DEPRECATE_EOF) >>>
+    Capability.DEPRECATE_EOF |
+    // Backends always track session state (the proxy reads commit GTIDs from it); a client that
+    // asks sees the changes its statements caused, others the plain OK (protocol/tracked-ok.ts).
+    // Needs backends that offer it: MariaDB 10.2+, MySQL 5.7+.
+    Capability.SESSION_TRACK) >>>
   0;
 
 /** utf8mb4_general_ci: the collation the greeting announces (user-pain #21: not latin1). */

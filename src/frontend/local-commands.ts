@@ -3,7 +3,7 @@
  * (COM_INIT_DB and the handshake's database), COM_CHANGE_USER, COM_RESET_CONNECTION,
  * COM_SET_OPTION and KILL with the proxy's connection ids.
  */
-import { encodeEof, encodeOk } from '../protocol/responses.js';
+import { encodeEof, encodeOk, encodeSchemaChange } from '../protocol/responses.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import type { ClientCommand } from '../protocol/commands.js';
 import { plainClassification } from '../routing/classify.js';
@@ -51,10 +51,18 @@ export class LocalCommands {
     }
   }
 
-  /** COM_INIT_DB */
+  /**
+   * COM_INIT_DB. A client that tracks session state learns the new schema from the OK, as from
+   * the server (session_track_schema is on by default).
+   */
   async initDb(schema: string): Promise<void> {
+    const scope = this.scope;
     const err = await this.changeSchema(schema);
-    this.scope.ch.send(err ? encodeErrFor(err) : this.scope.okPayload(), 1);
+    if (err) {
+      scope.ch.send(encodeErrFor(err), 1);
+      return;
+    }
+    scope.ch.send(encodeOk({ statusFlags: scope.statusFlags(), sessionState: encodeSchemaChange(schema) }, scope.authed.capabilities), 1);
   }
 
   /** COM_SET_OPTION: multi-statements on or off, answered with an EOF as by the server. */

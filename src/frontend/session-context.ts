@@ -6,6 +6,7 @@
 import type { SluiceConfig } from '../config/types.js';
 import type { ClusterView } from '../cluster/view.js';
 import type { Selector } from '../backend/selectors.js';
+import type { ReplicaPositions } from '../cluster/positions.js';
 import type { HostPools, PoolKey } from '../backend/host-pools.js';
 import type { FrontendSecurity } from './tls.js';
 import type { StatementStats } from './statement-stats.js';
@@ -24,6 +25,8 @@ export interface SessionContext {
   cluster(): ClusterView;
   pools(hostId: string): HostPools | undefined;
   readonly selector: Selector;
+  /** How far each backend has applied, and the latest acknowledged write (causal reads). */
+  readonly positions: ReplicaPositions;
   /** Other sessions by proxy connection id (KILL). */
   session(id: number): KillTarget | undefined;
   /** Authenticated sessions of a user (per-user maxConnections). */
@@ -47,7 +50,25 @@ export interface SessionStats {
   retries: number;
   /** Sessions that became pinned to their writeHost connection, by reason. */
   pins: Record<PinReason, number>;
+  /** Reads with a consistency requirement (session.consistency), by what it took. */
+  consistency: ConsistencyCounts;
 }
+
+export interface ConsistencyCounts {
+  /** A readHost known to have applied the session's writes served the read at once. */
+  none: number;
+  /** The read waited on its readHost for the GTID, and ran there. */
+  waited: number;
+  /** The wait timed out (or could not run): the read ran on the writeHost. */
+  fallback: number;
+  /** Waits that ran, by duration bucket (upper bounds in CONSISTENCY_WAIT_BUCKETS, then +Inf). */
+  waitBuckets: number[];
+  /** Seconds spent in those waits. */
+  waitSum: number;
+}
+
+/** Upper bounds (seconds) of the wait-time histogram buckets (+Inf implied). */
+export const CONSISTENCY_WAIT_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export function newSessionStats(): SessionStats {
   return {
@@ -66,5 +87,6 @@ export function newSessionStats(): SessionStats {
       'prepared-statement': 0,
       'sql-mode': 0,
     },
+    consistency: { none: 0, waited: 0, fallback: 0, waitBuckets: [...CONSISTENCY_WAIT_BUCKETS, Infinity].map(() => 0), waitSum: 0 },
   };
 }

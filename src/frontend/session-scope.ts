@@ -10,12 +10,18 @@ import { encodeOk } from '../protocol/responses.js';
 import { WIRE_FORMAT_CAPABILITIES, type BackendConnection } from '../backend/backend-connection.js';
 import type { PoolKey } from '../backend/host-pools.js';
 import type { SessionRouteState } from '../routing/types.js';
+import type { OkView } from '../backend/response-scanner.js';
+import { clientTracksGtids, type GtidPosition } from '../cluster/gtid.js';
 import type { ClientChannel } from './client-channel.js';
 import type { AuthenticatedClient } from './authenticate.js';
 import type { SessionContext } from './session-context.js';
 import { SessionConnections } from './session-connections.js';
 import { SessionStatements } from './prepared-statements.js';
 import { inTransactionScope, isPinned, routeState, type SessionState } from './session-state.js';
+
+const PLAIN: OkView = Object.freeze({ clientTracks: false, clientSeesGtid: false });
+const TRACKS: OkView = Object.freeze({ clientTracks: true, clientSeesGtid: false });
+const TRACKS_WITH_GTID: OkView = Object.freeze({ clientTracks: true, clientSeesGtid: true });
 
 export class SessionScope {
   readonly remoteAddress: string;
@@ -87,12 +93,33 @@ export class SessionScope {
 
   /** The router's view of the session. */
   routeState(): SessionRouteState {
+    const cfg = this.ctx.config().session;
     return routeState(
       this.s,
       this.backends.holdsLast(),
       Date.now(),
-      this.ctx.config().session.readYourWritesMs,
+      cfg.readYourWritesMs,
       this.backends.anchorHostId(),
+      cfg.consistency === 'eventual' ? 0 : cfg.consistencyTimeoutMs,
     );
+  }
+
+  /**
+   * The GTIDs a read on a readHost must see (session.consistency), or undefined when any
+   * readHost will do: eventual consistency, or nothing written yet. A read-only session pays
+   * nothing.
+   */
+  requiredPosition(): GtidPosition | undefined {
+    const mode = this.ctx.config().session.consistency;
+    if (mode === 'eventual') return undefined;
+    const p = mode === 'global' ? this.ctx.positions.latestAcknowledged() : this.s.writePosition;
+    return p.size > 0 ? p : undefined;
+  }
+
+  /** How relayed OK packets must look to this client (session tracking, protocol/tracked-ok.ts). */
+  okView(): OkView {
+    const tracks = (this.authed.capabilities & Capability.SESSION_TRACK) !== 0;
+    const seesGtid = tracks && this.s.vars.size > 0 && clientTracksGtids(this.s.vars);
+    return tracks ? (seesGtid ? TRACKS_WITH_GTID : TRACKS) : PLAIN;
   }
 }

@@ -11,6 +11,7 @@ import { ServerStatus } from '../protocol/constants.js';
 import type { Classification, SessionRouteState } from '../routing/types.js';
 import type { DesiredSessionState } from '../backend/session-sync.js';
 import { CHARSET_VARS } from '../backend/session-sync.js';
+import { EMPTY_POSITION, type GtidPosition } from '../cluster/gtid.js';
 
 /** Why a session is held on its writeHost connection (counted in stats, user-pain #18). */
 export type PinReason =
@@ -55,6 +56,13 @@ export interface SessionState extends DesiredSessionState {
   sqlModeDefaultPinned: boolean;
   /** When the session last changed data (ms), for read-your-writes; 0 = never. */
   lastWriteAt: number;
+  /** GTIDs of the session's commits (from the OK packets): its reads must see them (consistency). */
+  writePosition: GtidPosition;
+  /**
+   * When the session last wrote on a connection that does not report GTIDs (ms; 0 = never):
+   * its reads then go to the writeHost for consistencyTimeoutMs, as the wait would be unbounded.
+   */
+  untrackedWriteAt: number;
 }
 
 export function newSessionState(sessionId: number, charset: number, multiStatements: boolean, sqlModeDefaultPinned = false): SessionState {
@@ -80,6 +88,8 @@ export function newSessionState(sessionId: number, charset: number, multiStateme
     sqlModePinned: sqlModeDefaultPinned,
     sqlModeDefaultPinned,
     lastWriteAt: 0,
+    writePosition: EMPTY_POSITION,
+    untrackedWriteAt: 0,
   };
 }
 
@@ -124,15 +134,23 @@ export function routeState(
   now: number,
   readYourWritesMs: number,
   anchorHostId?: string,
+  untrackedWindowMs = 0,
 ): SessionRouteState {
   return {
     inTransaction: inTransactionScope(s),
     readOnlyTransaction: s.readOnlyTransaction,
     pinnedToWriter: isPinned(s),
     holdsLastConnection,
-    readYourWrites: readYourWritesMs > 0 && s.lastWriteAt > 0 && now - s.lastWriteAt < readYourWritesMs,
+    readYourWrites:
+      (readYourWritesMs > 0 && s.lastWriteAt > 0 && now - s.lastWriteAt < readYourWritesMs) ||
+      (untrackedWindowMs > 0 && s.untrackedWriteAt > 0 && now - s.untrackedWriteAt < untrackedWindowMs),
     anchorHostId,
   };
+}
+
+/** Statements that may change data (read-your-writes starts from them). */
+export function mayWrite(c: Classification): boolean {
+  return c.kind === 'write' || c.kind === 'ddl' || c.kind === 'other' || c.multiStatement;
 }
 
 /** Whether a statement leaves state on its connection that only a reset can clear. */
@@ -158,11 +176,6 @@ export interface StatementOutcome {
   readonly lastInsertId: number | bigint;
   /** When it finished (ms). */
   readonly at: number;
-}
-
-/** Statements that may change data (read-your-writes starts from them). */
-function mayWrite(c: Classification): boolean {
-  return c.kind === 'write' || c.kind === 'ddl' || c.kind === 'other' || c.multiStatement;
 }
 
 /** Updates the session after the backend answered a text statement. */
@@ -275,4 +288,5 @@ export function recordReset(s: SessionState, charset: number): void {
   s.textPrepared = 0;
   s.sqlModePinned = s.sqlModeDefaultPinned;
   s.lastWriteAt = 0;
+  // writePosition stays: the session's commits happened, and its reads must still see them.
 }

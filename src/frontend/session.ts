@@ -18,6 +18,7 @@ import type { ClientChannel } from './client-channel.js';
 import { HostUnavailable } from './session-connections.js';
 import { AuthFailed, authenticate, encodeErrFor } from './authenticate.js';
 import { newSessionState } from './session-state.js';
+import { formatPosition } from '../cluster/gtid.js';
 import type { KillTarget, SessionContext } from './session-context.js';
 import { SessionScope } from './session-scope.js';
 import { ResultInterrupted, StatementRunner } from './statement-runner.js';
@@ -77,6 +78,12 @@ export class Session implements KillTarget {
 
   get schema(): string | undefined {
     return this.scope.state?.schema;
+  }
+
+  /** GTIDs of the session's commits (what its reads must see), for SHOW @@CONNECTION. */
+  get lastGtid(): string | undefined {
+    const p = this.scope.state?.writePosition;
+    return p !== undefined && p.size > 0 ? formatPosition(p) : undefined;
   }
 
   /** Runs the connection to its end. Never throws. */

@@ -7,7 +7,9 @@
 import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { encodeErrFor } from './authenticate.js';
-import { route } from '../routing/router.js';
+import { route, toWriter } from '../routing/router.js';
+import { mergePositions, parseGtids, TRACKING_VARIABLES, waitSql, type GtidPosition } from '../cluster/gtid.js';
+import { CONSISTENCY_WAIT_BUCKETS } from './session-context.js';
 import type { Classification, RouteDecision } from '../routing/types.js';
 import { BackendConnection, BackendGoneError, BackendSqlError } from '../backend/backend-connection.js';
 import { inSync, syncConnection, type SyncNeeds } from '../backend/session-sync.js';
@@ -17,6 +19,7 @@ import type { SessionScope } from './session-scope.js';
 import {
   dirtiesConnection,
   isPinned,
+  mayWrite,
   pinReasons,
   recordReset,
   recordStatement,
@@ -46,6 +49,9 @@ export class ResultInterrupted extends Error {
  * discarded): return true to try again elsewhere, or throw what the client should see.
  */
 export type OnBackendGone = (err: BackendGoneError, held: HeldConnection, attempt: number) => boolean;
+
+/** MASTER_GTID_WAIT / WAIT_FOR_EXECUTED_GTID_SET answered 0: the GTIDs are applied. */
+const gtidReached = (rows: (string | null)[][]): boolean => rows[0]?.[0] === '0';
 
 /** ER_OPTION_PREVENTS_STATEMENT: what the router answers for a write to a read-only writeHost. */
 const ER_OPTION_PREVENTS_STATEMENT = 1290;
@@ -144,13 +150,20 @@ export class StatementRunner {
   /** Brings `conn` to the session's state (usually nothing to send). */
   async sync(conn: BackendConnection, needs: SyncNeeds): Promise<void> {
     const state = this.scope.s;
-    if (!inSync(conn, state, needs)) await syncConnection(conn, state, needs);
+    if (inSync(conn, state, needs)) return;
+    await syncConnection(conn, state, needs);
+    // The replay may have set the client's own tracking list, without the proxy's GTID.
+    for (const name of TRACKING_VARIABLES) if (state.vars.has(name)) conn.gtidTracking = false;
   }
 
   /**
    * Runs one command on the backend the decision names and relays the answer. The command is
    * either fixed bytes (`payload`, and `frame` when the client's framing can be reused) or built
    * for the chosen backend connection (prepared statements: that connection's statement id).
+   *
+   * A read for a session that must see earlier writes (session.consistency) goes to a readHost
+   * known to have applied them; when none is known, it waits for them on the readHost it lands
+   * on, pipelined with the read itself; when the wait times out, it runs on the writeHost.
    */
   async run(
     decision: RouteDecision,
@@ -161,36 +174,105 @@ export class StatementRunner {
   ): Promise<void> {
     const scope = this.scope;
     const stats = scope.ctx.stats;
-    const fixed = typeof source === 'function' ? undefined : (source.frame ?? encodePacket(source.payload, 0));
     stats.statements++;
     this.checkAnchorAlive();
     this.checkWriterUnchanged(decision);
+    let waitFor: GtidPosition | undefined;
+    if (decision.target === 'reader') {
+      const need = scope.requiredPosition();
+      if (need !== undefined) {
+        const known = this.readersThatHave(decision, need);
+        if (known !== undefined) {
+          decision = known;
+          stats.consistency.none++;
+        } else {
+          waitFor = need;
+        }
+      }
+    }
+    if (decision.target !== 'error' && (await this.relayOn(decision, waitFor, c, shape, source, onRelayed))) return;
+    if (decision.target !== 'error') {
+      // The readHost had not applied the session's writes in time: the writeHost has them.
+      stats.consistency.fallback++;
+      decision = toWriter(c, scope.ctx.cluster(), 'consistency');
+      if (decision.target !== 'error' && (await this.relayOn(decision, undefined, c, shape, source, onRelayed))) return;
+    }
     if (decision.target === 'error') {
       stats.errors++;
       scope.ch.send(encodeErrFor(new SqlError(decision.message, decision.errno, decision.sqlState)), 1);
-      return;
     }
-    await this.withBackend(
+  }
+
+  /**
+   * The reader decision narrowed to the candidates known to have applied `need` (the writeHost
+   * always has), or undefined when none is known to.
+   */
+  private readersThatHave(decision: Extract<RouteDecision, { target: 'reader' }>, need: GtidPosition): RouteDecision | undefined {
+    const { positions } = this.scope.ctx;
+    const writer = this.scope.ctx.cluster().writer?.id;
+    const has = (id: string): boolean => id === writer || positions.covers(id, need);
+    if (decision.candidates.every((h) => has(h.id))) return decision;
+    const known = decision.candidates.filter((h) => has(h.id));
+    return known.length === 0 ? undefined : { ...decision, candidates: known };
+  }
+
+  /**
+   * Relays the command on a connection for `decision`; with `waitFor`, only after that
+   * connection's host has applied it. Returns false when the wait failed (nothing reached the
+   * client; the caller runs it on the writeHost).
+   */
+  private async relayOn(
+    decision: RouteDecision,
+    waitFor: GtidPosition | undefined,
+    c: Classification,
+    shape: ResponseShape,
+    source: CommandSource,
+    onRelayed: ((held: HeldConnection, summary: ResponseSummary) => void) | undefined,
+  ): Promise<boolean> {
+    const scope = this.scope;
+    const { ctx } = scope;
+    const stats = ctx.stats;
+    const fixed = typeof source === 'function' ? undefined : (source.frame ?? encodePacket(source.payload, 0));
+    const okView = scope.okView();
+    return this.withBackend(
       decision,
       c.digest,
       async (held) => {
         const { conn } = held;
-        if (conn.hostId === scope.ctx.cluster().writer?.id) stats.routedToWriter++;
-        else stats.routedToReader++;
+        const onWriter = conn.hostId === ctx.cluster().writer?.id;
         held.pools.statements++;
         scope.active = conn;
         await this.sync(conn, { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId });
+        if (!conn.gtidTracking) await conn.trackGtids(true);
         const payload = typeof source === 'function' ? await source(conn) : source.payload;
         const command = fixed ?? encodePacket(payload, 0);
         // A command over 16 MiB travels as several packets; the reply continues their sequence.
         const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
         const started = performance.now();
-        let summary = await conn.relay(command, shape, scope.ch.socket, firstReplySeq);
+        let summary: ResponseSummary;
+        if (waitFor !== undefined && !onWriter) {
+          const timeoutMs = ctx.config().session.consistencyTimeoutMs;
+          const waited = await conn.relayAfter(waitSql(conn.flavor, waitFor, timeoutMs), gtidReached, command, shape, scope.ch.socket, firstReplySeq, okView);
+          this.recordWait((performance.now() - started) / 1000);
+          if (!waited.accepted) {
+            scope.active = undefined;
+            this.dropStaleRead(held, c);
+            return false;
+          }
+          ctx.positions.reached(conn.hostId, waitFor);
+          stats.consistency.waited++;
+          summary = waited.summary;
+        } else {
+          summary = await conn.relay(command, shape, scope.ch.socket, firstReplySeq, okView);
+        }
+        if (onWriter) stats.routedToWriter++;
+        else stats.routedToReader++;
         if (summary.localInfile) summary = await this.relayLocalInfile(conn);
         this.observe(c, conn, summary, performance.now() - started);
         scope.active = undefined;
         onRelayed?.(held, summary);
         this.afterStatement(c, summary, held);
+        return true;
       },
       (err, held, attempt) => {
         if (err.bytesForwarded > 0) {
@@ -212,6 +294,29 @@ export class StatementRunner {
         return false;
       },
     );
+  }
+
+  /**
+   * A read whose consistency wait failed ran on a stale readHost and its result was dropped. A
+   * plain read left nothing behind; `START TRANSACTION READ ONLY` left a transaction open there,
+   * so that connection is closed rather than handed to anyone.
+   */
+  private dropStaleRead(held: HeldConnection, c: Classification): void {
+    const { backends } = this.scope;
+    if (c.kind === 'read') {
+      backends.finishStatement(held, this.scope.inScope());
+      return;
+    }
+    backends.forget(held);
+    held.pools.discard(held.conn);
+  }
+
+  private recordWait(seconds: number): void {
+    const counts = this.scope.ctx.stats.consistency;
+    let i = 0;
+    while (i < CONSISTENCY_WAIT_BUCKETS.length && seconds > CONSISTENCY_WAIT_BUCKETS[i]!) i++;
+    counts.waitBuckets[i]!++;
+    counts.waitSum += seconds;
   }
 
   /**
@@ -262,6 +367,7 @@ export class StatementRunner {
   private afterStatement(c: Classification, summary: ResponseSummary, held: HeldConnection): void {
     const s = this.scope.s;
     const conn = held.conn;
+    this.recordCommit(c, summary, conn);
     if (summary.error === undefined) {
       const pinnedBefore = isPinned(s) ? pinReasons(s) : NO_PINS;
       recordStatement(s, c, { statusFlags: summary.statusFlags, lastInsertId: summary.lastInsertId, at: Date.now() });
@@ -281,10 +387,29 @@ export class StatementRunner {
       }
       if (summary.lastInsertId !== 0 && summary.lastInsertId !== 0n) conn.state.lastInsertIdSession = s.sessionId;
       if (dirtiesConnection(c)) conn.state.dirty = true;
+      if (c.kind === 'set' && c.assignments.some((a) => a.type === 'session' && TRACKING_VARIABLES.has(a.name))) {
+        conn.gtidTracking = false; // the client replaced the tracked list: tracked again before next use
+      }
     } else {
       this.scope.ctx.stats.errors++;
     }
     this.scope.backends.finishStatement(held, this.scope.inScope());
+  }
+
+  /**
+   * A commit's GTID (from the OK packets) joins what the session's reads must see, and what every
+   * session must see under consistency: global. A write on a connection that cannot report GTIDs
+   * sends the session's reads to the writeHost for a while instead.
+   */
+  private recordCommit(c: Classification, summary: ResponseSummary, conn: BackendConnection): void {
+    const s = this.scope.s;
+    if (summary.gtid !== undefined) {
+      const committed = parseGtids(summary.gtid);
+      s.writePosition = mergePositions(s.writePosition, committed);
+      this.scope.ctx.positions.acknowledge(committed);
+    } else if (!conn.gtidTracking && summary.error === undefined && (mayWrite(c) || c.kind === 'commit')) {
+      s.untrackedWriteAt = Date.now();
+    }
   }
 
   /** Counts each pin reason the statement just added (user-pain #18: say why sessions pin). */

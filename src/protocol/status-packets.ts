@@ -230,3 +230,9 @@ export function decodeSessionState(sessionState: Buffer): SessionStateChange[] {
   }
   return out;
 }
+
+/** Session-state info saying the default schema changed (SESSION_TRACK_SCHEMA), for an OK packet. */
+export function encodeSchemaChange(schema: string): Buffer {
+  const data = new PacketWriter(schema.length * 3 + 9).lenencString(schema).toBuffer();
+  return new PacketWriter(data.length + 10).u8(SessionTrack.SCHEMA).lenencBuffer(data).toBuffer();
+}

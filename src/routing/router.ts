@@ -110,7 +110,8 @@ function mayWrite(c: Classification): boolean {
   }
 }
 
-function toWriter(c: Classification, view: ClusterView, reason: RouteReason): RouteDecision {
+/** The writer decision for `c` (or the error when there is no usable writer). */
+export function toWriter(c: Classification, view: ClusterView, reason: RouteReason): RouteDecision {
   const w = view.writer;
   if (w === undefined) {
     return {

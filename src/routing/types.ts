@@ -146,6 +146,7 @@ export type RouteReason =
   | 'no-readable-host' // fell back to the writer
   | 'multi-statement'
   | 'draining' // the active writeHost is offline (SET OFFLINE): started work finishes there
+  | 'consistency' // no readHost applied the session's writes within consistencyTimeoutMs
   | 'unknown';
 
 export type RouteDecision =

@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { StatementStats } from '../../frontend/statement-stats.js';
+import { CONSISTENCY_WAIT_BUCKETS, type ConsistencyCounts } from '../../frontend/session-context.js';
 import type { ClusterView } from '../../cluster/view.js';
 import type { Transition } from '../../cluster/reduce.js';
 import type { HttpSources } from './sources.js';
@@ -147,6 +148,20 @@ export function createMetrics(src: HttpSources): Metrics {
     },
   });
   if (src.statementStats) registry.registerMetric(durationHistogram(src.statementStats) as unknown as Metric);
+  new Counter({
+    name: 'sluice_consistency_waits_total',
+    help: 'Reads that had to see earlier writes (session.consistency), by what it took: none (a readHost known to have them), waited (waited on the readHost), fallback (ran on the writeHost).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = src.stats.consistency;
+      this.inc({ outcome: 'none' }, c.none);
+      this.inc({ outcome: 'waited' }, c.waited);
+      this.inc({ outcome: 'fallback' }, c.fallback);
+    },
+  });
+  registry.registerMetric(consistencyWaitHistogram(src.stats.consistency) as unknown as Metric);
   const failovers = new Counter({
     name: 'sluice_failovers_total',
     help: 'Writer switches (automatic or manual) since start.',
@@ -164,6 +179,29 @@ export function createMetrics(src: HttpSources): Metrics {
     render: () => registry.metrics(),
     close: () => {
       src.cluster.off('change', onChange);
+    },
+  };
+}
+
+/** `sluice_consistency_wait_seconds` from the sessions' wait buckets. */
+function consistencyWaitHistogram(c: ConsistencyCounts) {
+  const name = 'sluice_consistency_wait_seconds';
+  return {
+    name,
+    help: 'Time reads waited on a readHost for the GTID they must see (session.consistency).',
+    type: 'histogram',
+    aggregator: 'sum',
+    get() {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      let cumulative = 0;
+      c.waitBuckets.forEach((n, i) => {
+        cumulative += n;
+        const le = i < CONSISTENCY_WAIT_BUCKETS.length ? CONSISTENCY_WAIT_BUCKETS[i]! : '+Inf';
+        values.push({ metricName: `${name}_bucket`, labels: { le }, value: cumulative });
+      });
+      values.push({ metricName: `${name}_sum`, labels: {}, value: c.waitSum });
+      values.push({ metricName: `${name}_count`, labels: {}, value: cumulative });
+      return { name, help: this.help, type: this.type, aggregator: this.aggregator, values };
     },
   };
 }
