@@ -31,7 +31,7 @@ import {
   encodeStmtPrepare,
 } from '../protocol/commands.js';
 import { decodeStmtPrepareOk } from '../protocol/statements.js';
-import { ResponseScanner, ScanError, type OkView, type ResponseShape, type ResponseSummary } from './response-scanner.js';
+import { ResponseScanner, ScanError, StreamEditor, type OkView, type ResponseShape, type ResponseSummary } from './response-scanner.js';
 import { flavorOf, trackingSql, type GtidFlavor } from '../cluster/gtid.js';
 import { wrapBackendTls, type BackendTlsOptions } from './backend-tls.js';
 
@@ -491,7 +491,7 @@ export class BackendConnection {
     this.scanner.reset(shape, this.capabilities, firstSeq, okView);
     this.relayClient = client;
     this.forwarded = 0;
-    this.held = undefined;
+    this.editor.reset();
     this.sink = this.onRelayData;
     this.onGone = this.onRelayGone;
     return new Promise<ResponseSummary>((resolve, reject) => {
@@ -507,8 +507,8 @@ export class BackendConnection {
   private relayResolve: ((summary: ResponseSummary) => void) | undefined;
   private relayReject: ((err: Error) => void) | undefined;
   private forwarded = 0;
-  /** Bytes received but not yet written: a packet that may still be rewritten (slow path only). */
-  private held: Buffer | undefined;
+  /** Holds back packets that may still be rewritten (slow path only). */
+  private readonly editor = new StreamEditor();
 
   private readonly resumeBackend = (): void => {
     this.socket.resume();
@@ -545,7 +545,7 @@ export class BackendConnection {
     this.forwarded += chunk.length;
     // The hot path: nothing held back, nothing to rewrite — the chunk goes out as it came.
     const writable =
-      this.held === undefined && scanner.edits.length === 0 && scanner.decidedEnd === base + chunk.length
+      this.editor.idle && scanner.edits.length === 0 && scanner.decidedEnd === base + chunk.length
         ? client.write(chunk)
         : this.writeEdited(chunk, base, client);
     if (!writable && !scanner.done) {
@@ -561,32 +561,14 @@ export class BackendConnection {
     }
   };
 
-  /**
-   * The slow path: writes what is final of the held bytes and `chunk` (which starts at stream
-   * offset `base`), with the scanner's packet replacements applied, and holds back the rest (a
-   * packet still undecided: at most a status packet's size).
-   */
+  /** The slow path: the editor applies the scanner's replacements and holds back what is undecided. */
   private writeEdited(chunk: Buffer, base: number, client: RelayTarget): boolean {
-    const scanner = this.scanner;
-    const held = this.held;
-    const pending = held === undefined ? chunk : Buffer.concat([held, chunk]);
-    const pendingStart = held === undefined ? base : base - held.length;
-    const end = scanner.decidedEnd - pendingStart;
-    const parts: Buffer[] = [];
-    let at = 0;
-    for (const edit of scanner.edits) {
-      parts.push(pending.subarray(at, edit.start - pendingStart), edit.bytes);
-      at = edit.end - pendingStart;
-    }
-    scanner.edits.length = 0;
-    if (end > at) parts.push(pending.subarray(at, end));
-    this.held = end < pending.length ? Buffer.from(pending.subarray(Math.max(end, at))) : undefined;
-    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const out = this.editor.take(chunk, base, this.scanner);
     return out.length === 0 ? true : client.write(out);
   }
 
   private endRelay(): void {
-    this.held = undefined;
+    this.editor.reset();
     this.sink = undefined;
     this.onGone = undefined;
     this.relayClient = undefined;

@@ -21,6 +21,12 @@ const BALANCE: Record<number, string> = {
   3: 'balance 3: reads go to the readHosts only',
 };
 
+const CONSISTENCY: Record<string, string> = {
+  session: "a session's reads see its own writes (consistency: session, by GTID)",
+  global: 'every read sees all writes acknowledged before it (consistency: global, by GTID)',
+  eventual: 'reads see what the replica has applied (consistency: eventual, no guarantee)',
+};
+
 const addr = (h: { host: string; port: number }): string => `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`;
 
 function isLoopback(host: string): boolean {
@@ -46,7 +52,8 @@ export function describeConfig(c: SluiceConfig): ConfigBehaviour {
   );
   const readable = dh.readHosts.filter((h) => h.weight > 0);
   lines.push(
-    `reads: ${BALANCE[dh.balance]}, spread by ${dh.loadBalance}` +
+    `reads: ${BALANCE[dh.balance]}${dh.balance === 0 ? '' : `, spread by ${dh.loadBalance}`}; ${CONSISTENCY[c.session.consistency]}` +
+      `${c.session.consistency === 'eventual' ? '' : ` (waiting at most ${c.session.consistencyTimeoutMs} ms on a replica, then reading the writeHost)`}` +
       `${c.session.readYourWritesMs > 0 ? `; a session's reads go to the writeHost for ${c.session.readYourWritesMs} ms after it wrote` : ''}`,
   );
   const detectMs = hb.retries * hb.intervalMs + hb.timeoutMs;
@@ -113,5 +120,10 @@ export function describeConfig(c: SluiceConfig): ConfigBehaviour {
     warnings.push(`the admin port listens on ${c.admin.host} with a plain-text password in the config: restrict it to loopback, or store the password as its hash (*<40 hex>)`);
   }
   if (c.admin && c.admin.password === 'admin') warnings.push('the admin password is "admin": change it');
+  if (c.session.readYourWritesMs > 0) {
+    warnings.push(
+      'session.readYourWritesMs is deprecated: session.consistency (default session) already makes a session read its own writes, by GTID; remove readYourWritesMs',
+    );
+  }
   return { lines, warnings };
 }

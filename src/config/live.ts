@@ -11,6 +11,7 @@
  * Live:
  *  - users, clients, maxConnections (checked at each login / connection);
  *  - log.sql / slowMs / maxStatementLength / maskLiterals, session.readYourWritesMs,
+ *    session.consistency / consistencyTimeoutMs,
  *    serverVersion (read per statement or per connection);
  *  - dataHost.readHosts and dataHost.writeHosts: hosts added, removed, re-weighted. writeHosts
  *    only when the hosts that stay keep their order and none at or before the active writeHost
@@ -75,6 +76,8 @@ const LIVE_PATHS = new Set([
   'log.maxStatementLength',
   'log.maskLiterals',
   'session.readYourWritesMs',
+  'session.consistency',
+  'session.consistencyTimeoutMs',
   'dataHost.readHosts',
   'dataHost.writeHosts',
 ]);
@@ -163,7 +166,12 @@ export function planConfigChange(running: SluiceConfig, next: SluiceConfig, writ
     clients: next.clients,
     maxConnections: next.maxConnections,
     log: { ...running.log, sql: next.log.sql, slowMs: next.log.slowMs, maxStatementLength: next.log.maxStatementLength, maskLiterals: next.log.maskLiterals },
-    session: { ...running.session, readYourWritesMs: next.session.readYourWritesMs },
+    session: {
+      ...running.session,
+      readYourWritesMs: next.session.readYourWritesMs,
+      consistency: next.session.consistency,
+      consistencyTimeoutMs: next.session.consistencyTimeoutMs,
+    },
     dataHost: { ...running.dataHost, writeHosts, readHosts },
   };
   return { remove, add, reweight, live: live.sort(), restart: restart.sort(), notes, config };

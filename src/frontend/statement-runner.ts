@@ -161,9 +161,10 @@ export class StatementRunner {
    * either fixed bytes (`payload`, and `frame` when the client's framing can be reused) or built
    * for the chosen backend connection (prepared statements: that connection's statement id).
    *
-   * A read for a session that must see earlier writes (session.consistency) goes to a readHost
-   * known to have applied them; when none is known, it waits for them on the readHost it lands
-   * on, pipelined with the read itself; when the wait times out, it runs on the writeHost.
+   * A read for a session that must see earlier writes (session.consistency) runs at once on a
+   * readHost known to have applied them; on any other it first waits for them there, the wait
+   * sent in the same packet as the read (no round trip; it returns at once when the host has
+   * them); when the wait times out, the read runs on the writeHost.
    */
   async run(
     decision: RouteDecision,
@@ -177,19 +178,10 @@ export class StatementRunner {
     stats.statements++;
     this.checkAnchorAlive();
     this.checkWriterUnchanged(decision);
-    let waitFor: GtidPosition | undefined;
-    if (decision.target === 'reader') {
-      const need = scope.requiredPosition();
-      if (need !== undefined) {
-        const known = this.readersThatHave(decision, need);
-        if (known !== undefined) {
-          decision = known;
-          stats.consistency.none++;
-        } else {
-          waitFor = need;
-        }
-      }
-    }
+    // The selector picks the readHost as always (weights, least-conn and hashing are not bent
+    // towards whichever replica was probed last); relayOn then skips the wait when that host is
+    // known to have the writes, and otherwise sends it in the same packet as the read.
+    const waitFor = decision.target === 'reader' ? scope.requiredPosition() : undefined;
     if (decision.target !== 'error' && (await this.relayOn(decision, waitFor, c, shape, source, onRelayed))) return;
     if (decision.target !== 'error') {
       // The readHost had not applied the session's writes in time: the writeHost has them.
@@ -201,19 +193,6 @@ export class StatementRunner {
       stats.errors++;
       scope.ch.send(encodeErrFor(new SqlError(decision.message, decision.errno, decision.sqlState)), 1);
     }
-  }
-
-  /**
-   * The reader decision narrowed to the candidates known to have applied `need` (the writeHost
-   * always has), or undefined when none is known to.
-   */
-  private readersThatHave(decision: Extract<RouteDecision, { target: 'reader' }>, need: GtidPosition): RouteDecision | undefined {
-    const { positions } = this.scope.ctx;
-    const writer = this.scope.ctx.cluster().writer?.id;
-    const has = (id: string): boolean => id === writer || positions.covers(id, need);
-    if (decision.candidates.every((h) => has(h.id))) return decision;
-    const known = decision.candidates.filter((h) => has(h.id));
-    return known.length === 0 ? undefined : { ...decision, candidates: known };
   }
 
   /**
@@ -250,16 +229,18 @@ export class StatementRunner {
         const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
         const started = performance.now();
         let summary: ResponseSummary;
-        if (waitFor !== undefined && !onWriter) {
+        const mustWait = waitFor !== undefined && !onWriter && !ctx.positions.covers(conn.hostId, waitFor);
+        if (waitFor !== undefined && !mustWait) stats.consistency.none++;
+        if (mustWait) {
           const timeoutMs = ctx.config().session.consistencyTimeoutMs;
-          const waited = await conn.relayAfter(waitSql(conn.flavor, waitFor, timeoutMs), gtidReached, command, shape, scope.ch.socket, firstReplySeq, okView);
+          const waited = await conn.relayAfter(waitSql(conn.flavor, waitFor!, timeoutMs), gtidReached, command, shape, scope.ch.socket, firstReplySeq, okView);
           this.recordWait((performance.now() - started) / 1000);
           if (!waited.accepted) {
             scope.active = undefined;
             this.dropStaleRead(held, c);
             return false;
           }
-          ctx.positions.reached(conn.hostId, waitFor);
+          ctx.positions.reached(conn.hostId, waitFor!);
           stats.consistency.waited++;
           summary = waited.summary;
         } else {

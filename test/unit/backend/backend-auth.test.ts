@@ -28,6 +28,8 @@ import {
 import { encodeErr, encodeOk } from '../../../src/protocol/responses.js';
 
 const PASSWORD = 'p@ss-w0rd';
+/** A MySQL server is asked to report each commit's GTID in its OK packets (causal reads). */
+const MYSQL_TRACKING = 'track:SET session_track_gtids = OWN_GTID';
 const SERVER_CAPS = (0xffffffff & ~Capability.SSL & ~Capability.COMPRESS) >>> 0;
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest();
 const { publicKey, privateKey } = generateKeyPairSync('rsa', {
@@ -106,6 +108,12 @@ function scriptedServer(mode: Mode): Promise<{ port: number; done: Promise<strin
             ok();
           }
         }
+        if (resp.capabilities & Capability.SESSION_TRACK) {
+          // The proxy's first statement on a new connection turns on GTID tracking.
+          const track = await next();
+          events.push(`track:${track.payload.subarray(1).toString('utf8')}`);
+          socket.write(encodePacket(encodeOk({ statusFlags: ServerStatus.AUTOCOMMIT }, resp.capabilities), track.seq + 1));
+        }
         finish(events);
         setTimeout(() => socket.destroy(), 50);
         server.close();
@@ -131,7 +139,7 @@ async function connect(port: number, password = PASSWORD): Promise<BackendConnec
 test('caching_sha2_password fast path', async () => {
   const s = await scriptedServer('fast');
   const conn = await connect(s.port);
-  assert.deepEqual(await s.done, ['plugin:caching_sha2_password', 'scramble:true']);
+  assert.deepEqual(await s.done, ['plugin:caching_sha2_password', 'scramble:true', MYSQL_TRACKING]);
   assert.equal(conn.serverVersion, '8.4.3');
   assert.equal(conn.threadId, 42);
   conn.destroy();
@@ -140,14 +148,14 @@ test('caching_sha2_password fast path', async () => {
 test('caching_sha2_password full authentication with the server’s RSA public key', async () => {
   const s = await scriptedServer('full');
   const conn = await connect(s.port);
-  assert.deepEqual(await s.done, ['plugin:caching_sha2_password', 'scramble:true', 'request:02', 'password:true']);
+  assert.deepEqual(await s.done, ['plugin:caching_sha2_password', 'scramble:true', 'request:02', 'password:true', MYSQL_TRACKING]);
   conn.destroy();
 });
 
 test('auth switch to mysql_native_password', async () => {
   const s = await scriptedServer('switch-native');
   const conn = await connect(s.port);
-  assert.deepEqual(await s.done, ['plugin:caching_sha2_password', 'native:true']);
+  assert.deepEqual(await s.done, ['plugin:caching_sha2_password', 'native:true', MYSQL_TRACKING]);
   conn.destroy();
 });
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ResponseScanner, ScanError, type ResponseShape } from '../../../src/backend/response-scanner.js';
-import { Capability, ColumnType, ServerStatus } from '../../../src/protocol/constants.js';
+import { ResponseScanner, ScanError, StreamEditor, type ResponseShape } from '../../../src/backend/response-scanner.js';
+import { PacketWriter } from '../../../src/protocol/writer.js';
+import { Capability, ColumnType, ServerStatus, SessionTrack } from '../../../src/protocol/constants.js';
 import { encodePacket, encodePackets } from '../../../src/protocol/framer.js';
 import { encodeEof, encodeErr, encodeOk, encodeTextResultset } from '../../../src/protocol/responses.js';
 import { encodeColumnDefinition } from '../../../src/protocol/resultset.js';
@@ -177,3 +178,67 @@ for (const [label, caps] of [['EOF', BASE], ['DEPRECATE_EOF', DEPRECATE]] as con
     assert.equal(s.summary.error?.errno, 1421);
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// OK packets rewritten for the client (session tracking), at every chunk split
+
+
+const TRACKING = DEPRECATE | Capability.SESSION_TRACK;
+
+function gtidState(gtid: string): Buffer {
+  const data = new PacketWriter().lenencString('last_gtid').lenencString(gtid).toBuffer();
+  return new PacketWriter().u8(SessionTrack.SYSTEM_VARIABLES).lenencBuffer(data).toBuffer();
+}
+
+/** Relays `bytes` in two chunks through scanner + editor, as the backend connection does. */
+function relaySplit(bytes: Buffer, cut: number, clientTracks: boolean): { out: Buffer; s: ResponseScanner } {
+  const s = new ResponseScanner('query', TRACKING, 1);
+  s.reset('query', TRACKING, 1, { clientTracks, clientSeesGtid: false });
+  const editor = new StreamEditor();
+  const out: Buffer[] = [];
+  for (const chunk of [bytes.subarray(0, cut), bytes.subarray(cut)]) {
+    if (chunk.length === 0 || s.done) continue;
+    const base = s.consumed;
+    s.push(chunk);
+    if (editor.idle && s.edits.length === 0 && s.decidedEnd === base + chunk.length) out.push(chunk);
+    else out.push(editor.take(chunk, base, s));
+  }
+  assert.ok(editor.idle, 'nothing left held back at the end');
+  return { out: Buffer.concat(out), s };
+}
+
+test('a result set whose terminator carries the proxy’s GTID reaches the client without it, at every split', () => {
+  const rows = encodeTextResultset([col('a'), col('b')], [['1', 'x'], ['2', 'y']], TRACKING, ServerStatus.AUTOCOMMIT);
+  const last = rows.length - 1;
+  const backend = [...rows];
+  backend[last] = encodeOk({ statusFlags: ServerStatus.AUTOCOMMIT, sessionState: gtidState('0-1-77') }, TRACKING, 0xfe);
+  const bytes = encodePackets(backend, 1);
+  const expected = encodePackets([...rows.slice(0, last), encodeOk({ statusFlags: ServerStatus.AUTOCOMMIT }, TRACKING, 0xfe)], 1);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const { out, s } = relaySplit(bytes, cut, true);
+    assert.ok(s.done);
+    assert.equal(s.summary.gtid, '0-1-77');
+    assert.deepEqual(out, expected, `cut ${cut}`);
+  }
+});
+
+test('an UPDATE’s OK with info reaches a client without session tracking in the plain layout, at every split', () => {
+  const ok = encodeOk({ affectedRows: 3, statusFlags: ServerStatus.AUTOCOMMIT, info: 'Rows matched: 3  Changed: 3  Warnings: 0', sessionState: gtidState('0-1-5') }, TRACKING);
+  const bytes = encodePacket(ok, 1);
+  const expected = encodePacket(encodeOk({ affectedRows: 3, statusFlags: ServerStatus.AUTOCOMMIT, info: 'Rows matched: 3  Changed: 3  Warnings: 0' }, DEPRECATE), 1);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const { out, s } = relaySplit(bytes, cut, false);
+    assert.equal(s.summary.gtid, '0-1-5');
+    assert.equal(s.summary.affectedRows, 3);
+    assert.deepEqual(out, expected, `cut ${cut}`);
+  }
+});
+
+test('without an OK view nothing is held back or rewritten', () => {
+  const ok = encodeOk({ affectedRows: 1, statusFlags: ServerStatus.AUTOCOMMIT, sessionState: gtidState('0-1-5') }, TRACKING);
+  const s = new ResponseScanner('query', TRACKING, 1);
+  s.push(encodePacket(ok, 1));
+  assert.ok(s.done);
+  assert.equal(s.edits.length, 0);
+  assert.equal(s.summary.gtid, undefined);
+});

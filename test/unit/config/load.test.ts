@@ -35,7 +35,13 @@ test('conf/sluice.yaml validates and matches the sandbox defaults', () => {
   // the example spells out the defaults
   assert.deepEqual(c.dataHost.pool, { min: 2, max: 64, idleTimeoutMs: 60000, acquireTimeoutMs: 10000, connectTimeoutMs: 3000 });
   assert.deepEqual(c.dataHost.heartbeat, { sql: 'SELECT 1', intervalMs: 1000, timeoutMs: 1000, retries: 3 });
-  assert.deepEqual(c.session, { holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024, readYourWritesMs: 0 });
+  assert.deepEqual(c.session, {
+    holdConnectionMs: 50,
+    maxPacketSize: 64 * 1024 * 1024,
+    readYourWritesMs: 0,
+    consistency: 'session',
+    consistencyTimeoutMs: 2000,
+  });
   // relative dnindexFile → next to the config file (conf/dnindex.properties)
   assert.equal(c.dataHost.failover.dnindexFile, path.join(repoRoot, 'conf/dnindex.properties'));
   assert.ok(Object.isFrozen(c.dataHost.readHosts));

@@ -58,7 +58,13 @@ test('defaults are applied to a minimal config', () => {
     promotionWaitMs: 10_000,
   });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 10, checkEveryMs: 2000, readmitAfter: 3 });
-  assert.deepEqual(c.session, { holdConnectionMs: 50, maxPacketSize: 64 * 1024 * 1024, readYourWritesMs: 0 });
+  assert.deepEqual(c.session, {
+    holdConnectionMs: 50,
+    maxPacketSize: 64 * 1024 * 1024,
+    readYourWritesMs: 0,
+    consistency: 'session',
+    consistencyTimeoutMs: 2000,
+  });
   assert.deepEqual(c.log, { level: 'info', sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false });
   assert.deepEqual(c.clients, []);
   assert.equal(c.maxConnections, 4096);
@@ -127,7 +133,7 @@ test('explicit values are kept', () => {
       c.dataHost.heartbeat = { sql: 'SELECT user()', intervalMs: 10, timeoutMs: 20, retries: 1 };
       c.dataHost.failover = { enabled: true, dnindexFile: '/var/lib/sluice/dnindex', promote: true };
       c.dataHost.replication = { maxLagSeconds: 0.5, checkEveryMs: 100, readmitAfter: 1 };
-      c.session = { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250 };
+      c.session = { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250, consistency: 'global', consistencyTimeoutMs: 300 };
       c.log = { level: 'silent' };
       c.serverVersion = '8.0.36-sluice';
     }),
@@ -148,7 +154,7 @@ test('explicit values are kept', () => {
     promotionWaitMs: 10_000,
   });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 0.5, checkEveryMs: 100, readmitAfter: 1 });
-  assert.deepEqual(c.session, { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250 });
+  assert.deepEqual(c.session, { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250, consistency: 'global', consistencyTimeoutMs: 300 });
   assert.equal(c.log.level, 'silent');
   assert.equal(c.serverVersion, '8.0.36-sluice');
 });
