@@ -59,6 +59,8 @@ export interface SessionContext {
   /** Authenticated sessions of a user (per-user maxConnections). */
   connectionsOf(user: string): number;
   serverVersion(): string;
+  /** MariaDB extended capabilities every backend offers (the greeting offers what it honours of them). */
+  mariadbCapabilities(): number;
   /** The writeHost's global sql_mode has quoting the lexer does not model (sessions start pinned). */
   serverSqlModeUnmodelled(): boolean;
   readonly stats: SessionStats;
@@ -165,6 +167,7 @@ export class Session {
         users: this.ctx.config().users,
         remoteAddress: this.remoteAddress,
         security: this.ctx.security,
+        mariadbCapabilities: this.ctx.mariadbCapabilities(),
       });
       if (!client) return;
       this.client = client;
@@ -717,6 +720,7 @@ export class Session {
     return {
       wireCapabilities: (this.client!.capabilities & WIRE_FORMAT_CAPABILITIES) >>> 0,
       charset: this.client!.charset,
+      mariadbCapabilities: this.client!.mariadbCapabilities,
     };
   }
 
