@@ -31,6 +31,7 @@ import type { ResponseShape, ResponseSummary } from '../backend/response-scanner
 import { ClientChannel } from './client-channel.js';
 import { HostUnavailable, SessionConnections, type HeldConnection } from './session-connections.js';
 import { SessionStatements, executeOnBackend } from './prepared-statements.js';
+import { planBulkExecute } from './bulk-execute.js';
 import { AuthFailed, authenticate, encodeErrFor, verifyChangeUser, type AuthenticatedClient } from './authenticate.js';
 import type { FrontendSecurity } from './tls.js';
 import type { StatementStats } from './statement-stats.js';
@@ -297,6 +298,8 @@ export class Session {
       }
       case 'stmt-fetch':
         return this.fetchCursor(cmd.statementId, cmd.numRows);
+      case 'stmt-bulk-execute':
+        return this.bulkExecute(cmd);
       default:
         this.ch.send(encodeErrFor(sqlError('ER_UNKNOWN_COM_ERROR')), 1);
         return;
@@ -546,6 +549,22 @@ export class Session {
       this.currentSql = undefined;
       stmt.longData.clear();
       stmt.longDataBytes = 0;
+    }
+  }
+
+  /** MariaDB COM_STMT_BULK_EXECUTE: runs like an execution of the statement, as a write (bulk-execute.ts). */
+  private async bulkExecute(cmd: Extract<ClientCommand, { type: 'stmt-bulk-execute' }>): Promise<void> {
+    const bulk = planBulkExecute(this.statements, cmd, this.client!.mariadbCapabilities);
+    await this.closeCursor(bulk.stmt.id);
+    let decision = route(bulk.classification, this.routeState(), this.ctx.cluster());
+    if (this.awaitsPromotion(decision)) decision = await this.waitForPromotion(bulk.classification);
+    this.currentSql = bulk.stmt.sql;
+    try {
+      await this.execute(decision, bulk.classification, 'query', async (conn) =>
+        bulk.forBackend((await conn.prepared(this.state!.schema, bulk.stmt.sql)).id),
+      );
+    } finally {
+      this.currentSql = undefined;
     }
   }
 
