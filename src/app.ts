@@ -142,6 +142,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
         const h = view.hosts.find((x) => x.id === t.hostId);
         if (!h) continue;
         openPools(h);
+        void poolsById.get(h.id)?.learnCapabilities();
         monitor.addHost(h);
       } else if (t.kind === 'host-removed') {
         // Routing no longer sees the host; what runs there finishes (drain), then its
@@ -195,9 +196,32 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     const writer = cluster.view.writer;
     return (writer && poolsById.get(writer.id)?.serverVersion) ?? FALLBACK_SERVER_VERSION;
   };
+  /**
+   * The MariaDB extended capabilities the client greeting may offer: what every configured host
+   * offers. A host nobody has greeted yet (down since start-up, added live) counts as offering
+   * nothing, and is probed in the background, so new clients get the extended protocol once every
+   * host is known to speak it. Clients already connected keep what they negotiated: a host added
+   * later that lacks it refuses their pool keys (HostPools.acquire), so their reads go to the
+   * other hosts and a statement for such a writeHost fails with an error, instead of the proxy
+   * relaying bytes in a format the client did not ask for.
+   */
+  const mariadbCapabilities = (): number => {
+    let caps = 0xffffffff;
+    for (const h of cluster.view.hosts) {
+      const p = poolsById.get(h.id);
+      const known = p?.mariadbCapabilities;
+      if (known === undefined) {
+        void p?.learnCapabilities();
+        return 0;
+      }
+      caps &= known;
+    }
+    return caps >>> 0;
+  };
   const frontend = new FrontendServer(
     {
       config: () => running,
+      mariadbCapabilities,
       cluster: () => cluster.view,
       pools: (id) => poolsById.get(id),
       selector: createSelector(dh.loadBalance),
@@ -227,7 +251,11 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     await monitor.probeAll();
     monitor.start();
   }
-  await learnFromWriter(cluster, poolsById, dh.pool.idleTimeoutMs, learned, log);
+  // Every host's greeting (MariaDB extended capabilities) before the first client is greeted.
+  await Promise.all([
+    learnFromWriter(cluster, poolsById, dh.pool.idleTimeoutMs, learned, log),
+    ...[...poolsById.values()].map((p) => p.learnCapabilities()),
+  ]);
   // Load the SQL parser now (tens of ms) rather than on the first statement that needs it.
   warmClassifier();
   const address = await frontend.listen(config.listen.host, config.listen.port);

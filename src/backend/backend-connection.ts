@@ -11,7 +11,7 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { Capability, Command } from '../protocol/constants.js';
+import { CLIENT_MYSQL, Capability, Command } from '../protocol/constants.js';
 import { PacketDecoder, encodePacket } from '../protocol/framer.js';
 import {
   decodeInitialHandshake,
@@ -73,6 +73,12 @@ export interface ConnectOptions extends BackendEndpoint {
   readonly wireCapabilities: number;
   /** Collation id sent in the handshake (the client's), so no SET NAMES is needed later. */
   readonly charset: number;
+  /**
+   * MariaDB extended capabilities this connection must use: exactly what the clients it serves
+   * negotiated (extended metadata changes the bytes of column definitions). Absent or 0: the
+   * connection says CLIENT_MYSQL and gets none, as from a MySQL server.
+   */
+  readonly mariadbCapabilities?: number;
   readonly connectTimeoutMs: number;
   readonly logger: Logger;
 }
@@ -86,6 +92,22 @@ export class BackendGoneError extends Error {
     readonly bytesForwarded: number,
     /** The command was written to the socket (the server may have run it). */
     readonly commandSent: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The server's greeting lacks capabilities the connection must have (e.g. a backend added later
+ * that offers less than the clients of this pool negotiated). Carries what the server offered,
+ * so its pools learn it (HostPools.mariadbCapabilities).
+ */
+export class BackendLacksCapabilities extends Error {
+  override readonly name = 'BackendLacksCapabilities';
+  constructor(
+    message: string,
+    /** MariaDB extended capabilities of the server's greeting (0 for MySQL). */
+    readonly serverMariadbCapabilities: number,
   ) {
     super(message);
   }
@@ -155,6 +177,10 @@ export class BackendConnection {
   serverVersion = '';
   /** Capabilities in force on this connection (ours ∩ server's). */
   capabilities = 0;
+  /** MariaDB extended capabilities in force (what the pool key asked for; 0 for MySQL). */
+  readonly mariadbCapabilities: number;
+  /** MariaDB extended capabilities the server's greeting offered (0 for MySQL). */
+  serverMariadbCapabilities = 0;
   readonly createdAt = Date.now();
   lastUsedAt = Date.now();
   readonly state: ConnectionSessionState;
@@ -186,6 +212,7 @@ export class BackendConnection {
     this.hostId = `${opts.host}:${opts.port}`;
     this.wireCapabilities = opts.wireCapabilities;
     this.charset = opts.charset;
+    this.mariadbCapabilities = (opts.mariadbCapabilities ?? 0) >>> 0;
     this.log = opts.logger;
     this.state = {
       schema: undefined,
@@ -346,13 +373,23 @@ export class BackendConnection {
     const wanted = (BASE_BACKEND_CAPABILITIES | opts.wireCapabilities) >>> 0;
     this.capabilities = (wanted & hs.capabilities) >>> 0;
     if ((this.capabilities & Capability.PROTOCOL_41) === 0) throw new Error('backend does not speak protocol 4.1');
+    this.serverMariadbCapabilities = (hs.mariadbCapabilities ?? 0) >>> 0;
     const missingWire = (opts.wireCapabilities & ~hs.capabilities) >>> 0;
-    if (missingWire !== 0) throw new Error(`backend lacks capabilities 0x${missingWire.toString(16)}`);
+    if (missingWire !== 0) throw new BackendLacksCapabilities(`backend lacks capabilities 0x${missingWire.toString(16)}`, this.serverMariadbCapabilities);
+    const ext = this.mariadbCapabilities;
+    const missingExt = (ext & ~this.serverMariadbCapabilities) >>> 0;
+    if (missingExt !== 0) {
+      throw new BackendLacksCapabilities(`backend lacks MariaDB capabilities 0x${missingExt.toString(16)}`, this.serverMariadbCapabilities);
+    }
+    // Asking for extended capabilities means clearing CLIENT_MYSQL. Without any, the reserved
+    // bytes stay zero, which a MariaDB server reads as "no extended capabilities" either way.
+    if (ext !== 0) this.capabilities = (this.capabilities & ~CLIENT_MYSQL) >>> 0;
+    const extField = ext !== 0 ? { mariadbCapabilities: ext } : {};
     if (opts.tls) {
       if ((hs.capabilities & Capability.SSL) === 0) throw new Error('backend does not offer TLS (dataHost.tls.enabled is on)');
       // SSLRequest (seq 1), TLS handshake, then the handshake response (seq 2) over TLS.
       this.capabilities = (this.capabilities | Capability.SSL) >>> 0;
-      send(encodeSslRequest({ capabilities: this.capabilities, maxPacketSize: 0x40000000, charset: opts.charset }));
+      send(encodeSslRequest({ capabilities: this.capabilities, maxPacketSize: 0x40000000, charset: opts.charset, ...extField }));
       lastSeq = (lastSeq + 1) & 0xff;
       await this.startTls(opts.tls);
     }
@@ -368,6 +405,7 @@ export class BackendConnection {
         authResponse: authResponseFor(plugin, opts.password, seed),
         database: undefined,
         authPluginName: plugin,
+        ...extField,
         connectAttrs: new Map([
           ['_client_name', 'sluice'],
           ['program_name', 'sluice'],

@@ -11,13 +11,25 @@
 import genericPool from 'generic-pool';
 import type { Logger } from 'pino';
 import type { PoolConfig } from '../config/types.js';
-import { BackendConnection, type BackendEndpoint } from './backend-connection.js';
+import { BackendConnection, BackendLacksCapabilities, type BackendEndpoint } from './backend-connection.js';
 import { backendLogThrottle } from './log-throttle.js';
 
 export interface PoolKey {
   readonly wireCapabilities: number;
   readonly charset: number;
+  /**
+   * MariaDB extended capabilities the client negotiated (absent = 0): extended metadata changes
+   * the bytes of column definitions, so they are part of the wire format too.
+   */
+  readonly mariadbCapabilities?: number;
 }
+
+function keyString(key: PoolKey): string {
+  return `${key.wireCapabilities}/${key.charset}/${key.mariadbCapabilities ?? 0}`;
+}
+
+/** How long a failed greeting probe (learnCapabilities) keeps the next one from starting. */
+const LEARN_RETRY_MS = 5_000;
 
 interface KeyedPool {
   readonly key: PoolKey;
@@ -63,6 +75,15 @@ export class HostPools {
   statements = 0;
   /** Version string from the first handshake, advertised to clients when this is the writer. */
   serverVersion: string | undefined;
+  /**
+   * MariaDB extended capabilities this host's greeting offers (0 for MySQL); undefined until a
+   * connection to it has been opened. This is the one place the proxy keeps that knowledge: each
+   * new connection's greeting refreshes it (a server replaced by another version on the same
+   * address), and the front end's greeting offers what every host offers (app.ts).
+   */
+  mariadbCapabilities: number | undefined;
+  private learning: Promise<void> | undefined;
+  private learnFailedAt = 0;
   private closed = false;
 
   constructor(endpoint: BackendEndpoint, config: PoolConfig, log: Logger) {
@@ -78,7 +99,40 @@ export class HostPools {
    */
   async acquire(key: PoolKey): Promise<BackendConnection> {
     if (this.closed) throw new Error(`pools of ${this.hostId} are closed`);
+    // A host known to lack what the session's client negotiated (added after the client
+    // connected) cannot serve it: refuse without a connect attempt, so a read goes elsewhere.
+    const missing = ((key.mariadbCapabilities ?? 0) & ~(this.mariadbCapabilities ?? 0xffffffff)) >>> 0;
+    if (missing !== 0) throw new Error(`backend lacks MariaDB capabilities 0x${missing.toString(16)} this client negotiated`);
     return this.poolFor(key).acquire();
+  }
+
+  /**
+   * Opens one connection just to read the greeting when nothing is known about this host yet
+   * (start-up, a backend added live, a host that was down). At most one probe runs at a time,
+   * and a failed one is not repeated for LEARN_RETRY_MS. Never throws.
+   */
+  learnCapabilities(): Promise<void> {
+    if (this.mariadbCapabilities !== undefined || this.closed) return Promise.resolve();
+    if (this.learning) return this.learning;
+    if (Date.now() - this.learnFailedAt < LEARN_RETRY_MS) return Promise.resolve();
+    this.learning = this.connectDirect({ wireCapabilities: 0, charset: 45 })
+      .then((conn) => {
+        this.noteGreeting(conn);
+        conn.quit();
+      })
+      .catch((err: unknown) => {
+        this.learnFailedAt = Date.now();
+        this.log.debug({ err: (err as Error).message }, 'greeting probe failed');
+      })
+      .finally(() => {
+        this.learning = undefined;
+      });
+    return this.learning;
+  }
+
+  private noteGreeting(conn: BackendConnection): void {
+    this.serverVersion ??= conn.serverVersion;
+    this.mariadbCapabilities = conn.serverMariadbCapabilities;
   }
 
   /**
@@ -86,7 +140,7 @@ export class HostPools {
    * one). A session gives back what it keeps before it waits, so sessions never deadlock.
    */
   wouldWait(key: PoolKey): boolean {
-    const entry = this.pools.get(`${key.wireCapabilities}/${key.charset}`);
+    const entry = this.pools.get(keyString(key));
     if (!entry) return false;
     const p = entry.pool;
     return p.available <= p.pending && p.size >= p.max;
@@ -228,20 +282,26 @@ export class HostPools {
   }
 
   private poolFor(key: PoolKey): genericPool.Pool<BackendConnection> {
-    const k = `${key.wireCapabilities}/${key.charset}`;
+    const k = keyString(key);
     const existing = this.pools.get(k);
     if (existing) return existing.pool;
     const cfg = this.config;
     const pool = genericPool.createPool<BackendConnection>(
       {
         create: async () => {
-          const conn = await BackendConnection.connect({
-            ...this.endpoint,
-            ...key,
-            connectTimeoutMs: cfg.connectTimeoutMs,
-            logger: this.log,
-          });
-          this.serverVersion ??= conn.serverVersion;
+          let conn: BackendConnection;
+          try {
+            conn = await BackendConnection.connect({
+              ...this.endpoint,
+              ...key,
+              connectTimeoutMs: cfg.connectTimeoutMs,
+              logger: this.log,
+            });
+          } catch (err) {
+            if (err instanceof BackendLacksCapabilities) this.mariadbCapabilities = err.serverMariadbCapabilities;
+            throw err;
+          }
+          this.noteGreeting(conn);
           this.owner.set(conn, pool);
           this.live.add(conn);
           return conn;

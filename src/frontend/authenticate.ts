@@ -14,7 +14,7 @@
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_caching_sha2_authentication_exchanges.html
  */
 import { timingSafeEqual } from 'node:crypto';
-import { Capability, ServerStatus } from '../protocol/constants.js';
+import { CLIENT_MYSQL, Capability, MariaDbCapability, ServerStatus } from '../protocol/constants.js';
 import {
   cachingSha2Digest,
   createScramble,
@@ -63,6 +63,29 @@ export const FRONTEND_CAPABILITIES =
     Capability.SESSION_TRACK) >>>
   0;
 
+/**
+ * MariaDB extended capabilities the proxy can honour end to end. The greeting offers these only
+ * where every backend offers them too (AuthenticateOptions.mariadbCapabilities), and a session's
+ * backend connections ask for exactly what its client negotiated (pool key), so relayed bytes
+ * always match.
+ * - EXTENDED_METADATA: column definitions carry one more lenenc block; the proxy never looks
+ *   inside column definitions (it counts them), so it relays them as they are.
+ * - STMT_BULK_OPERATIONS: COM_STMT_BULK_EXECUTE, see bulk-execute.ts.
+ * Not offered:
+ * - CACHE_METADATA: the server then leaves column definitions out of COM_STMT_EXECUTE responses
+ *   when they did not change since that backend statement last sent them. Backend statements
+ *   are prepared lazily and shared by every session using the connection, and one client
+ *   statement runs on several backends, so what the server believes the client has cached is
+ *   not what this client has (e.g. metadata changed by DDL after the client's own prepare on
+ *   another backend would never reach it); the column-count packet also changes shape.
+ * - PROGRESS: progress reports arrive as ERR packets (errno 65535) in the middle of a response;
+ *   the response scanner would take the first one for the end of the response.
+ * - BULK_UNIT_RESULTS: the insert ids then come back as result set rows instead of the OK
+ *   packet, which the session reads to know which connection holds LAST_INSERT_ID().
+ * - COM_MULTI: deprecated, and would batch commands the session must route one by one.
+ */
+export const FRONTEND_MARIADB_CAPABILITIES = (MariaDbCapability.EXTENDED_METADATA | MariaDbCapability.STMT_BULK_OPERATIONS) >>> 0;
+
 /** utf8mb4_general_ci: the collation the greeting announces (user-pain #21: not latin1). */
 export const GREETING_COLLATION = 45;
 
@@ -85,6 +108,8 @@ export interface AuthenticatedClient {
   readonly user: FrontendUser;
   /** Capabilities in force: what the client asked for that we offer. */
   readonly capabilities: number;
+  /** MariaDB extended capabilities in force (0 for a MySQL client, or when none were offered). */
+  readonly mariadbCapabilities: number;
   /** Collation id from the handshake response. */
   readonly charset: number;
   readonly database: string | undefined;
@@ -110,6 +135,12 @@ export interface AuthenticateOptions {
    * registered for this `users` list, else no TLS and fast-path caching_sha2.
    */
   readonly security?: FrontendSecurity;
+  /**
+   * MariaDB extended capabilities every backend offers (bits of MariaDbCapability); the greeting
+   * offers those of them the proxy honours (FRONTEND_MARIADB_CAPABILITIES). Absent or 0: the
+   * greeting says MySQL (CLIENT_MYSQL set) and nothing changes for any client.
+   */
+  readonly mariadbCapabilities?: number;
 }
 
 /** Thrown after the ERR packet was sent: the caller only closes the connection. */
@@ -122,16 +153,22 @@ export async function authenticate(ch: ClientChannel, opts: AuthenticateOptions)
   const tlsOffer = security.tls;
   const scramble = createScramble();
   if (tlsOffer) ch.watchForSslRequest();
+  const mariadbOffer = ((opts.mariadbCapabilities ?? 0) & FRONTEND_MARIADB_CAPABILITIES) >>> 0;
+  // A MariaDB server announces extended capabilities by clearing CLIENT_MYSQL (bit 0); the
+  // client answers in the last 4 reserved bytes of its response, with bit 0 clear as well.
+  let greetingCaps = (FRONTEND_CAPABILITIES | (tlsOffer ? Capability.SSL : 0)) >>> 0;
+  if (mariadbOffer !== 0) greetingCaps = (greetingCaps & ~CLIENT_MYSQL) >>> 0;
   ch.send(
     encodeInitialHandshake({
       protocolVersion: 10,
       serverVersion: opts.serverVersion,
       connectionId: opts.connectionId,
       authPluginData: scramble,
-      capabilities: (FRONTEND_CAPABILITIES | (tlsOffer ? Capability.SSL : 0)) >>> 0,
+      capabilities: greetingCaps,
       charset: GREETING_COLLATION,
       statusFlags: ServerStatus.AUTOCOMMIT,
       authPluginName: NATIVE,
+      ...(mariadbOffer !== 0 ? { mariadbCapabilities: mariadbOffer } : {}),
     }),
     0,
   );
@@ -182,6 +219,8 @@ export async function authenticate(ch: ClientChannel, opts: AuthenticateOptions)
   return {
     user,
     capabilities: (response.capabilities & FRONTEND_CAPABILITIES) >>> 0,
+    // Present only when the client cleared CLIENT_MYSQL; never more than was offered.
+    mariadbCapabilities: ((response.mariadbCapabilities ?? 0) & mariadbOffer) >>> 0,
     charset: response.charset,
     database: response.database || user.defaultSchema,
     connectAttrs: response.connectAttrs,

@@ -9,6 +9,8 @@ import { decodeExecuteBody, withStatementId } from '../protocol/statements.js';
 import { encodePacket } from '../protocol/framer.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { classify } from '../routing/classify.js';
+import type { ClientCommand } from '../protocol/commands.js';
+import { planBulkExecute } from './bulk-execute.js';
 import { BackendGoneError } from '../backend/backend-connection.js';
 import type { ResponseSummary } from '../backend/response-scanner.js';
 import type { HeldConnection } from './session-connections.js';
@@ -103,6 +105,22 @@ export class PreparedCommands {
       scope.currentSql = undefined;
       stmt.longData.clear();
       stmt.longDataBytes = 0;
+    }
+  }
+
+  /** MariaDB COM_STMT_BULK_EXECUTE: runs like an execution of the statement, as a write (bulk-execute.ts). */
+  async bulkExecute(cmd: Extract<ClientCommand, { type: 'stmt-bulk-execute' }>): Promise<void> {
+    const scope = this.scope;
+    const bulk = planBulkExecute(scope.statements, cmd, scope.authed.mariadbCapabilities);
+    await this.closeCursor(bulk.stmt.id);
+    const decision = await this.runner.decide(bulk.classification);
+    scope.currentSql = bulk.stmt.sql;
+    try {
+      await this.runner.run(decision, bulk.classification, 'query', async (conn) =>
+        bulk.forBackend((await conn.prepared(scope.s.schema, bulk.stmt.sql)).id),
+      );
+    } finally {
+      scope.currentSql = undefined;
     }
   }
 

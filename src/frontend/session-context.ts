@@ -32,6 +32,8 @@ export interface SessionContext {
   /** Authenticated sessions of a user (per-user maxConnections). */
   connectionsOf(user: string): number;
   serverVersion(): string;
+  /** MariaDB extended capabilities every backend offers (the greeting offers what it honours of them). */
+  mariadbCapabilities(): number;
   /** The writeHost's global sql_mode has quoting the lexer does not model (sessions start pinned). */
   serverSqlModeUnmodelled(): boolean;
   readonly stats: SessionStats;

@@ -88,6 +88,7 @@ export class SessionScope {
     return {
       wireCapabilities: (this.authed.capabilities & WIRE_FORMAT_CAPABILITIES) >>> 0,
       charset: this.authed.charset,
+      mariadbCapabilities: this.authed.mariadbCapabilities,
     };
   }
 

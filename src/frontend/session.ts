@@ -97,6 +97,7 @@ export class Session implements KillTarget {
         users: ctx.config().users,
         remoteAddress: scope.remoteAddress,
         security: ctx.security,
+        mariadbCapabilities: ctx.mariadbCapabilities(),
       });
       if (!client) return;
       scope.client = client;
@@ -203,6 +204,8 @@ export class Session implements KillTarget {
         return this.prepared.reset(cmd.statementId);
       case 'stmt-fetch':
         return this.prepared.fetch(cmd.statementId, cmd.numRows);
+      case 'stmt-bulk-execute':
+        return this.prepared.bulkExecute(cmd);
       default:
         this.scope.ch.send(encodeErrFor(sqlError('ER_UNKNOWN_COM_ERROR')), 1);
         return;

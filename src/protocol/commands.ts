@@ -3,7 +3,7 @@
  * what the proxy sends to backends as a client.
  * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_command_phase.html
  */
-import { Capability, Command, hasCapability } from './constants.js';
+import { Capability, Command, MariaDbCommand, hasCapability } from './constants.js';
 import { ProtocolError } from './errors.js';
 import { readConnectAttrs, writeConnectAttrs } from './handshake.js';
 import { PacketReader } from './reader.js';
@@ -37,6 +37,11 @@ export type ClientCommand =
   | { type: 'stmt-reset'; statementId: number }
   | { type: 'set-option'; option: number }
   | { type: 'stmt-fetch'; statementId: number; numRows: number }
+  /**
+   * MariaDB COM_STMT_BULK_EXECUTE. `body` starts after the flags (parameter types when
+   * SEND_TYPES_TO_SERVER, then rows) and is left undecoded, like COM_STMT_EXECUTE's.
+   */
+  | { type: 'stmt-bulk-execute'; statementId: number; flags: number; body: Buffer }
   | { type: 'reset-connection' }
   | { type: 'unknown'; code: number };
 
@@ -96,6 +101,11 @@ export function decodeCommand(payload: Buffer, capabilities: number): ClientComm
     }
     case Command.RESET_CONNECTION:
       return { type: 'reset-connection' };
+    case MariaDbCommand.STMT_BULK_EXECUTE: {
+      const statementId = r.u32();
+      const flags = r.u16();
+      return { type: 'stmt-bulk-execute', statementId, flags, body: r.rest() };
+    }
     default:
       return { type: 'unknown', code };
   }

@@ -83,3 +83,48 @@ export function encodeExecuteBody(b: ExecuteBody): Buffer {
   if (b.types) w.bytes(b.types);
   return w.bytes(b.values).toBuffer();
 }
+
+/**
+ * MariaDB COM_STMT_BULK_EXECUTE flags (int<2> after the statement id).
+ * https://mariadb.com/kb/en/com_stmt_bulk_execute/
+ */
+export const BulkFlag = {
+  /** Answer with a result set of affected rows / insert ids per row (MARIADB_CLIENT_BULK_UNIT_RESULTS). */
+  SEND_UNIT_RESULTS: 64,
+  /** Parameter types (2 bytes each: type, flags with 128 = unsigned) follow the flags. */
+  SEND_TYPES_TO_SERVER: 128,
+} as const;
+
+export interface BulkExecuteBody {
+  /** 2 bytes per parameter when the request carried SEND_TYPES_TO_SERVER, else undefined. */
+  types: Buffer | undefined;
+  /**
+   * The parameter rows, undecoded: per row and parameter an indicator byte (0 value follows,
+   * 1 NULL, 2 DEFAULT, 3 IGNORE) and, for 0, the binary value. They run to the end of the packet
+   * and do not depend on the statement id, so they are relayed as they came.
+   */
+  rows: Buffer;
+}
+
+/**
+ * Splits the body of COM_STMT_BULK_EXECUTE (after id and flags, as `decodeCommand` returns it)
+ * for a statement with `numParams` parameters.
+ */
+export function decodeBulkExecuteBody(body: Buffer, flags: number, numParams: number): BulkExecuteBody {
+  const r = new PacketReader(body);
+  const types = flags & BulkFlag.SEND_TYPES_TO_SERVER ? r.bytes(numParams * 2) : undefined;
+  return { types, rows: r.rest() };
+}
+
+/**
+ * Encodes a whole COM_STMT_BULK_EXECUTE payload. With `types` the SEND_TYPES_TO_SERVER flag is
+ * set and the types written; without, the flag is cleared (the server then uses the types bound
+ * last on that statement).
+ */
+export function encodeBulkExecute(statementId: number, flags: number, types: Buffer | undefined, rows: Buffer): Buffer {
+  const f = types ? flags | BulkFlag.SEND_TYPES_TO_SERVER : flags & ~BulkFlag.SEND_TYPES_TO_SERVER;
+  const w = new PacketWriter(7 + (types?.length ?? 0) + rows.length);
+  w.u8(0xfa).u32(statementId >>> 0).u16(f);
+  if (types) w.bytes(types);
+  return w.bytes(rows).toBuffer();
+}
