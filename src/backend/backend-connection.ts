@@ -34,7 +34,11 @@ import { decodeStmtPrepareOk } from '../protocol/statements.js';
 import { ResponseScanner, ScanError, type ResponseShape, type ResponseSummary } from './response-scanner.js';
 import { wrapBackendTls, type BackendTlsOptions } from './backend-tls.js';
 
-/** Capabilities the proxy always asks of a backend (if the server offers them). */
+/**
+ * Capabilities the proxy always asks of a backend (if the server offers them). Never
+ * CLIENT_COMPRESS: backends sit on the proxy's own network, and results are scanned and relayed
+ * as plain bytes (a client that asked for compression gets it on the client side only).
+ */
 export const BASE_BACKEND_CAPABILITIES =
   Capability.LONG_PASSWORD |
   Capability.LONG_FLAG |
@@ -54,6 +58,18 @@ export const BASE_BACKEND_CAPABILITIES =
  */
 export const WIRE_FORMAT_CAPABILITIES =
   Capability.DEPRECATE_EOF | Capability.FOUND_ROWS | Capability.IGNORE_SPACE | Capability.LOCAL_FILES;
+
+/**
+ * Where a relayed result goes: the client's socket itself, or a writer that frames the bytes for
+ * a client that negotiated compression. `write` returns false while the client cannot take more;
+ * 'drain' says when it can again (the relay pauses the backend in between).
+ */
+export interface ClientSink {
+  write(chunk: Buffer): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  off(event: 'drain', listener: () => void): unknown;
+  readonly destroyed: boolean;
+}
 
 export interface BackendEndpoint {
   readonly host: string;
@@ -389,7 +405,7 @@ export class BackendConnection {
    * as raw bytes. Resolves with what the response said (status flags, error, insert id).
    * Without a command it relays the response to what was already written (LOAD DATA LOCAL).
    */
-  relay(command: Buffer | undefined, shape: ResponseShape, client: net.Socket, firstSeq: number): Promise<ResponseSummary> {
+  relay(command: Buffer | undefined, shape: ResponseShape, client: ClientSink, firstSeq: number): Promise<ResponseSummary> {
     if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
     this.busy = true;
     this.lastUsedAt = Date.now();
@@ -408,7 +424,7 @@ export class BackendConnection {
   // Relay state: one scanner and bound callbacks per connection, so a statement allocates
   // nothing but its promise.
   private readonly scanner = new ResponseScanner('query', 0, 1);
-  private relayClient: net.Socket | undefined;
+  private relayClient: ClientSink | undefined;
   private relayResolve: ((summary: ResponseSummary) => void) | undefined;
   private relayReject: ((err: Error) => void) | undefined;
   private forwarded = 0;

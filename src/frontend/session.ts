@@ -187,6 +187,8 @@ export class Session {
         }
       }
       this.ch.send(this.okPayload(), (client.lastSeq + 1) & 0xff);
+      // Compression starts after this OK (the OK itself is plain), in both directions.
+      if (client.capabilities & Capability.COMPRESS) this.ch.startCompression();
       this.log.debug({ user: client.user.name }, 'client authenticated');
       this.busy = false;
       this.idleSince = Date.now();
@@ -383,7 +385,7 @@ export class Session {
         // A command over 16 MiB travels as several packets; the reply continues their sequence.
         const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
         const started = performance.now();
-        let summary = await conn.relay(command, shape, this.ch.socket, firstReplySeq);
+        let summary = await conn.relay(command, shape, this.ch.output, firstReplySeq);
         if (summary.localInfile) summary = await this.relayLocalInfile(conn);
         this.observe(c, conn, summary, performance.now() - started);
         this.active = undefined;
@@ -439,7 +441,7 @@ export class Session {
         throw new BackendGoneError('client closed during LOAD DATA LOCAL', 1, true);
       }
       const frames = p.frame ?? encodePacket(p.payload, p.seq);
-      if (p.payload.length === 0) return conn.relay(frames, 'ok', this.ch.socket, (p.lastSeq + 1) & 0xff);
+      if (p.payload.length === 0) return conn.relay(frames, 'ok', this.ch.output, (p.lastSeq + 1) & 0xff);
       await conn.forward(frames);
     }
   }
@@ -561,7 +563,7 @@ export class Session {
     }
     this.active = held.conn;
     try {
-      const summary = await held.conn.relay(encodePacket(encodeStmtFetch(cursor.backendId, numRows), 0), 'rows', this.ch.socket, 1);
+      const summary = await held.conn.relay(encodePacket(encodeStmtFetch(cursor.backendId, numRows), 0), 'rows', this.ch.output, 1);
       if (summary.error !== undefined || !(summary.statusFlags & ServerStatus.CURSOR_EXISTS)) this.dropCursor(id);
     } catch (err) {
       this.dropCursor(id);
