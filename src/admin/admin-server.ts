@@ -24,8 +24,7 @@ import { ConfigError, saveConfigFile, validateConfig } from '../config/index.js'
 import type { SluiceConfig } from '../config/types.js';
 import { nativePasswordHash } from '../protocol/auth.js';
 import { decodeCommand } from '../protocol/commands.js';
-import { ColumnType, ServerStatus } from '../protocol/constants.js';
-import { encodePackets } from '../protocol/framer.js';
+import { Capability, ColumnType, ServerStatus } from '../protocol/constants.js';
 import { encodeErr, encodeOk, encodeTextResultset, type ColumnDefinition } from '../protocol/responses.js';
 import { ClientChannel } from '../frontend/client-channel.js';
 import { listenOn } from '../frontend/listen.js';
@@ -164,10 +163,14 @@ export class AdminServer {
       if (!client) return;
       const caps = client.capabilities;
       ch.send(encodeOk({ statusFlags: STATUS }, caps), (client.lastSeq + 1) & 0xff);
+      if (caps & Capability.COMPRESS) ch.startCompression(); // the greeting offers it here too
       this.log.info({ client: remoteAddress, user: client.user.name }, 'admin login');
       for (;;) {
         const packet = await ch.next();
-        if (!packet) return;
+        if (!packet) {
+          if (ch.protocolError) this.log.warn({ client: remoteAddress, err: ch.protocolError.message }, 'bad packet from admin client; closing');
+          return;
+        }
         let cmd;
         try {
           cmd = decodeCommand(packet.payload, caps);
@@ -220,7 +223,7 @@ export class AdminServer {
           decimals: c.real ? 31 : 0,
         }));
         const rows = reply.table.rows.map((r) => r.map((v) => (v === null ? null : String(v))));
-        ch.socket.write(encodePackets(encodeTextResultset(columns, rows, caps, STATUS), 1));
+        ch.sendAll(encodeTextResultset(columns, rows, caps, STATUS), 1);
         return;
       }
     }

@@ -35,7 +35,11 @@ import { ResponseScanner, ScanError, StreamEditor, type OkView, type ResponseSha
 import { flavorOf, trackingSql, type GtidFlavor } from '../cluster/gtid.js';
 import { wrapBackendTls, type BackendTlsOptions } from './backend-tls.js';
 
-/** Capabilities the proxy always asks of a backend (if the server offers them). */
+/**
+ * Capabilities the proxy always asks of a backend (if the server offers them). Never
+ * CLIENT_COMPRESS: backends sit on the proxy's own network, and results are scanned and relayed
+ * as plain bytes (a client that asked for compression gets it on the client side only).
+ */
 export const BASE_BACKEND_CAPABILITIES =
   Capability.LONG_PASSWORD |
   Capability.LONG_FLAG |
@@ -58,6 +62,18 @@ export const BASE_BACKEND_CAPABILITIES =
  */
 export const WIRE_FORMAT_CAPABILITIES =
   Capability.DEPRECATE_EOF | Capability.FOUND_ROWS | Capability.IGNORE_SPACE | Capability.LOCAL_FILES;
+
+/**
+ * Where a relayed result goes: the client's socket itself, or a writer that frames the bytes for
+ * a client that negotiated compression. `write` returns false while the client cannot take more;
+ * 'drain' says when it can again (the relay pauses the backend in between).
+ */
+export interface ClientSink {
+  write(chunk: Buffer): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  off(event: 'drain', listener: () => void): unknown;
+  readonly destroyed: boolean;
+}
 
 export interface BackendEndpoint {
   readonly host: string;
@@ -146,18 +162,11 @@ export interface ConnectionSessionState {
   dirty: boolean;
 }
 
-/** Where a relay writes the response: the client's socket (or a stand-in with its write/drain contract). */
-export type RelayTarget = Pick<net.Socket, 'write' | 'once' | 'off' | 'destroyed'>;
-
-/** A relay target that drops everything (a read whose consistency wait failed is thrown away). */
-const DISCARD: RelayTarget = {
+/** A sink that drops everything (a read whose consistency wait failed is thrown away). */
+const DISCARD: ClientSink = {
   write: () => true,
-  once() {
-    return this as net.Socket;
-  },
-  off() {
-    return this as net.Socket;
-  },
+  once: () => undefined,
+  off: () => undefined,
   destroyed: false,
 };
 
@@ -459,7 +468,7 @@ export class BackendConnection {
   relay(
     command: Buffer | undefined,
     shape: ResponseShape,
-    client: RelayTarget,
+    client: ClientSink,
     firstSeq: number,
     okView?: OkView,
   ): Promise<ResponseSummary> {
@@ -482,7 +491,7 @@ export class BackendConnection {
     accept: (rows: (string | null)[][]) => boolean,
     command: Buffer,
     shape: ResponseShape,
-    client: RelayTarget,
+    client: ClientSink,
     firstSeq: number,
     okView?: OkView,
   ): Promise<{ accepted: boolean; summary: ResponseSummary }> {
@@ -524,7 +533,7 @@ export class BackendConnection {
     });
   }
 
-  private beginRelay(shape: ResponseShape, client: RelayTarget, firstSeq: number, okView: OkView | undefined): Promise<ResponseSummary> {
+  private beginRelay(shape: ResponseShape, client: ClientSink, firstSeq: number, okView: OkView | undefined): Promise<ResponseSummary> {
     this.lastUsedAt = Date.now();
     this.scanner.reset(shape, this.capabilities, firstSeq, okView);
     this.relayClient = client;
@@ -541,7 +550,7 @@ export class BackendConnection {
   // Relay state: one scanner and bound callbacks per connection, so a statement allocates
   // nothing but its promise.
   private readonly scanner = new ResponseScanner('query', 0, 1);
-  private relayClient: RelayTarget | undefined;
+  private relayClient: ClientSink | undefined;
   private relayResolve: ((summary: ResponseSummary) => void) | undefined;
   private relayReject: ((err: Error) => void) | undefined;
   private forwarded = 0;
@@ -600,7 +609,7 @@ export class BackendConnection {
   };
 
   /** The slow path: the editor applies the scanner's replacements and holds back what is undecided. */
-  private writeEdited(chunk: Buffer, base: number, client: RelayTarget): boolean {
+  private writeEdited(chunk: Buffer, base: number, client: ClientSink): boolean {
     const out = this.editor.take(chunk, base, this.scanner);
     return out.length === 0 ? true : client.write(out);
   }

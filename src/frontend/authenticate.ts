@@ -36,12 +36,17 @@ import type { FrontendAuthPlugin, FrontendUser } from '../config/types.js';
 import type { ClientChannel } from './client-channel.js';
 import { defaultFrontendSecurity, type FrontendSecurity } from './tls.js';
 
-/** What the proxy offers clients. Never advertise what cannot be honoured end to end. */
+/**
+ * What the proxy offers clients. Never advertise what cannot be honoured end to end.
+ * COMPRESS is zlib, done by the proxy on the client side only (client-channel.ts); zstd
+ * (ZSTD_COMPRESSION_ALGORITHM) is not offered: Node 20's zlib has no zstd.
+ */
 export const FRONTEND_CAPABILITIES =
   (Capability.LONG_PASSWORD |
     Capability.FOUND_ROWS |
     Capability.LONG_FLAG |
     Capability.CONNECT_WITH_DB |
+    Capability.COMPRESS |
     Capability.LOCAL_FILES |
     Capability.IGNORE_SPACE |
     Capability.PROTOCOL_41 |

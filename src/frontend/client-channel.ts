@@ -9,11 +9,20 @@
  * packet on its own; if it is an SSLRequest the channel stops reading there — the TLS
  * ClientHello may already follow in the same chunk — and `upgradeToTls()` wraps the socket,
  * handing it the bytes read past the SSLRequest. From then on `socket` is the TLS socket.
+ *
+ * Compression: after the OK that ends authentication, `startCompression()` (when the client
+ * negotiated CLIENT_COMPRESS) makes input go through a CompressedDecoder before the packet
+ * decoder, and `output` a CompressingWriter; everything sent to the client, replies and relayed
+ * results alike, goes through `output`. Without compression `output` is the socket itself.
  */
 import type net from 'node:net';
 import tls from 'node:tls';
 import { PacketDecoder, encodePacket, encodePackets, type DecodedPacket } from '../protocol/framer.js';
 import { isSslRequest } from '../protocol/handshake.js';
+import { CompressedDecoder } from '../protocol/compressed.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { ClientSink } from '../backend/backend-connection.js';
+import { CompressingWriter } from './compressing-writer.js';
 
 /** Pause reading from a client that has this many packets queued unanswered. */
 const MAX_QUEUED_PACKETS = 64;
@@ -23,6 +32,9 @@ const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Header + SSLRequest payload. */
 const SSL_REQUEST_FRAME = 4 + 32;
+
+/** A packet that arrived compressed, with the compressed sequence id of the frame that ended it. */
+type FramedPacket = DecodedPacket & { compressedSeq?: number };
 
 export class ClientChannel {
   /** The client's socket: the TLS socket once `upgradeToTls` has run. */
@@ -37,7 +49,10 @@ export class ClientChannel {
   /** Bytes that followed the SSLRequest (start of the TLS handshake). */
   private afterSslRequest: Buffer | undefined;
   private secure = false;
-  private readonly queue: DecodedPacket[] = [];
+  private readonly queue: FramedPacket[] = [];
+  /** Set by startCompression: input is inflated before framing, output compressed. */
+  private inflater: CompressedDecoder | undefined;
+  private compressor: CompressingWriter | undefined;
   private waiter: ((p: DecodedPacket | undefined) => void) | undefined;
   private ended = false;
   /** Set when the peer sent something the codec rejects; the session closes the connection. */
@@ -81,6 +96,10 @@ export class ClientChannel {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.inflater) {
+      this.onCompressedData(this.inflater, chunk);
+      return;
+    }
     if (this.tlsPending) {
       // Should not happen (the socket is paused), but never lose TLS handshake bytes.
       this.afterSslRequest = this.afterSslRequest ? Buffer.concat([this.afterSslRequest, chunk]) : chunk;
@@ -118,10 +137,29 @@ export class ClientChannel {
     if (this.queue.length >= MAX_QUEUED_PACKETS) this.socket.pause();
   }
 
-  private deliver(p: DecodedPacket): void {
+  private onCompressedData(inflater: CompressedDecoder, chunk: Buffer): void {
+    try {
+      inflater.push(chunk);
+      for (let f = inflater.next(); f; f = inflater.next()) {
+        this.decoder.push(f.payload);
+        for (let p: FramedPacket | undefined = this.decoder.next(); p; p = this.decoder.next()) {
+          p.compressedSeq = f.seq;
+          this.deliver(p);
+        }
+      }
+    } catch (err) {
+      this.protocolError = err as Error;
+      this.finish();
+      return;
+    }
+    if (this.queue.length >= MAX_QUEUED_PACKETS) this.socket.pause();
+  }
+
+  private deliver(p: FramedPacket): void {
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
+      this.handOut(p);
       w(p);
     } else {
       this.queue.push(p);
@@ -179,10 +217,41 @@ export class ClientChannel {
     w?.(undefined);
   }
 
+  /** The session takes `p`: what it sends next answers it. */
+  private handOut(p: FramedPacket): void {
+    if (p.compressedSeq !== undefined) this.compressor?.continueAfter(p.compressedSeq);
+  }
+
+  /**
+   * Switches both directions to the compressed protocol; call right after sending the OK that
+   * ends authentication (that OK is not compressed). A client sends nothing between its last
+   * authentication packet and that OK, so no plain input is pending; if some is, the client is
+   * out of step and the connection is closed.
+   */
+  startCompression(): void {
+    if (this.inflater) return;
+    this.inflater = new CompressedDecoder();
+    this.compressor = new CompressingWriter(this.socket);
+    if (this.decoder.buffered > 0 || this.queue.length > 0) {
+      this.queue.length = 0;
+      this.protocolError = new ProtocolError('client sent data before compression started', 'compression-out-of-step');
+      this.finish();
+    }
+  }
+
+  /**
+   * Where everything for the client goes (results relayed from a backend included): the socket,
+   * or the compressing writer once compression started.
+   */
+  get output(): ClientSink {
+    return this.compressor ?? this.socket;
+  }
+
   /** The next packet, or undefined once the client is gone (or sent garbage). */
   next(): Promise<DecodedPacket | undefined> {
     const p = this.queue.shift();
     if (p) {
+      this.handOut(p);
       if (!this.tlsPending && this.socket.isPaused() && this.queue.length < MAX_QUEUED_PACKETS / 2) this.socket.resume();
       return Promise.resolve(p);
     }
@@ -195,11 +264,12 @@ export class ClientChannel {
   }
 
   send(payload: Buffer, seq: number): void {
-    if (!this.socket.destroyed) this.socket.write(encodePacket(payload, seq));
+    if (!this.socket.destroyed) this.output.write(encodePacket(payload, seq));
   }
 
+  /** A reply of several packets in one write (and so in one compressed frame). */
   sendAll(payloads: readonly Buffer[], firstSeq: number): void {
-    if (!this.socket.destroyed) this.socket.write(encodePackets(payloads, firstSeq));
+    if (!this.socket.destroyed) this.output.write(encodePackets(payloads, firstSeq));
   }
 
   close(): void {

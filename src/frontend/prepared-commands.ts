@@ -140,7 +140,7 @@ export class PreparedCommands {
     }
     scope.active = held.conn;
     try {
-      const summary = await held.conn.relay(encodePacket(encodeStmtFetch(cursor.backendId, numRows), 0), 'rows', scope.ch.socket, 1);
+      const summary = await held.conn.relay(encodePacket(encodeStmtFetch(cursor.backendId, numRows), 0), 'rows', scope.ch.output, 1, scope.okView());
       if (summary.error !== undefined || !(summary.statusFlags & ServerStatus.CURSOR_EXISTS)) this.dropCursor(id);
     } catch (err) {
       this.dropCursor(id);

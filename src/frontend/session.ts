@@ -120,6 +120,8 @@ export class Session implements KillTarget {
         }
       }
       ch.send(scope.okPayload(), (client.lastSeq + 1) & 0xff);
+      // Compression starts after this OK (the OK itself is plain), in both directions.
+      if (client.capabilities & Capability.COMPRESS) ch.startCompression();
       scope.log.debug({ user: client.user.name }, 'client authenticated');
       this.busy = false;
       this.idleSince = Date.now();

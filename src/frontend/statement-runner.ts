@@ -13,7 +13,7 @@ import { CONSISTENCY_WAIT_BUCKETS } from './session-context.js';
 import type { Classification, RouteDecision } from '../routing/types.js';
 import { BackendConnection, BackendGoneError, BackendSqlError } from '../backend/backend-connection.js';
 import { inSync, syncConnection, type SyncNeeds } from '../backend/session-sync.js';
-import type { ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
+import type { OkView, ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
 import { HostUnavailable, type HeldConnection } from './session-connections.js';
 import type { SessionScope } from './session-scope.js';
 import {
@@ -233,7 +233,7 @@ export class StatementRunner {
         if (waitFor !== undefined && !mustWait) stats.consistency.none++;
         if (mustWait) {
           const timeoutMs = ctx.config().session.consistencyTimeoutMs;
-          const waited = await conn.relayAfter(waitSql(conn.flavor, waitFor!, timeoutMs), gtidReached, command, shape, scope.ch.socket, firstReplySeq, okView);
+          const waited = await conn.relayAfter(waitSql(conn.flavor, waitFor!, timeoutMs), gtidReached, command, shape, scope.ch.output, firstReplySeq, okView);
           this.recordWait((performance.now() - started) / 1000);
           if (!waited.accepted) {
             scope.active = undefined;
@@ -244,11 +244,11 @@ export class StatementRunner {
           stats.consistency.waited++;
           summary = waited.summary;
         } else {
-          summary = await conn.relay(command, shape, scope.ch.socket, firstReplySeq, okView);
+          summary = await conn.relay(command, shape, scope.ch.output, firstReplySeq, okView);
         }
         if (onWriter) stats.routedToWriter++;
         else stats.routedToReader++;
-        if (summary.localInfile) summary = await this.relayLocalInfile(conn);
+        if (summary.localInfile) summary = await this.relayLocalInfile(conn, okView);
         this.observe(c, conn, summary, performance.now() - started);
         scope.active = undefined;
         onRelayed?.(held, summary);
@@ -305,7 +305,7 @@ export class StatementRunner {
    * response). The client now sends it as packets ending with an empty one; they are forwarded
    * as they come, never buffered whole, and the backend's final OK/ERR is relayed.
    */
-  private async relayLocalInfile(conn: BackendConnection): Promise<ResponseSummary> {
+  private async relayLocalInfile(conn: BackendConnection, okView: OkView): Promise<ResponseSummary> {
     const ch = this.scope.ch;
     for (;;) {
       const p = await ch.next();
@@ -315,7 +315,7 @@ export class StatementRunner {
         throw new BackendGoneError('client closed during LOAD DATA LOCAL', 1, true);
       }
       const frames = p.frame ?? encodePacket(p.payload, p.seq);
-      if (p.payload.length === 0) return conn.relay(frames, 'ok', ch.socket, (p.lastSeq + 1) & 0xff);
+      if (p.payload.length === 0) return conn.relay(frames, 'ok', ch.output, (p.lastSeq + 1) & 0xff, okView);
       await conn.forward(frames);
     }
   }

@@ -8,6 +8,7 @@ export * from './error-codes.js';
 export * from './reader.js';
 export * from './writer.js';
 export * from './framer.js';
+export * from './compressed.js';
 export * from './handshake.js';
 export * from './auth.js';
 export * from './responses.js';

@@ -3,7 +3,10 @@
  *
  * Every client script in test/clients/ follows one contract, whatever its language:
  *
- *   <script> HOST PORT USER PASSWORD DATABASE [--direct]
+ *   <script> HOST PORT USER PASSWORD DATABASE [--direct] [--compress]
+ *
+ * `--compress`, for the clients that take it (mysql2, the mariadb CLI): every connection asks
+ * for the compressed protocol.
  *
  * It prints one JSON line per check on stdout:
  *   {"check": "name", "ok": true|false, "detail": ..., "ms": N}
@@ -36,11 +39,12 @@ export const ROW = {
 
 export function parseArgs(argv = process.argv.slice(2)) {
   const direct = argv.includes('--direct');
-  const pos = argv.filter((a) => a !== '--direct');
+  const compress = argv.includes('--compress');
+  const pos = argv.filter((a) => a !== '--direct' && a !== '--compress');
   const env = process.env;
   const [host = env.SLUICE_HOST ?? '127.0.0.1', port = env.SLUICE_PORT ?? '8066', user = env.SLUICE_USER ?? 'app',
     password = env.SLUICE_PASSWORD ?? 'app', database = env.SLUICE_DATABASE ?? 'sluice_test'] = pos;
-  return { host, port: Number(port), user, password, database, direct };
+  return { host, port: Number(port), user, password, database, direct, compress };
 }
 
 export function tableDdl(prefix) {

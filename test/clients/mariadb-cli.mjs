@@ -8,7 +8,7 @@
  * comments by default). It has no binary protocol; SQL-level PREPARE / EXECUTE is checked
  * instead.
  *
- *   node test/clients/mariadb-cli.mjs HOST PORT USER PASSWORD DATABASE [--direct]
+ *   node test/clients/mariadb-cli.mjs HOST PORT USER PASSWORD DATABASE [--direct] [--compress]
  *
  * Output contract: see common.mjs.
  */
@@ -39,6 +39,7 @@ function cli(sqlOnStdin, extraArgs = []) {
         '--batch',
         '--skip-column-names',
         '--connect-timeout=10',
+        ...(args.compress ? ['--compress'] : []),
         ...extraArgs,
         args.database,
       ],

@@ -5,7 +5,7 @@
  * statements cached per connection). mysql2 never sends COM_STMT_SEND_LONG_DATA: the 5 MiB blob
  * goes inline in COM_STMT_EXECUTE.
  *
- *   node test/clients/mysql2.mjs HOST PORT USER PASSWORD DATABASE [--direct]
+ *   node test/clients/mysql2.mjs HOST PORT USER PASSWORD DATABASE [--direct] [--compress]
  *
  * Output contract: see common.mjs.
  */
@@ -43,6 +43,7 @@ const connect = (extra = {}) =>
     bigNumberStrings: true,
     dateStrings: true,
     connectTimeout: 10_000,
+    compress: args.compress,
     ...extra,
   });
 
