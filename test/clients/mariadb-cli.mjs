@@ -55,6 +55,8 @@ function cli(sqlOnStdin, extraArgs = []) {
       clearTimeout(timer);
       resolve({ code: code ?? signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8').trim() });
     });
+    // A CLI that exits at once (a connect error) closes its stdin: report its stderr, not EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(sqlOnStdin ?? '');
   });
 }

@@ -156,7 +156,10 @@ test('handshake response: the extended bits are the last 4 of the 23 reserved by
   assert.equal(decodeHandshakeResponse(mysql).mariadbCapabilities, undefined);
 });
 
-/** A scripted server: greets with `ext` (undefined = MySQL), records the response, answers OK. */
+/**
+ * A scripted server: greets with `ext` (undefined = MySQL), records the response, answers OK, and
+ * answers OK to every command after that (the proxy turns on GTID tracking on a new connection).
+ */
 async function scriptedBackend(ext: number | undefined): Promise<{ port: number; responses: Buffer[]; close(): void }> {
   const responses: Buffer[] = [];
   const server = net.createServer((socket) => {
@@ -179,10 +182,16 @@ async function scriptedBackend(ext: number | undefined): Promise<{ port: number;
         0,
       ),
     );
-    void next().then((hr) => {
+    void (async () => {
+      const hr = await next();
       responses.push(hr.payload);
-      socket.write(encodePacket(encodeOk({ statusFlags: ServerStatus.AUTOCOMMIT }, decodeHandshakeResponse(hr.payload).capabilities), hr.seq + 1));
-    }).catch(() => undefined);
+      const clientCaps = decodeHandshakeResponse(hr.payload).capabilities;
+      socket.write(encodePacket(encodeOk({ statusFlags: ServerStatus.AUTOCOMMIT }, clientCaps), hr.seq + 1));
+      for (;;) {
+        const cmd = await next();
+        socket.write(encodePacket(encodeOk({ statusFlags: ServerStatus.AUTOCOMMIT }, clientCaps), cmd.seq + 1));
+      }
+    })().catch(() => undefined);
     socket.on('error', () => undefined);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
