@@ -23,6 +23,7 @@ import {
 import { scrambleNativePassword, scrambleCachingSha2, encryptPasswordWithPublicKey } from '../protocol/auth.js';
 import { decodeErr, decodeTextRow } from '../protocol/responses.js';
 import {
+  encodeChangeUser,
   encodeInitDb,
   encodeQuery,
   encodeSetOption,
@@ -114,6 +115,11 @@ export interface ConnectionSessionState {
   /** Session whose LAST_INSERT_ID() value this connection holds. */
   lastInsertIdSession: number | undefined;
   /**
+   * Session that ran the last statement here, so its warnings, ROW_COUNT() and FOUND_ROWS() are
+   * this session's (undefined: none since a reset).
+   */
+  diagnosticsSession: number | undefined;
+  /**
    * The connection holds state that cannot be diffed (temporary tables, named locks, table locks,
    * `SET @x = expr`): it must be reset before another session may use it.
    */
@@ -151,9 +157,14 @@ export class BackendConnection {
   private sink: ((chunk: Buffer) => void) | undefined;
   private onGone: ((err: Error) => void) | undefined;
   private busy = false;
+  /** Account the connection logs in as, kept for COM_CHANGE_USER (clearSchema). */
+  private readonly account: { readonly user: string; readonly password: string };
+  /** The server's scramble from the greeting: COM_CHANGE_USER answers it. */
+  private authSeed: Buffer = Buffer.alloc(0);
 
   private constructor(socket: net.Socket, opts: ConnectOptions) {
     this.socket = socket;
+    this.account = { user: opts.user, password: opts.password };
     this.host = opts.host;
     this.port = opts.port;
     this.hostId = `${opts.host}:${opts.port}`;
@@ -168,6 +179,7 @@ export class BackendConnection {
       statements: new Map(),
       multiStatements: false,
       lastInsertIdSession: undefined,
+      diagnosticsSession: undefined,
       dirty: false,
     };
     socket.setNoDelay(true);
@@ -313,6 +325,7 @@ export class BackendConnection {
     if (greeting[0] === 0xff) throw errFrom(greeting);
     const hs: InitialHandshake = decodeInitialHandshake(greeting);
     this.threadId = hs.connectionId;
+    this.authSeed = Buffer.from(hs.authPluginData.subarray(0, 20));
     this.serverVersion = hs.serverVersion;
     const wanted = (BASE_BACKEND_CAPABILITIES | opts.wireCapabilities) >>> 0;
     this.capabilities = (wanted & hs.capabilities) >>> 0;
@@ -564,12 +577,98 @@ export class BackendConnection {
    */
   async reset(): Promise<void> {
     rowsFrom(await this.exchange(encodeSimpleCommand(Command.RESET_CONNECTION)), this.capabilities);
+    this.forgetSessionState();
+  }
+
+  /**
+   * Leaves the connection without a default schema, which only COM_CHANGE_USER without a database
+   * can do (MySQL has no "unselect database"; COM_RESET_CONNECTION keeps it). It re-authenticates
+   * and resets everything COM_RESET_CONNECTION does, so it is only used for a session that has
+   * no schema meeting a connection that has one.
+   */
+  async clearSchema(): Promise<void> {
+    if (this.closed) throw new BackendGoneError(this.closeReason ?? 'closed', 0, false);
+    let plugin = 'mysql_native_password';
+    let seed: Buffer = this.authSeed;
+    const { user, password } = this.account;
+    const queue = { decoder: new PacketDecoder(16 * 1024 * 1024), packets: [] as { payload: Buffer; seq: number }[] };
+    let reply = await this.authRoundTrip(
+      encodeChangeUser(
+        { user, authResponse: authResponseFor(plugin, password, seed), database: undefined, charset: this.charset, authPluginName: plugin, connectAttrs: undefined },
+        this.capabilities,
+      ),
+      0,
+      queue,
+    );
+    for (;;) {
+      const head = reply.payload[0];
+      if (head === 0x00) break;
+      if (head === 0xff) throw errFrom(reply.payload);
+      let answer: Buffer;
+      if (head === 0xfe) {
+        const sw = decodeAuthSwitchRequest(reply.payload);
+        plugin = sw.pluginName;
+        seed = sw.pluginData.subarray(0, 20);
+        answer = authResponseFor(plugin, password, seed);
+      } else if (head === 0x01 && plugin === 'caching_sha2_password' && reply.payload[1] === 0x03 && reply.payload.length === 2) {
+        reply = await this.authRoundTrip(undefined, 0, queue);
+        continue;
+      } else if (head === 0x01 && plugin === 'caching_sha2_password' && reply.payload[1] === 0x04 && this.secure) {
+        answer = Buffer.concat([Buffer.from(password, 'utf8'), Buffer.from([0])]);
+      } else {
+        throw new Error(`unexpected packet 0x${(head ?? 0).toString(16)} during COM_CHANGE_USER`);
+      }
+      reply = await this.authRoundTrip(answer, (reply.seq + 1) & 0xff, queue);
+    }
+    this.state.schema = undefined;
+    this.forgetSessionState();
+    // Whether COM_SET_OPTION survives COM_CHANGE_USER differs between servers: say it again.
+    await this.setMultiStatements(this.state.multiStatements);
+  }
+
+  /**
+   * Writes one packet (when given) and reads the next one whole: the steps of COM_CHANGE_USER.
+   * `queue` carries packets that arrived together with an earlier one across the steps.
+   */
+  private authRoundTrip(
+    payload: Buffer | undefined,
+    seq: number,
+    queue: { readonly decoder: PacketDecoder; readonly packets: { payload: Buffer; seq: number }[] },
+  ): Promise<{ payload: Buffer; seq: number }> {
+    if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
+    const queued = queue.packets.shift();
+    if (queued) return Promise.resolve(queued);
+    this.busy = true;
+    return new Promise((resolve, reject) => {
+      this.onGone = (err) => {
+        this.busy = false;
+        reject(new BackendGoneError(err.message, 0, true));
+      };
+      this.sink = (chunk) => {
+        queue.decoder.push(chunk);
+        for (let p = queue.decoder.next(); p; p = queue.decoder.next()) {
+          queue.packets.push({ payload: Buffer.from(p.payload), seq: p.lastSeq });
+        }
+        const first = queue.packets.shift();
+        if (!first) return;
+        this.sink = undefined;
+        this.onGone = undefined;
+        this.busy = false;
+        resolve(first);
+      };
+      if (payload !== undefined) this.socket.write(encodePacket(payload, seq));
+    });
+  }
+
+  /** After COM_RESET_CONNECTION / COM_CHANGE_USER: the server forgot the session (not the schema). */
+  private forgetSessionState(): void {
     const s = this.state;
     s.charsetSql = `collation:${this.charset}`;
     s.vars.clear();
     s.userVars.clear();
     s.statements.clear();
     s.lastInsertIdSession = undefined;
+    s.diagnosticsSession = undefined;
     s.dirty = false;
     // The server deallocated every prepared statement of this connection.
     this.preparedStatements.clear();

@@ -224,7 +224,9 @@ export class SessionConnections {
       pools.discard(conn);
       return;
     }
-    if (!reset && !conn.state.dirty) {
+    // User variables are only replayed for statements that name them; a procedure reading one
+    // would see this session's value, so a connection carrying any is reset.
+    if (!reset && !conn.state.dirty && conn.state.userVars.size === 0) {
       pools.release(conn);
       return;
     }

@@ -145,6 +145,8 @@ export class StatementRunner {
   async sync(conn: BackendConnection, needs: SyncNeeds): Promise<void> {
     const state = this.scope.s;
     if (!inSync(conn, state, needs)) await syncConnection(conn, state, needs);
+    // What the statement about to run leaves behind (warnings, ROW_COUNT()) is this session's.
+    conn.state.diagnosticsSession = state.sessionId;
   }
 
   /**
@@ -179,7 +181,7 @@ export class StatementRunner {
         else stats.routedToReader++;
         held.pools.statements++;
         scope.active = conn;
-        await this.sync(conn, { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId });
+        await this.sync(conn, { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId, diagnostics: c.needsLastConnection });
         const payload = typeof source === 'function' ? await source(conn) : source.payload;
         const command = fixed ?? encodePacket(payload, 0);
         // A command over 16 MiB travels as several packets; the reply continues their sequence.
