@@ -117,6 +117,20 @@ export class SessionConnections {
     return host;
   }
 
+  /**
+   * The connection kept on `host`, else one borrowed from it: for the proxy's own checks, which
+   * name their host themselves and so never move the read selector.
+   */
+  async leaseOn(host: HostView, key: PoolKey): Promise<HeldConnection> {
+    const kept = this.conns.get(host.id);
+    if (kept?.conn.alive) return kept;
+    if (kept) {
+      this.forget(kept);
+      kept.pools.discard(kept.conn);
+    }
+    return this.borrow(host, key);
+  }
+
   /** Borrows a connection to `host` and keeps it; gives back idle ones first if it would wait. */
   async borrow(host: HostView, key: PoolKey): Promise<HeldConnection> {
     const pools = this.ctx.pools(host.id);
