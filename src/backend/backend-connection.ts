@@ -682,32 +682,66 @@ export class BackendConnection {
 
   /**
    * The statement prepared on this connection for `sql` in `schema`, preparing it when it is not
-   * (an ERR from the server becomes a BackendSqlError). The least recently used one is closed
-   * when the cache is full, so a connection never holds more than PREPARED_PER_CONNECTION.
+   * (an ERR from the server becomes a BackendSqlError). `told` is what the client was told at its
+   * own prepare: a cached statement prepared before that whose column count differs describes a
+   * table that has changed since, so it is prepared again rather than executed under a shape
+   * the client never saw.
    */
-  async prepared(schema: string | undefined, sql: string): Promise<PreparedOnBackend> {
-    const key = `${schema ?? ''}\u0000${sql}`;
+  async prepared(
+    schema: string | undefined,
+    sql: string,
+    told?: { readonly numColumns: number; readonly serial: number },
+  ): Promise<PreparedOnBackend> {
+    const key = preparedKey(schema, sql);
     const hit = this.preparedStatements.get(key);
-    if (hit) {
+    if (hit && (told === undefined || hit.numColumns === told.numColumns || hit.serial >= told.serial)) {
       // Map order is insertion order: re-insert to mark it recently used.
       this.preparedStatements.delete(key);
       this.preparedStatements.set(key, hit);
       return hit;
     }
+    return this.prepareFresh(schema, sql);
+  }
+
+  /**
+   * Prepares `sql` on the server now, whatever is cached: a client's COM_STMT_PREPARE must get
+   * the metadata the server gives today (an ALTER TABLE since the cached prepare changes it).
+   * The fresh statement replaces the cached one; the least recently used one is closed when the
+   * cache is full, so a connection never holds more than PREPARED_PER_CONNECTION.
+   */
+  async prepareFresh(schema: string | undefined, sql: string): Promise<PreparedOnBackend> {
+    const key = preparedKey(schema, sql);
     const packets = await this.exchange(encodeStmtPrepare(sql), 'prepare');
     const first = packets[0]!;
     if (first[0] === 0xff) throw errFrom(first);
     const ok = decodeStmtPrepareOk(first);
-    const entry: PreparedOnBackend = { id: ok.statementId, numParams: ok.numParams, numColumns: ok.numColumns, response: packets };
-    if (this.preparedStatements.size >= PREPARED_PER_CONNECTION) {
-      const [oldKey, old] = this.preparedStatements.entries().next().value as [string, PreparedOnBackend];
-      this.preparedStatements.delete(oldKey);
+    const entry: PreparedOnBackend = {
+      id: ok.statementId,
+      numParams: ok.numParams,
+      numColumns: ok.numColumns,
+      response: packets,
+      serial: nextPrepareSerial++,
+    };
+    const old = this.preparedStatements.get(key);
+    if (old) {
+      this.preparedStatements.delete(key);
       this.send(encodeStmtClose(old.id));
+    } else if (this.preparedStatements.size >= PREPARED_PER_CONNECTION) {
+      const [oldKey, lru] = this.preparedStatements.entries().next().value as [string, PreparedOnBackend];
+      this.preparedStatements.delete(oldKey);
+      this.send(encodeStmtClose(lru.id));
     }
     this.preparedStatements.set(key, entry);
     return entry;
   }
 }
+
+function preparedKey(schema: string | undefined, sql: string): string {
+  return `${schema ?? ''}\u0000${sql}`;
+}
+
+/** Orders backend prepares across connections (see `prepared()`'s `told`). */
+let nextPrepareSerial = 1;
 
 /** Most statements one backend connection keeps prepared (the server's max_prepared_stmt_count is global). */
 const PREPARED_PER_CONNECTION = 256;
@@ -720,6 +754,8 @@ export interface PreparedOnBackend {
   readonly numColumns: number;
   /** The PREPARE response as the server sent it (PREPARE_OK, definitions, EOFs), payloads. */
   readonly response: readonly Buffer[];
+  /** When it was prepared, relative to every other backend prepare of this process. */
+  readonly serial: number;
 }
 
 function authResponseFor(plugin: string, password: string, seed: Buffer): Buffer {

@@ -46,8 +46,9 @@ export class PreparedCommands {
       c.digest,
       async (held) => {
         await this.runner.sync(held.conn, { userVars: false, lastInsertId: false });
-        const prepared = await held.conn.prepared(scope.s.schema, sql);
-        const stmt = scope.statements.add(sql, c, prepared.numParams, prepared.numColumns);
+        // Never from the cache: the metadata must be the server's as of now.
+        const prepared = await held.conn.prepareFresh(scope.s.schema, sql);
+        const stmt = scope.statements.add(sql, c, prepared.numParams, prepared.numColumns, prepared.serial);
         const [ok, ...definitions] = prepared.response;
         scope.ch.sendAll([withStatementId(ok!, stmt.id), ...definitions], 1);
         scope.backends.finishStatement(held, scope.inScope());
@@ -90,7 +91,7 @@ export class PreparedCommands {
         c,
         'query',
         async (conn) => {
-          const prepared = await conn.prepared(scope.s.schema, stmt.sql);
+          const prepared = await conn.prepared(scope.s.schema, stmt.sql, { numColumns: stmt.numColumns, serial: stmt.backendSerial });
           backendId = prepared.id;
           for (const [param, chunks] of stmt.longData) {
             for (const chunk of chunks) conn.send(encodeStmtSendLongData(prepared.id, param, chunk));
