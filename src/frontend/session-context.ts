@@ -64,6 +64,7 @@ export function newSessionStats(): SessionStats {
       'multi-statement': 0,
       'next-transaction': 0,
       'prepared-statement': 0,
+      'prepared-set': 0,
       'sql-mode': 0,
     },
   };

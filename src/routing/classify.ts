@@ -29,6 +29,7 @@ import {
   TK_ASSIGN,
   TK_HEXLIT,
   TK_NUMBER,
+  TK_PARAM,
   TK_PUNCT,
   TK_QIDENT,
   TK_SEMI,
@@ -75,6 +76,7 @@ function draft(kind: StatementKind, verb: string): Draft {
     createsTemporaryTable: false,
     dropsTemporaryTable: false,
     multiStatement: false,
+    placeholders: false,
     assignments: NO_ASSIGNMENTS,
     schema: undefined,
     source: 'lexer',
@@ -348,6 +350,9 @@ function scanFlags(d: Draft, from: number, to: number): void {
       sysvarFlags(d, i);
     } else if (t === TK_PUNCT && intoList && sql.charCodeAt(S[i]!) === 44) {
       continue;
+    } else if (t === TK_PARAM) {
+      d.placeholders = true;
+      intoList = false;
     } else {
       intoList = false;
     }
@@ -814,6 +819,7 @@ const FLAG_KEYS = [
   'releasesNamedLock',
   'createsTemporaryTable',
   'dropsTemporaryTable',
+  'placeholders',
 ] as const;
 
 /** CREATE PROCEDURE / FUNCTION / TRIGGER / EVENT and MariaDB's `BEGIN NOT ATOMIC` blocks. */

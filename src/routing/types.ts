@@ -91,6 +91,11 @@ export interface Classification {
   readonly dropsTemporaryTable: boolean;
   /** More than one statement in the text (a `;` followed by more than whitespace/comments). */
   readonly multiStatement: boolean;
+  /**
+   * The text has `?` placeholders (a prepared statement's): what they stand for is only known at
+   * each execution. Optional only so hand-built Classifications stay valid.
+   */
+  readonly placeholders?: boolean;
   /** SET statements: the assignments, in order. Empty for other kinds. */
   readonly assignments: readonly SetAssignment[];
   /** USE statements: the schema (unquoted). */

@@ -65,3 +65,45 @@ describe('prepared statement metadata', () => {
     }
   });
 });
+
+describe('prepared SET (reads split over the replicas)', () => {
+  let split: TestProxy;
+  before(async () => {
+    split = await startProxy();
+  });
+  after(async () => {
+    await split?.close();
+  });
+
+  test('a prepared SET with a bound value takes effect and the session goes on', async () => {
+    const s = await split.connect();
+    try {
+      await s.execute('SET character_set_results = ?', ['latin1']);
+      const [rows] = await s.execute('SELECT ? AS n', [1]);
+      assert.deepEqual(rows, [{ n: 1 }]);
+      for (let i = 0; i < 3; i++) {
+        const [cs] = await s.query('SELECT @@character_set_results AS cs');
+        assert.deepEqual(cs, [{ cs: 'latin1' }]);
+        const [ps] = await s.execute('SELECT @@character_set_results AS cs');
+        assert.deepEqual(ps, [{ cs: 'latin1' }]);
+      }
+    } finally {
+      await s.end();
+    }
+  });
+
+  test('later statements see it wherever they run; the session is counted as pinned', async () => {
+    const s = await split.connect();
+    try {
+      const before = split.sluice.stats.pins['prepared-set'];
+      await s.execute('SET time_zone = ?', ['+03:00']);
+      for (let i = 0; i < 4; i++) {
+        const [tz] = await s.query('SELECT @@time_zone AS tz');
+        assert.deepEqual(tz, [{ tz: '+03:00' }]);
+      }
+      assert.equal(split.sluice.stats.pins['prepared-set'], before + 1);
+    } finally {
+      await s.end();
+    }
+  });
+});
