@@ -176,9 +176,13 @@ export class LocalCommands {
   }
 }
 
-/** `KILL [CONNECTION | QUERY] <id>` — the id is the proxy's, translated per backend. */
-export function parseKill(sql: string): { id: number; queryOnly: boolean } | undefined {
-  const m = /^\s*KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+)\s*;?\s*$/i.exec(sql);
+/**
+ * `KILL [CONNECTION | QUERY] <id>` — the id is the proxy's, translated per backend;
+ * `CONNECTION_ID()` as the id is the session itself (`selfId`).
+ */
+export function parseKill(sql: string, selfId: number): { id: number; queryOnly: boolean } | undefined {
+  const m = /^\s*KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+|CONNECTION_ID\s*\(\s*\))\s*;?\s*$/i.exec(sql);
   if (!m) return undefined;
-  return { id: Number(m[2]), queryOnly: (m[1] ?? '').toUpperCase() === 'QUERY' };
+  const id = /^\d/.test(m[2]!) ? Number(m[2]) : selfId;
+  return { id, queryOnly: (m[1] ?? '').toUpperCase() === 'QUERY' };
 }

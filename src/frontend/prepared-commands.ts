@@ -9,6 +9,7 @@ import { decodeExecuteBody, withStatementId } from '../protocol/statements.js';
 import { encodePacket } from '../protocol/framer.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { classify } from '../routing/classify.js';
+import { rewriteConnectionId, rewritesConnectionId } from '../routing/connection-id.js';
 import { BackendGoneError } from '../backend/backend-connection.js';
 import type { ResponseSummary } from '../backend/response-scanner.js';
 import type { HeldConnection } from './session-connections.js';
@@ -35,9 +36,11 @@ export class PreparedCommands {
    * COM_STMT_PREPARE: prepared on the backend the statement would run on (so a bad statement is
    * reported at prepare time, as by the server); the client gets the proxy's statement id.
    */
-  async prepare(sql: string): Promise<void> {
+  async prepare(clientSql: string): Promise<void> {
     const scope = this.scope;
-    const c = classify(sql);
+    const c = classify(clientSql);
+    // The statement's text as the backends get it: CONNECTION_ID() is this session's id.
+    const sql = rewritesConnectionId(c) ? rewriteConnectionId(clientSql, scope.id) : clientSql;
     const decision = await this.runner.decide(c);
     if (decision.target === 'error') throw new SqlError(decision.message, decision.errno, decision.sqlState);
     this.runner.checkAnchorAlive();

@@ -77,6 +77,7 @@ function draft(kind: StatementKind, verb: string): Draft {
     dropsTemporaryTable: false,
     multiStatement: false,
     placeholders: false,
+    mentionsConnectionId: false,
     assignments: NO_ASSIGNMENTS,
     schema: undefined,
     source: 'lexer',
@@ -253,7 +254,7 @@ const SCAN = new Uint8Array(256);
 for (const k of [
   KW.FOR, KW.LOCK, KW.INTO, KW.SQL_CALC_FOUND_ROWS, KW.NEXT, KW.PREVIOUS, KW.GET_LOCK,
   KW.RELEASE_LOCK, KW.RELEASE_ALL_LOCKS, KW.IS_FREE_LOCK, KW.IS_USED_LOCK, KW.LAST_INSERT_ID,
-  KW.NEXTVAL, KW.LASTVAL, KW.SETVAL, KW.CURRVAL, KW.FOUND_ROWS, KW.ROW_COUNT,
+  KW.NEXTVAL, KW.LASTVAL, KW.SETVAL, KW.CURRVAL, KW.FOUND_ROWS, KW.ROW_COUNT, KW.CONNECTION_ID,
 ]) {
   SCAN[k] = 1;
 }
@@ -330,6 +331,9 @@ function scanFlags(d: Draft, from: number, to: number): void {
         case KW.FOUND_ROWS:
         case KW.ROW_COUNT:
           if (isCall(i, from, to)) d.needsLastConnection = true;
+          break;
+        case KW.CONNECTION_ID:
+          if (isCall(i, from, to)) d.mentionsConnectionId = true;
           break;
       }
       intoList = false;
@@ -820,6 +824,7 @@ const FLAG_KEYS = [
   'createsTemporaryTable',
   'dropsTemporaryTable',
   'placeholders',
+  'mentionsConnectionId',
 ] as const;
 
 /** CREATE PROCEDURE / FUNCTION / TRIGGER / EVENT and MariaDB's `BEGIN NOT ATOMIC` blocks. */

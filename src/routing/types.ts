@@ -96,6 +96,11 @@ export interface Classification {
    * each execution. Optional only so hand-built Classifications stay valid.
    */
   readonly placeholders?: boolean;
+  /**
+   * Calls CONNECTION_ID(): the backend would answer with its own thread id, not the id the client
+   * got in the handshake (see connection-id.ts). Optional like `placeholders`.
+   */
+  readonly mentionsConnectionId?: boolean;
   /** SET statements: the assignments, in order. Empty for other kinds. */
   readonly assignments: readonly SetAssignment[];
   /** USE statements: the schema (unquoted). */
