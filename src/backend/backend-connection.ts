@@ -23,6 +23,7 @@ import {
 import { scrambleNativePassword, scrambleCachingSha2, encryptPasswordWithPublicKey } from '../protocol/auth.js';
 import { decodeErr, decodeTextRow } from '../protocol/responses.js';
 import {
+  encodeChangeUser,
   encodeInitDb,
   encodeQuery,
   encodeSetOption,
@@ -156,6 +157,11 @@ export interface ConnectionSessionState {
   /** Session whose LAST_INSERT_ID() value this connection holds. */
   lastInsertIdSession: number | undefined;
   /**
+   * Session that ran the last statement here, so its warnings, ROW_COUNT() and FOUND_ROWS() are
+   * this session's (undefined: none since a reset).
+   */
+  diagnosticsSession: number | undefined;
+  /**
    * The connection holds state that cannot be diffed (temporary tables, named locks, table locks,
    * `SET @x = expr`): it must be reset before another session may use it.
    */
@@ -213,9 +219,14 @@ export class BackendConnection {
   private sink: ((chunk: Buffer) => void) | undefined;
   private onGone: ((err: Error) => void) | undefined;
   private busy = false;
+  /** Account the connection logs in as, kept for COM_CHANGE_USER (clearSchema). */
+  private readonly account: { readonly user: string; readonly password: string };
+  /** The server's scramble from the greeting: COM_CHANGE_USER answers it. */
+  private authSeed: Buffer = Buffer.alloc(0);
 
   private constructor(socket: net.Socket, opts: ConnectOptions) {
     this.socket = socket;
+    this.account = { user: opts.user, password: opts.password };
     this.host = opts.host;
     this.port = opts.port;
     this.hostId = `${opts.host}:${opts.port}`;
@@ -231,6 +242,7 @@ export class BackendConnection {
       statements: new Map(),
       multiStatements: false,
       lastInsertIdSession: undefined,
+      diagnosticsSession: undefined,
       dirty: false,
     };
     socket.setNoDelay(true);
@@ -378,6 +390,7 @@ export class BackendConnection {
     if (greeting[0] === 0xff) throw errFrom(greeting);
     const hs: InitialHandshake = decodeInitialHandshake(greeting);
     this.threadId = hs.connectionId;
+    this.authSeed = Buffer.from(hs.authPluginData.subarray(0, 20));
     this.serverVersion = hs.serverVersion;
     const wanted = (BASE_BACKEND_CAPABILITIES | opts.wireCapabilities) >>> 0;
     this.capabilities = (wanted & hs.capabilities) >>> 0;
@@ -721,17 +734,105 @@ export class BackendConnection {
    */
   async reset(): Promise<void> {
     rowsFrom(await this.exchange(encodeSimpleCommand(Command.RESET_CONNECTION)), this.capabilities);
+    this.forgetSessionState();
+    // The tracked variables are back to the global defaults: ask for the commit GTIDs again.
+    await this.trackGtids();
+  }
+
+  /**
+   * Leaves the connection without a default schema, which only COM_CHANGE_USER without a database
+   * can do (MySQL has no "unselect database"; COM_RESET_CONNECTION keeps it). It re-authenticates
+   * and resets everything COM_RESET_CONNECTION does, so it is only used for a session that has
+   * no schema meeting a connection that has one.
+   */
+  async clearSchema(): Promise<void> {
+    if (this.closed) throw new BackendGoneError(this.closeReason ?? 'closed', 0, false);
+    let plugin = 'mysql_native_password';
+    let seed: Buffer = this.authSeed;
+    const { user, password } = this.account;
+    const queue = { decoder: new PacketDecoder(16 * 1024 * 1024), packets: [] as { payload: Buffer; seq: number }[] };
+    let reply = await this.authRoundTrip(
+      encodeChangeUser(
+        { user, authResponse: authResponseFor(plugin, password, seed), database: undefined, charset: this.charset, authPluginName: plugin, connectAttrs: undefined },
+        this.capabilities,
+      ),
+      0,
+      queue,
+    );
+    for (;;) {
+      const head = reply.payload[0];
+      if (head === 0x00) break;
+      if (head === 0xff) throw errFrom(reply.payload);
+      let answer: Buffer;
+      if (head === 0xfe) {
+        const sw = decodeAuthSwitchRequest(reply.payload);
+        plugin = sw.pluginName;
+        seed = sw.pluginData.subarray(0, 20);
+        answer = authResponseFor(plugin, password, seed);
+      } else if (head === 0x01 && plugin === 'caching_sha2_password' && reply.payload[1] === 0x03 && reply.payload.length === 2) {
+        reply = await this.authRoundTrip(undefined, 0, queue);
+        continue;
+      } else if (head === 0x01 && plugin === 'caching_sha2_password' && reply.payload[1] === 0x04 && this.secure) {
+        answer = Buffer.concat([Buffer.from(password, 'utf8'), Buffer.from([0])]);
+      } else {
+        throw new Error(`unexpected packet 0x${(head ?? 0).toString(16)} during COM_CHANGE_USER`);
+      }
+      reply = await this.authRoundTrip(answer, (reply.seq + 1) & 0xff, queue);
+    }
+    this.state.schema = undefined;
+    this.forgetSessionState();
+    // The tracked variables are back to the global defaults: ask for the commit GTIDs again.
+    await this.trackGtids();
+    // Whether COM_SET_OPTION survives COM_CHANGE_USER differs between servers: say it again.
+    await this.setMultiStatements(this.state.multiStatements);
+  }
+
+  /**
+   * Writes one packet (when given) and reads the next one whole: the steps of COM_CHANGE_USER.
+   * `queue` carries packets that arrived together with an earlier one across the steps.
+   */
+  private authRoundTrip(
+    payload: Buffer | undefined,
+    seq: number,
+    queue: { readonly decoder: PacketDecoder; readonly packets: { payload: Buffer; seq: number }[] },
+  ): Promise<{ payload: Buffer; seq: number }> {
+    if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
+    const queued = queue.packets.shift();
+    if (queued) return Promise.resolve(queued);
+    this.busy = true;
+    return new Promise((resolve, reject) => {
+      this.onGone = (err) => {
+        this.busy = false;
+        reject(new BackendGoneError(err.message, 0, true));
+      };
+      this.sink = (chunk) => {
+        queue.decoder.push(chunk);
+        for (let p = queue.decoder.next(); p; p = queue.decoder.next()) {
+          queue.packets.push({ payload: Buffer.from(p.payload), seq: p.lastSeq });
+        }
+        const first = queue.packets.shift();
+        if (!first) return;
+        this.sink = undefined;
+        this.onGone = undefined;
+        this.busy = false;
+        resolve(first);
+      };
+      if (payload !== undefined) this.socket.write(encodePacket(payload, seq));
+    });
+  }
+
+  /** After COM_RESET_CONNECTION / COM_CHANGE_USER: the server forgot the session (not the schema). */
+  private forgetSessionState(): void {
     const s = this.state;
     s.charsetSql = `collation:${this.charset}`;
     s.vars.clear();
     s.userVars.clear();
     s.statements.clear();
     s.lastInsertIdSession = undefined;
+    s.diagnosticsSession = undefined;
     s.dirty = false;
     // The server deallocated every prepared statement of this connection.
     this.preparedStatements.clear();
-    // …and put the tracked variables back to the global defaults.
-    await this.trackGtids();
   }
 
   /**
@@ -762,32 +863,66 @@ export class BackendConnection {
 
   /**
    * The statement prepared on this connection for `sql` in `schema`, preparing it when it is not
-   * (an ERR from the server becomes a BackendSqlError). The least recently used one is closed
-   * when the cache is full, so a connection never holds more than PREPARED_PER_CONNECTION.
+   * (an ERR from the server becomes a BackendSqlError). `told` is what the client was told at its
+   * own prepare: a cached statement prepared before that whose column count differs describes a
+   * table that has changed since, so it is prepared again rather than executed under a shape
+   * the client never saw.
    */
-  async prepared(schema: string | undefined, sql: string): Promise<PreparedOnBackend> {
-    const key = `${schema ?? ''}\u0000${sql}`;
+  async prepared(
+    schema: string | undefined,
+    sql: string,
+    told?: { readonly numColumns: number; readonly serial: number },
+  ): Promise<PreparedOnBackend> {
+    const key = preparedKey(schema, sql);
     const hit = this.preparedStatements.get(key);
-    if (hit) {
+    if (hit && (told === undefined || hit.numColumns === told.numColumns || hit.serial >= told.serial)) {
       // Map order is insertion order: re-insert to mark it recently used.
       this.preparedStatements.delete(key);
       this.preparedStatements.set(key, hit);
       return hit;
     }
+    return this.prepareFresh(schema, sql);
+  }
+
+  /**
+   * Prepares `sql` on the server now, whatever is cached: a client's COM_STMT_PREPARE must get
+   * the metadata the server gives today (an ALTER TABLE since the cached prepare changes it).
+   * The fresh statement replaces the cached one; the least recently used one is closed when the
+   * cache is full, so a connection never holds more than PREPARED_PER_CONNECTION.
+   */
+  async prepareFresh(schema: string | undefined, sql: string): Promise<PreparedOnBackend> {
+    const key = preparedKey(schema, sql);
     const packets = await this.exchange(encodeStmtPrepare(sql), 'prepare');
     const first = packets[0]!;
     if (first[0] === 0xff) throw errFrom(first);
     const ok = decodeStmtPrepareOk(first);
-    const entry: PreparedOnBackend = { id: ok.statementId, numParams: ok.numParams, numColumns: ok.numColumns, response: packets };
-    if (this.preparedStatements.size >= PREPARED_PER_CONNECTION) {
-      const [oldKey, old] = this.preparedStatements.entries().next().value as [string, PreparedOnBackend];
-      this.preparedStatements.delete(oldKey);
+    const entry: PreparedOnBackend = {
+      id: ok.statementId,
+      numParams: ok.numParams,
+      numColumns: ok.numColumns,
+      response: packets,
+      serial: nextPrepareSerial++,
+    };
+    const old = this.preparedStatements.get(key);
+    if (old) {
+      this.preparedStatements.delete(key);
       this.send(encodeStmtClose(old.id));
+    } else if (this.preparedStatements.size >= PREPARED_PER_CONNECTION) {
+      const [oldKey, lru] = this.preparedStatements.entries().next().value as [string, PreparedOnBackend];
+      this.preparedStatements.delete(oldKey);
+      this.send(encodeStmtClose(lru.id));
     }
     this.preparedStatements.set(key, entry);
     return entry;
   }
 }
+
+function preparedKey(schema: string | undefined, sql: string): string {
+  return `${schema ?? ''}\u0000${sql}`;
+}
+
+/** Orders backend prepares across connections (see `prepared()`'s `told`). */
+let nextPrepareSerial = 1;
 
 /** Most statements one backend connection keeps prepared (the server's max_prepared_stmt_count is global). */
 const PREPARED_PER_CONNECTION = 256;
@@ -800,6 +935,8 @@ export interface PreparedOnBackend {
   readonly numColumns: number;
   /** The PREPARE response as the server sent it (PREPARE_OK, definitions, EOFs), payloads. */
   readonly response: readonly Buffer[];
+  /** When it was prepared, relative to every other backend prepare of this process. */
+  readonly serial: number;
 }
 
 function authResponseFor(plugin: string, password: string, seed: Buffer): Buffer {

@@ -38,11 +38,20 @@ export interface SyncNeeds {
   readonly userVars: boolean;
   /** The statement reads LAST_INSERT_ID(): make the connection return the session's value. */
   readonly lastInsertId: boolean;
+  /**
+   * The statement reads what the previous statement left (SHOW WARNINGS, ROW_COUNT() …): another
+   * session's must not show through, so such a connection is reset first.
+   */
+  readonly diagnostics?: boolean;
 }
 
 /** The replay plan for one connection; empty when nothing differs. */
 export interface SyncPlan {
   readonly schema: string | undefined;
+  /** The session has no schema but the connection has one: COM_CHANGE_USER (see clearSchema). */
+  readonly clearSchema: boolean;
+  /** Another session's diagnostics (warnings, ROW_COUNT()) are on the connection: reset it. */
+  readonly resetDiagnostics: boolean;
   readonly multiStatements: boolean | undefined;
   /** One `SET …` statement, or undefined. */
   readonly setSql: string | undefined;
@@ -56,8 +65,11 @@ export interface SyncPlan {
  */
 export function inSync(conn: BackendConnection, desired: DesiredSessionState, needs: SyncNeeds): boolean {
   const s = conn.state;
+  // "The session has no schema" is a state too: a connection that kept someone else's would let
+  // unqualified names resolve there (the server's answer is 1046).
   return (
-    s.schema === (desired.schema ?? s.schema) &&
+    s.schema === desired.schema &&
+    (needs.diagnostics !== true || diagnosticsClean(s, desired.sessionId)) &&
     s.charsetSql === desired.charsetSql &&
     s.multiStatements === desired.multiStatements &&
     sameEntries(s.vars, desired.vars) &&
@@ -65,6 +77,10 @@ export function inSync(conn: BackendConnection, desired: DesiredSessionState, ne
     (!needs.userVars || sameEntries(s.userVars, desired.userVars)) &&
     (!needs.lastInsertId || s.lastInsertIdSession === desired.sessionId)
   );
+}
+
+function diagnosticsClean(s: BackendConnection['state'], sessionId: number): boolean {
+  return s.diagnosticsSession === undefined || s.diagnosticsSession === sessionId;
 }
 
 function sameEntries(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
@@ -116,6 +132,8 @@ export function planSync(
   return {
     statements,
     schema: desired.schema !== undefined && desired.schema !== conn.schema ? desired.schema : undefined,
+    clearSchema: desired.schema === undefined && conn.schema !== undefined,
+    resetDiagnostics: needs.diagnostics === true && !diagnosticsClean(conn, desired.sessionId),
     multiStatements: conn.multiStatements !== desired.multiStatements ? desired.multiStatements : undefined,
     setSql: parts.length > 0 ? `SET ${parts.join(', ')}` : undefined,
   };
@@ -127,7 +145,12 @@ export async function syncConnection(
   desired: DesiredSessionState,
   needs: SyncNeeds,
 ): Promise<void> {
-  const plan = planSync(conn.state, conn.charset, desired, needs);
+  let plan = planSync(conn.state, conn.charset, desired, needs);
+  // Both start the connection over (session state, prepared statements), so the rest of the
+  // plan is made again afterwards.
+  if (plan.clearSchema) await conn.clearSchema();
+  else if (plan.resetDiagnostics) await conn.reset();
+  if (plan.clearSchema || plan.resetDiagnostics) plan = planSync(conn.state, conn.charset, desired, needs);
   if (plan.schema !== undefined) await conn.initDb(plan.schema);
   if (plan.multiStatements !== undefined) await conn.setMultiStatements(plan.multiStatements);
   for (const [key, sql] of plan.statements) {

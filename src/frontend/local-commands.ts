@@ -8,13 +8,15 @@ import { SqlError, sqlError } from '../protocol/error-codes.js';
 import type { ClientCommand } from '../protocol/commands.js';
 import { plainClassification } from '../routing/classify.js';
 import { encodeErrFor, verifyChangeUser } from './authenticate.js';
-import { HostUnavailable } from './session-connections.js';
+import { readCandidates } from '../routing/router.js';
+import { BackendGoneError, BackendSqlError } from '../backend/backend-connection.js';
+import { HostUnavailable, type HeldConnection } from './session-connections.js';
 import { newSessionState, recordReset } from './session-state.js';
 import type { SessionScope } from './session-scope.js';
 import type { StatementRunner } from './statement-runner.js';
 import type { PreparedCommands } from './prepared-commands.js';
 
-/** A schema check is a read: any host can tell whether a schema exists. */
+/** Inside a transaction a schema check runs where a read would: on the session's connection. */
 const READ = plainClassification('read');
 
 export class LocalCommands {
@@ -24,31 +26,76 @@ export class LocalCommands {
     private readonly prepared: PreparedCommands,
   ) {}
 
-  /** Validates and records a schema change (USE via COM_INIT_DB, or the handshake's database). */
+  /**
+   * Validates and records a schema change (USE via COM_INIT_DB, or the handshake's database).
+   *
+   * The writeHost is the authority on which databases exist: a replica may lack one for a while
+   * (not replicated yet) or for good (replicate-ignore-db). Only when the writeHost cannot be
+   * reached does a readHost answer, so logins keep working while it is down. Inside a
+   * transaction (or pinned) the check stays on the session's connection.
+   */
   async changeSchema(schema: string): Promise<SqlError | undefined> {
     const scope = this.scope;
-    // A read decision keeps logins working while the writeHost is down, and stays on the
-    // session's connection inside a transaction.
-    const decision = this.runner.decideNow(READ);
-    if (decision.target === 'error') return new SqlError(decision.message, decision.errno, decision.sqlState);
     try {
       this.runner.checkAnchorAlive();
-      await this.runner.withBackend(
-        decision,
-        '',
-        async (held) => {
-          await held.conn.initDb(schema);
-          scope.s.schema = schema;
-          scope.backends.finishStatement(held, scope.inScope());
-        },
-        () => false,
-      );
-      return undefined;
+      if (scope.inScope()) {
+        const decision = this.runner.decideNow(READ);
+        if (decision.target === 'error') return new SqlError(decision.message, decision.errno, decision.sqlState);
+        await this.runner.withBackend(decision, '', (held) => this.initDbOn(held, schema), () => false);
+        return undefined;
+      }
+      return await this.checkOnAuthority(schema);
     } catch (err) {
       if (err instanceof SqlError) return err;
       if (err instanceof HostUnavailable) return sqlError('CR_CONN_HOST_ERROR', err.hostId, err.reason);
       return sqlError('CR_CONN_HOST_ERROR', scope.ctx.cluster().dataHost, (err as Error).message);
     }
+  }
+
+  /**
+   * The writeHost, else the readable hosts in configuration order. The host is named here, not
+   * picked by the selector: a check of the proxy's own must not shift where the next reads go
+   * (with round-robin over two replicas, every connect-query-disconnect client with a database
+   * would otherwise land on the same one).
+   */
+  private async checkOnAuthority(schema: string): Promise<undefined> {
+    const scope = this.scope;
+    const view = scope.ctx.cluster();
+    const hosts = view.writer ? [view.writer, ...readCandidates(view, 2).filter((h) => h.id !== view.writer!.id)] : readCandidates(view, 2);
+    let lastFailure: HostUnavailable | undefined;
+    for (const host of hosts) {
+      let held: HeldConnection;
+      try {
+        held = await scope.backends.leaseOn(host, scope.poolKey());
+      } catch (err) {
+        if (!(err instanceof HostUnavailable)) throw err;
+        lastFailure = err;
+        continue;
+      }
+      try {
+        await this.initDbOn(held, schema);
+        return undefined;
+      } catch (err) {
+        if (err instanceof BackendSqlError) {
+          scope.backends.finishStatement(held, false);
+          throw new SqlError(err.message, err.errno, err.sqlState);
+        }
+        scope.backends.forget(held);
+        held.pools.discard(held.conn);
+        if (!(err instanceof BackendGoneError)) throw err;
+        lastFailure = new HostUnavailable(host.id, err.message);
+      }
+    }
+    if (lastFailure) throw lastFailure;
+    throw sqlError('CR_CONN_HOST_ERROR', view.dataHost, 'no backend is available');
+  }
+
+  private async initDbOn(held: HeldConnection, schema: string): Promise<void> {
+    const scope = this.scope;
+    held.conn.state.diagnosticsSession = scope.s.sessionId;
+    await held.conn.initDb(schema);
+    scope.s.schema = schema;
+    scope.backends.finishStatement(held, scope.inScope());
   }
 
   /**
@@ -137,9 +184,13 @@ export class LocalCommands {
   }
 }
 
-/** `KILL [CONNECTION | QUERY] <id>` — the id is the proxy's, translated per backend. */
-export function parseKill(sql: string): { id: number; queryOnly: boolean } | undefined {
-  const m = /^\s*KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+)\s*;?\s*$/i.exec(sql);
+/**
+ * `KILL [CONNECTION | QUERY] <id>` — the id is the proxy's, translated per backend;
+ * `CONNECTION_ID()` as the id is the session itself (`selfId`).
+ */
+export function parseKill(sql: string, selfId: number): { id: number; queryOnly: boolean } | undefined {
+  const m = /^\s*KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+|CONNECTION_ID\s*\(\s*\))\s*;?\s*$/i.exec(sql);
   if (!m) return undefined;
-  return { id: Number(m[2]), queryOnly: (m[1] ?? '').toUpperCase() === 'QUERY' };
+  const id = /^\d/.test(m[2]!) ? Number(m[2]) : selfId;
+  return { id, queryOnly: (m[1] ?? '').toUpperCase() === 'QUERY' };
 }

@@ -11,6 +11,7 @@ import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { classify } from '../routing/classify.js';
 import type { ClientCommand } from '../protocol/commands.js';
 import { planBulkExecute } from './bulk-execute.js';
+import { rewriteConnectionId, rewritesConnectionId } from '../routing/connection-id.js';
 import { BackendGoneError } from '../backend/backend-connection.js';
 import type { ResponseSummary } from '../backend/response-scanner.js';
 import type { HeldConnection } from './session-connections.js';
@@ -37,9 +38,11 @@ export class PreparedCommands {
    * COM_STMT_PREPARE: prepared on the backend the statement would run on (so a bad statement is
    * reported at prepare time, as by the server); the client gets the proxy's statement id.
    */
-  async prepare(sql: string): Promise<void> {
+  async prepare(clientSql: string): Promise<void> {
     const scope = this.scope;
-    const c = classify(sql);
+    const c = classify(clientSql);
+    // The statement's text as the backends get it: CONNECTION_ID() is this session's id.
+    const sql = rewritesConnectionId(c) ? rewriteConnectionId(clientSql, scope.id) : clientSql;
     const decision = await this.runner.decide(c);
     if (decision.target === 'error') throw new SqlError(decision.message, decision.errno, decision.sqlState);
     this.runner.checkAnchorAlive();
@@ -48,8 +51,9 @@ export class PreparedCommands {
       c.digest,
       async (held) => {
         await this.runner.sync(held.conn, { userVars: false, lastInsertId: false });
-        const prepared = await held.conn.prepared(scope.s.schema, sql);
-        const stmt = scope.statements.add(sql, c, prepared.numParams, prepared.numColumns);
+        // Never from the cache: the metadata must be the server's as of now.
+        const prepared = await held.conn.prepareFresh(scope.s.schema, sql);
+        const stmt = scope.statements.add(sql, c, prepared.numParams, prepared.numColumns, prepared.serial);
         const [ok, ...definitions] = prepared.response;
         scope.ch.sendAll([withStatementId(ok!, stmt.id), ...definitions], 1);
         scope.backends.finishStatement(held, scope.inScope());
@@ -92,7 +96,7 @@ export class PreparedCommands {
         c,
         'query',
         async (conn) => {
-          const prepared = await conn.prepared(scope.s.schema, stmt.sql);
+          const prepared = await conn.prepared(scope.s.schema, stmt.sql, { numColumns: stmt.numColumns, serial: stmt.backendSerial });
           backendId = prepared.id;
           for (const [param, chunks] of stmt.longData) {
             for (const chunk of chunks) conn.send(encodeStmtSendLongData(prepared.id, param, chunk));

@@ -21,6 +21,8 @@ export interface ClientStatement {
   readonly classification: Classification;
   readonly numParams: number;
   readonly numColumns: number;
+  /** Serial of the backend prepare whose metadata the client got (see BackendConnection.prepared). */
+  readonly backendSerial: number;
   /** Parameter types (2 bytes each) the client bound last; re-sent on every execution. */
   types: Buffer | undefined;
   /** COM_STMT_SEND_LONG_DATA chunks per parameter, replayed to the backend before the execution. */
@@ -33,7 +35,7 @@ export class SessionStatements {
   private nextId = 1;
   private lastId = 0;
 
-  add(sql: string, classification: Classification, numParams: number, numColumns: number): ClientStatement {
+  add(sql: string, classification: Classification, numParams: number, numColumns: number, backendSerial: number): ClientStatement {
     const id = this.nextId++;
     if (this.nextId > 0xfffffffe) this.nextId = 1; // LAST_PREPARED is reserved
     const stmt: ClientStatement = {
@@ -42,6 +44,7 @@ export class SessionStatements {
       classification,
       numParams,
       numColumns,
+      backendSerial,
       types: undefined,
       longData: new Map(),
       longDataBytes: 0,

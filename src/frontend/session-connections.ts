@@ -117,6 +117,20 @@ export class SessionConnections {
     return host;
   }
 
+  /**
+   * The connection kept on `host`, else one borrowed from it: for the proxy's own checks, which
+   * name their host themselves and so never move the read selector.
+   */
+  async leaseOn(host: HostView, key: PoolKey): Promise<HeldConnection> {
+    const kept = this.conns.get(host.id);
+    if (kept?.conn.alive) return kept;
+    if (kept) {
+      this.forget(kept);
+      kept.pools.discard(kept.conn);
+    }
+    return this.borrow(host, key);
+  }
+
   /** Borrows a connection to `host` and keeps it; gives back idle ones first if it would wait. */
   async borrow(host: HostView, key: PoolKey): Promise<HeldConnection> {
     const pools = this.ctx.pools(host.id);
@@ -224,7 +238,9 @@ export class SessionConnections {
       pools.discard(conn);
       return;
     }
-    if (!reset && !conn.state.dirty) {
+    // User variables are only replayed for statements that name them; a procedure reading one
+    // would see this session's value, so a connection carrying any is reset.
+    if (!reset && !conn.state.dirty && conn.state.userVars.size === 0) {
       pools.release(conn);
       return;
     }

@@ -87,6 +87,7 @@ export function newSessionStats(): SessionStats {
       'multi-statement': 0,
       'next-transaction': 0,
       'prepared-statement': 0,
+      'prepared-set': 0,
       'sql-mode': 0,
     },
     consistency: { none: 0, waited: 0, fallback: 0, waitBuckets: [...CONSISTENCY_WAIT_BUCKETS, Infinity].map(() => 0), waitSum: 0 },

@@ -22,6 +22,7 @@ export type PinReason =
   | 'multi-statement'
   | 'next-transaction'
   | 'prepared-statement'
+  | 'prepared-set'
   | 'sql-mode';
 
 export interface SessionState extends DesiredSessionState {
@@ -46,6 +47,13 @@ export interface SessionState extends DesiredSessionState {
   nextTransactionPinned: boolean;
   /** Text-protocol `PREPARE name FROM …` statements not yet deallocated (they live on one connection). */
   textPrepared: number;
+  /**
+   * A prepared `SET … = ?` ran: the value lives only in the execution's bound parameters. Rather
+   * than render binary parameters back into SQL literals (every type, every character set) for a
+   * rare pattern, the session stays on the connection that ran it, which holds the server's own
+   * result.
+   */
+  preparedSetPinned: boolean;
   /**
    * The session's sql_mode changes quoting in ways the lexer does not model (NO_BACKSLASH_ESCAPES,
    * ANSI_QUOTES): statements may not be what the lexer thinks — a write could hide behind a
@@ -85,6 +93,7 @@ export function newSessionState(sessionId: number, charset: number, multiStateme
     multiStatementPinned: false,
     nextTransactionPinned: false,
     textPrepared: 0,
+    preparedSetPinned: false,
     sqlModePinned: sqlModeDefaultPinned,
     sqlModeDefaultPinned,
     lastWriteAt: 0,
@@ -102,6 +111,7 @@ export function pinReasons(s: SessionState): PinReason[] {
   if (s.multiStatementPinned) r.push('multi-statement');
   if (s.nextTransactionPinned) r.push('next-transaction');
   if (s.textPrepared > 0) r.push('prepared-statement');
+  if (s.preparedSetPinned) r.push('prepared-set');
   if (s.sqlModePinned) r.push('sql-mode');
   return r;
 }
@@ -115,6 +125,7 @@ export function isPinned(s: SessionState): boolean {
     s.multiStatementPinned ||
     s.nextTransactionPinned ||
     s.textPrepared > 0 ||
+    s.preparedSetPinned ||
     s.sqlModePinned
   );
 }
@@ -161,7 +172,8 @@ export function dirtiesConnection(c: Classification): boolean {
     c.kind === 'lock-tables' ||
     c.assignsUserVariables ||
     c.multiStatement ||
-    c.verb === 'PREPARE'
+    c.verb === 'PREPARE' ||
+    (c.kind === 'set' && c.placeholders === true)
   );
 }
 
@@ -190,7 +202,9 @@ export function recordStatement(s: SessionState, c: Classification, out: Stateme
 
   switch (c.kind) {
     case 'set':
-      recordSet(s, c);
+      // A prepared SET's values are its bound parameters: pinned, never replayed as `= ?`.
+      if (c.placeholders === true) s.preparedSetPinned = true;
+      else recordSet(s, c);
       break;
     case 'use':
       if (c.schema !== undefined) s.schema = c.schema;
@@ -286,6 +300,7 @@ export function recordReset(s: SessionState, charset: number): void {
   s.multiStatementPinned = false;
   s.nextTransactionPinned = false;
   s.textPrepared = 0;
+  s.preparedSetPinned = false;
   s.sqlModePinned = s.sqlModeDefaultPinned;
   s.lastWriteAt = 0;
   // writePosition stays: the session's commits happened, and its reads must still see them.

@@ -12,6 +12,7 @@ import { decodeCommand, encodeQuery, type ClientCommand } from '../protocol/comm
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { classify, plainClassification, stripMycatBytes } from '../routing/classify.js';
 import type { Classification } from '../routing/types.js';
+import { rewriteConnectionId, rewritesConnectionId } from '../routing/connection-id.js';
 import type { PoolKey } from '../backend/host-pools.js';
 import type { ResponseShape } from '../backend/response-scanner.js';
 import type { ClientChannel } from './client-channel.js';
@@ -218,13 +219,17 @@ export class Session implements KillTarget {
   private async query(sql: string, raw: Buffer, payload: Buffer, frame: Buffer | undefined): Promise<void> {
     const c = classify(sql);
     if (c.verb === 'KILL') {
-      const kill = parseKill(sql);
+      const kill = parseKill(sql, this.scope.id);
       if (kill) return this.local.kill(kill.id, kill.queryOnly);
     }
     const decision = await this.runner.decide(c);
     this.scope.currentSql = sql;
     try {
-      const source = c.forwardSql !== undefined ? { payload: forwardedQuery(c, sql, raw), frame: undefined } : { payload, frame };
+      const source = rewritesConnectionId(c)
+        ? { payload: connectionIdQuery(c, sql, raw, payload, this.scope.id), frame: undefined }
+        : c.forwardSql !== undefined
+          ? { payload: forwardedQuery(c, sql, raw), frame: undefined }
+          : { payload, frame };
       await this.runner.run(decision, c, 'query', source);
     } finally {
       this.scope.currentSql = undefined;
@@ -306,6 +311,17 @@ export class Session implements KillTarget {
 function forwardedQuery(c: Classification, sql: string, raw: Buffer): Buffer {
   const bytes = c.strippedRanges !== undefined ? stripMycatBytes(raw, sql, c.strippedRanges) : undefined;
   return bytes !== undefined ? encodeQuery(bytes) : encodeQuery(c.forwardSql!);
+}
+
+/**
+ * COM_QUERY with CONNECTION_ID() answered by the session's id. The rewrite works on the text, so
+ * it is only sent when the client's bytes are that text's UTF-8 (any ASCII statement, whatever
+ * the charset); otherwise the statement goes unchanged rather than with re-encoded literals.
+ */
+function connectionIdQuery(c: Classification, sql: string, raw: Buffer, payload: Buffer, id: number): Buffer {
+  if (c.forwardSql !== undefined) return encodeQuery(rewriteConnectionId(c.forwardSql, id));
+  if (!raw.equals(Buffer.from(sql, 'utf8'))) return payload;
+  return encodeQuery(rewriteConnectionId(sql, id));
 }
 
 /** Commands that carry no SQL: NEUTRAL goes wherever the session is (writer), READ like a read. */

@@ -150,10 +150,13 @@ export class StatementRunner {
   /** Brings `conn` to the session's state (usually nothing to send). */
   async sync(conn: BackendConnection, needs: SyncNeeds): Promise<void> {
     const state = this.scope.s;
-    if (inSync(conn, state, needs)) return;
-    await syncConnection(conn, state, needs);
-    // The replay may have set the client's own tracking list, without the proxy's GTID.
-    for (const name of TRACKING_VARIABLES) if (state.vars.has(name)) conn.gtidTracking = false;
+    if (!inSync(conn, state, needs)) {
+      await syncConnection(conn, state, needs);
+      // The replay may have set the client's own tracking list, without the proxy's GTID.
+      for (const name of TRACKING_VARIABLES) if (state.vars.has(name)) conn.gtidTracking = false;
+    }
+    // What the statement about to run leaves behind (warnings, ROW_COUNT()) is this session's.
+    conn.state.diagnosticsSession = state.sessionId;
   }
 
   /**
@@ -221,7 +224,7 @@ export class StatementRunner {
         const onWriter = conn.hostId === ctx.cluster().writer?.id;
         held.pools.statements++;
         scope.active = conn;
-        await this.sync(conn, { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId });
+        await this.sync(conn, { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId, diagnostics: c.needsLastConnection });
         if (!conn.gtidTracking) await conn.trackGtids(true);
         const payload = typeof source === 'function' ? await source(conn) : source.payload;
         const command = fixed ?? encodePacket(payload, 0);

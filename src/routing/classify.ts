@@ -29,6 +29,7 @@ import {
   TK_ASSIGN,
   TK_HEXLIT,
   TK_NUMBER,
+  TK_PARAM,
   TK_PUNCT,
   TK_QIDENT,
   TK_SEMI,
@@ -75,6 +76,8 @@ function draft(kind: StatementKind, verb: string): Draft {
     createsTemporaryTable: false,
     dropsTemporaryTable: false,
     multiStatement: false,
+    placeholders: false,
+    mentionsConnectionId: false,
     assignments: NO_ASSIGNMENTS,
     schema: undefined,
     source: 'lexer',
@@ -251,7 +254,7 @@ const SCAN = new Uint8Array(256);
 for (const k of [
   KW.FOR, KW.LOCK, KW.INTO, KW.SQL_CALC_FOUND_ROWS, KW.NEXT, KW.PREVIOUS, KW.GET_LOCK,
   KW.RELEASE_LOCK, KW.RELEASE_ALL_LOCKS, KW.IS_FREE_LOCK, KW.IS_USED_LOCK, KW.LAST_INSERT_ID,
-  KW.NEXTVAL, KW.LASTVAL, KW.SETVAL, KW.CURRVAL, KW.FOUND_ROWS, KW.ROW_COUNT,
+  KW.NEXTVAL, KW.LASTVAL, KW.SETVAL, KW.CURRVAL, KW.FOUND_ROWS, KW.ROW_COUNT, KW.CONNECTION_ID,
 ]) {
   SCAN[k] = 1;
 }
@@ -329,6 +332,9 @@ function scanFlags(d: Draft, from: number, to: number): void {
         case KW.ROW_COUNT:
           if (isCall(i, from, to)) d.needsLastConnection = true;
           break;
+        case KW.CONNECTION_ID:
+          if (isCall(i, from, to)) d.mentionsConnectionId = true;
+          break;
       }
       intoList = false;
     } else if (t === TK_USERVAR) {
@@ -348,6 +354,9 @@ function scanFlags(d: Draft, from: number, to: number): void {
       sysvarFlags(d, i);
     } else if (t === TK_PUNCT && intoList && sql.charCodeAt(S[i]!) === 44) {
       continue;
+    } else if (t === TK_PARAM) {
+      d.placeholders = true;
+      intoList = false;
     } else {
       intoList = false;
     }
@@ -814,6 +823,8 @@ const FLAG_KEYS = [
   'releasesNamedLock',
   'createsTemporaryTable',
   'dropsTemporaryTable',
+  'placeholders',
+  'mentionsConnectionId',
 ] as const;
 
 /** CREATE PROCEDURE / FUNCTION / TRIGGER / EVENT and MariaDB's `BEGIN NOT ATOMIC` blocks. */

@@ -72,6 +72,7 @@ const KEYWORD_LIST = [
   // functions with side effects or connection affinity (matched only when followed by `(`)
   'GET_LOCK', 'RELEASE_LOCK', 'RELEASE_ALL_LOCKS', 'IS_FREE_LOCK', 'IS_USED_LOCK',
   'LAST_INSERT_ID', 'NEXTVAL', 'LASTVAL', 'SETVAL', 'CURRVAL', 'FOUND_ROWS', 'ROW_COUNT',
+  'CONNECTION_ID',
 ] as const;
 
 export type Keyword = (typeof KEYWORD_LIST)[number];

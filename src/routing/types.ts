@@ -91,6 +91,16 @@ export interface Classification {
   readonly dropsTemporaryTable: boolean;
   /** More than one statement in the text (a `;` followed by more than whitespace/comments). */
   readonly multiStatement: boolean;
+  /**
+   * The text has `?` placeholders (a prepared statement's): what they stand for is only known at
+   * each execution. Optional only so hand-built Classifications stay valid.
+   */
+  readonly placeholders?: boolean;
+  /**
+   * Calls CONNECTION_ID(): the backend would answer with its own thread id, not the id the client
+   * got in the handshake (see connection-id.ts). Optional like `placeholders`.
+   */
+  readonly mentionsConnectionId?: boolean;
   /** SET statements: the assignments, in order. Empty for other kinds. */
   readonly assignments: readonly SetAssignment[];
   /** USE statements: the schema (unquoted). */

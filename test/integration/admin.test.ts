@@ -343,7 +343,8 @@ describe('admin port', () => {
       assert.equal(mine!.SCHEMA, 'sluice_test');
       assert.equal((await rows('SHOW @@HEARTBEAT')).length, 3);
       assert.equal((await rows('SHOW @@DATASOURCE')).length, 3);
-      const [seen] = await app.query('SELECT CONNECTION_ID() AS id, @@port AS port');
+      // The backend's own thread id (CONNECTION_ID() is the proxy's id).
+      const [seen] = await app.query('SELECT @@pseudo_thread_id AS id, @@port AS port');
       const { id, port } = (seen as { id: number; port: number }[])[0]!;
       const sockets = await rows('SHOW @@BACKEND');
       assert.deepEqual(Object.keys(sockets[0]!), ['ID', 'MYSQLID', 'HOST', 'ROLE', 'LOCAL_PORT', 'STATE', 'SCHEMA', 'COLLATION', 'TLS', 'NEEDS_RESET', 'AGE_S', 'IDLE_S']);

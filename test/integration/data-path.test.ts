@@ -214,7 +214,8 @@ describe('pooled connections', () => {
     try {
       await client.query('BEGIN');
       await client.query("INSERT INTO dp_t (n) VALUES (424242)");
-      const [ids] = await client.query('SELECT CONNECTION_ID() AS id');
+      // The backend's own thread id (CONNECTION_ID() is the proxy's id).
+      const [ids] = await client.query('SELECT @@pseudo_thread_id AS id');
       // The server ends the connection between statements (wait_timeout, KILL, a restart):
       // the open transaction is rolled back there.
       await admin.query(`KILL ${(ids as { id: number }[])[0]!.id}`);

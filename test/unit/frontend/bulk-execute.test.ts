@@ -33,7 +33,7 @@ function clientBulk(id: number, flags: number, types: Buffer | undefined): Buffe
 
 function session(sql = 'INSERT INTO t (a, b) VALUES (?, ?)'): SessionStatements {
   const s = new SessionStatements();
-  s.add(sql, classify(sql), 2, 0);
+  s.add(sql, classify(sql), 2, 0, 0);
   return s;
 }
 
