@@ -874,14 +874,24 @@ export class BackendConnection {
     told?: { readonly numColumns: number; readonly serial: number },
   ): Promise<PreparedOnBackend> {
     const key = preparedKey(schema, sql);
-    const hit = this.preparedStatements.get(key);
-    if (hit && (told === undefined || hit.numColumns === told.numColumns || hit.serial >= told.serial)) {
+    const hit = this.cachedPrepared(schema, sql, told);
+    if (hit) {
       // Map order is insertion order: re-insert to mark it recently used.
       this.preparedStatements.delete(key);
       this.preparedStatements.set(key, hit);
       return hit;
     }
     return this.prepareFresh(schema, sql);
+  }
+
+  /** What prepared() would answer without asking the server; undefined when it would prepare. */
+  cachedPrepared(
+    schema: string | undefined,
+    sql: string,
+    told?: { readonly numColumns: number; readonly serial: number },
+  ): PreparedOnBackend | undefined {
+    const hit = this.preparedStatements.get(preparedKey(schema, sql));
+    return hit && (told === undefined || hit.numColumns === told.numColumns || hit.serial >= told.serial) ? hit : undefined;
   }
 
   /**

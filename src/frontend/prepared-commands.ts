@@ -9,10 +9,11 @@ import { decodeExecuteBody, withStatementId } from '../protocol/statements.js';
 import { encodePacket } from '../protocol/framer.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { classify } from '../routing/classify.js';
+import { toWriter } from '../routing/router.js';
 import type { ClientCommand } from '../protocol/commands.js';
 import { planBulkExecute } from './bulk-execute.js';
 import { rewriteConnectionId, rewritesConnectionId } from '../routing/connection-id.js';
-import { BackendGoneError } from '../backend/backend-connection.js';
+import { BackendGoneError, type BackendConnection } from '../backend/backend-connection.js';
 import type { ResponseSummary } from '../backend/response-scanner.js';
 import type { HeldConnection } from './session-connections.js';
 import { executeOnBackend } from './prepared-statements.js';
@@ -43,23 +44,37 @@ export class PreparedCommands {
     const c = classify(clientSql);
     // The statement's text as the backends get it: CONNECTION_ID() is this session's id.
     const sql = rewritesConnectionId(c) ? rewriteConnectionId(clientSql, scope.id) : clientSql;
-    const decision = await this.runner.decide(c);
+    let decision = await this.runner.decide(c);
     if (decision.target === 'error') throw new SqlError(decision.message, decision.errno, decision.sqlState);
     this.runner.checkAnchorAlive();
-    await this.runner.withBackend(
-      decision,
-      c.digest,
-      async (held) => {
-        await this.runner.sync(held.conn, { userVars: false, lastInsertId: false });
-        // Never from the cache: the metadata must be the server's as of now.
-        const prepared = await held.conn.prepareFresh(scope.s.schema, sql);
-        const stmt = scope.statements.add(sql, c, prepared.numParams, prepared.numColumns, prepared.serial);
-        const [ok, ...definitions] = prepared.response;
-        scope.ch.sendAll([withStatementId(ok!, stmt.id), ...definitions], 1);
-        scope.backends.finishStatement(held, scope.inScope());
-      },
-      (_err, _held, attempt) => attempt === 0 && !scope.inScope(),
-    );
+    // A replica must have the session's writes before it prepares (a table it just created).
+    let need = decision.target === 'reader' ? scope.requiredPosition() : undefined;
+    for (;;) {
+      const done = await this.runner.withBackend(
+        decision,
+        c.digest,
+        async (held) => {
+          if (need !== undefined && !(await this.runner.caughtUp(held.conn, need))) {
+            scope.backends.finishStatement(held, scope.inScope());
+            return false;
+          }
+          await this.runner.sync(held.conn, { userVars: false, lastInsertId: false });
+          // Never from the cache: the metadata must be the server's as of now.
+          const prepared = await held.conn.prepareFresh(scope.s.schema, sql);
+          const stmt = scope.statements.add(sql, c, prepared.numParams, prepared.numColumns, prepared.serial);
+          const [ok, ...definitions] = prepared.response;
+          scope.ch.sendAll([withStatementId(ok!, stmt.id), ...definitions], 1);
+          scope.backends.finishStatement(held, scope.inScope());
+          return true;
+        },
+        (_err, _held, attempt) => attempt === 0 && !scope.inScope(),
+      );
+      if (done) return;
+      scope.ctx.stats.consistency.fallback++;
+      decision = toWriter(c, scope.ctx.cluster(), 'consistency');
+      if (decision.target === 'error') throw new SqlError(decision.message, decision.errno, decision.sqlState);
+      need = undefined;
+    }
   }
 
   /**
@@ -91,20 +106,17 @@ export class PreparedCommands {
           }
         : undefined;
     try {
-      await this.runner.run(
-        decision,
-        c,
-        'query',
-        async (conn) => {
-          const prepared = await conn.prepared(scope.s.schema, stmt.sql, { numColumns: stmt.numColumns, serial: stmt.backendSerial });
-          backendId = prepared.id;
-          for (const [param, chunks] of stmt.longData) {
-            for (const chunk of chunks) conn.send(encodeStmtSendLongData(prepared.id, param, chunk));
-          }
-          return executeOnBackend(stmt, prepared.id, flags, iterationCount, body);
-        },
-        keepCursor,
-      );
+      const told = { numColumns: stmt.numColumns, serial: stmt.backendSerial };
+      const build = async (conn: BackendConnection): Promise<Buffer> => {
+        const prepared = await conn.prepared(scope.s.schema, stmt.sql, told);
+        backendId = prepared.id;
+        for (const [param, chunks] of stmt.longData) {
+          for (const chunk of chunks) conn.send(encodeStmtSendLongData(prepared.id, param, chunk));
+        }
+        return executeOnBackend(stmt, prepared.id, flags, iterationCount, body);
+      };
+      const ready = (conn: BackendConnection): boolean => conn.cachedPrepared(scope.s.schema, stmt.sql, told) !== undefined;
+      await this.runner.run(decision, c, 'query', Object.assign(build, { ready }), keepCursor);
     } finally {
       scope.currentSql = undefined;
       stmt.longData.clear();

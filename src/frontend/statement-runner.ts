@@ -33,8 +33,17 @@ export interface FixedCommand {
   readonly frame: Buffer | undefined;
 }
 
-/** Fixed bytes, or a payload built for the chosen connection (prepared statements). */
-export type CommandSource = FixedCommand | ((conn: BackendConnection) => Promise<Buffer>);
+/**
+ * A payload built for the chosen connection (prepared statements: that connection's statement
+ * id). `ready` says whether building it needs no round trip to the server (already prepared).
+ */
+export interface BuiltCommand {
+  (conn: BackendConnection): Promise<Buffer>;
+  readonly ready?: (conn: BackendConnection) => boolean;
+}
+
+/** Fixed bytes, or a payload built for the chosen connection. */
+export type CommandSource = FixedCommand | BuiltCommand;
 
 /**
  * Part of a result already reached the client when its backend died: the client connection was
@@ -224,7 +233,25 @@ export class StatementRunner {
         const onWriter = conn.hostId === ctx.cluster().writer?.id;
         held.pools.statements++;
         scope.active = conn;
-        await this.sync(conn, { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId, diagnostics: c.needsLastConnection });
+        const needs = { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId, diagnostics: c.needsLastConnection };
+        const mustWait = waitFor !== undefined && !onWriter && !ctx.positions.covers(conn.hostId, waitFor);
+        if (waitFor !== undefined && !mustWait) stats.consistency.none++;
+        const timeoutMs = ctx.config().session.consistencyTimeoutMs;
+        // The state replay (USE of a schema the session just created) or the lazy prepare (of a
+        // table it just created) would fail on a replica that lacks the writes: wait before them.
+        // Otherwise the wait travels in the same packet as the statement.
+        const waitFirst = mustWait && (!inSync(conn, scope.s, needs) || (typeof source === 'function' && !source.ready?.(conn)));
+        if (waitFirst) {
+          const waitStarted = performance.now();
+          const reached = await this.waitOn(conn, waitFor!, timeoutMs);
+          this.recordWait((performance.now() - waitStarted) / 1000);
+          if (!reached) {
+            scope.active = undefined;
+            scope.backends.finishStatement(held, scope.inScope());
+            return false;
+          }
+        }
+        await this.sync(conn, needs);
         if (!conn.gtidTracking) await conn.trackGtids(true);
         const payload = typeof source === 'function' ? await source(conn) : source.payload;
         const command = fixed ?? encodePacket(payload, 0);
@@ -232,10 +259,7 @@ export class StatementRunner {
         const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
         const started = performance.now();
         let summary: ResponseSummary;
-        const mustWait = waitFor !== undefined && !onWriter && !ctx.positions.covers(conn.hostId, waitFor);
-        if (waitFor !== undefined && !mustWait) stats.consistency.none++;
-        if (mustWait) {
-          const timeoutMs = ctx.config().session.consistencyTimeoutMs;
+        if (mustWait && !waitFirst) {
           const waited = await conn.relayAfter(waitSql(conn.flavor, waitFor!, timeoutMs), gtidReached, command, shape, scope.ch.output, firstReplySeq, okView);
           this.recordWait((performance.now() - started) / 1000);
           if (!waited.accepted) {
@@ -293,6 +317,38 @@ export class StatementRunner {
     }
     backends.forget(held);
     held.pools.discard(held.conn);
+  }
+
+  /**
+   * Whether `conn`'s host has the writes `need` names: the writeHost always, a host known to,
+   * else after a wait there (bounded by consistencyTimeoutMs). For commands that cannot carry
+   * the wait in their own packet (COM_STMT_PREPARE).
+   */
+  async caughtUp(conn: BackendConnection, need: GtidPosition): Promise<boolean> {
+    const { ctx } = this.scope;
+    if (conn.hostId === ctx.cluster().writer?.id || ctx.positions.covers(conn.hostId, need)) {
+      ctx.stats.consistency.none++;
+      return true;
+    }
+    const started = performance.now();
+    const reached = await this.waitOn(conn, need, ctx.config().session.consistencyTimeoutMs);
+    this.recordWait((performance.now() - started) / 1000);
+    return reached;
+  }
+
+  /** A wait of its own (a round trip) before anything else runs on `conn`; true when it reached `need`. */
+  private async waitOn(conn: BackendConnection, need: GtidPosition, timeoutMs: number): Promise<boolean> {
+    let reached = false;
+    try {
+      reached = gtidReached(await conn.query(waitSql(conn.flavor, need, timeoutMs)));
+    } catch (err) {
+      if (!(err instanceof BackendSqlError)) throw err; // an ERR (replication not set up): not reached
+    }
+    if (reached) {
+      this.scope.ctx.positions.reached(conn.hostId, need);
+      this.scope.ctx.stats.consistency.waited++;
+    }
+    return reached;
   }
 
   private recordWait(seconds: number): void {

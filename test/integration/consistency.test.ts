@@ -115,6 +115,27 @@ describe('causal reads', { timeout: 120_000 }, () => {
     }
   });
 
+  test('session: a table or schema the session just created is usable at once on a replica (the wait comes before the prepare and the USE)', async () => {
+    const p = await proxyWith({ consistencyTimeoutMs: 5_000 });
+    try {
+      const c = await p.connect({ database: sb.database });
+      await c.query('CREATE TABLE causal_new_t (id INT)');
+      await c.query('INSERT INTO causal_new_t VALUES (1), (2)');
+      const [[row]] = (await c.execute('SELECT COUNT(*) AS n, @@server_id AS sid FROM causal_new_t')) as unknown as [[{ n: number; sid: number }]];
+      assert.equal(Number(row.n), 2);
+      assert.notEqual(Number(row.sid), sb.primary.serverId);
+      await c.query('CREATE DATABASE causal_db2');
+      await c.query('USE causal_db2');
+      const [[db]] = (await c.query('SELECT DATABASE() AS d, @@server_id AS sid')) as unknown as [[{ d: string; sid: number }]];
+      assert.equal(db.d, 'causal_db2');
+      assert.notEqual(Number(db.sid), sb.primary.serverId);
+      assert.equal(p.sluice.stats.consistency.fallback, 0);
+      await c.end();
+    } finally {
+      await p.close();
+    }
+  });
+
   test('session: a wait that times out runs the read on the writeHost; the replica serves it once caught up', async () => {
     const p = await proxyWith({ consistencyTimeoutMs: 200 });
     try {
