@@ -71,8 +71,8 @@ export const WIRE_FORMAT_CAPABILITIES =
  */
 export interface ClientSink {
   write(chunk: Buffer): boolean;
-  once(event: 'drain', listener: () => void): unknown;
-  off(event: 'drain', listener: () => void): unknown;
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+  off(event: 'drain' | 'close', listener: () => void): unknown;
   readonly destroyed: boolean;
 }
 
@@ -571,12 +571,24 @@ export class BackendConnection {
   private readonly editor = new StreamEditor();
 
   private readonly resumeBackend = (): void => {
+    this.relayClient?.off('close', this.clientGone);
     this.socket.resume();
+  };
+
+  /**
+   * The client closed while the relay waited for it to drain: no 'drain' will ever come. The rest
+   * of the result cannot be read into nothing cheaply and the connection is mid-response, so it is
+   * closed (the statement fails as for a backend lost, and the session ends with its client).
+   */
+  private readonly clientGone = (): void => {
+    this.relayClient?.off('drain', this.resumeBackend);
+    this.fail('client went away during a result');
   };
 
   private readonly onRelayGone = (err: Error): void => {
     this.busy = false;
     this.relayClient?.off('drain', this.resumeBackend);
+    this.relayClient?.off('close', this.clientGone);
     const reject = this.relayReject;
     this.endRelay();
     reject?.(new BackendGoneError(err.message, this.forwarded, true));
@@ -611,6 +623,8 @@ export class BackendConnection {
     if (!writable && !scanner.done) {
       this.socket.pause();
       client.once('drain', this.resumeBackend);
+      client.once('close', this.clientGone);
+      if (client.destroyed) this.clientGone(); // closed before the listener was there
     }
     if (scanner.done) {
       const resolve = this.relayResolve!;

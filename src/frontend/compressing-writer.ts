@@ -47,12 +47,12 @@ export class CompressingWriter implements ClientSink {
     return this.socket.write(frames.bytes);
   }
 
-  once(event: 'drain', listener: () => void): this {
+  once(event: 'drain' | 'close', listener: () => void): this {
     this.socket.once(event, listener);
     return this;
   }
 
-  off(event: 'drain', listener: () => void): this {
+  off(event: 'drain' | 'close', listener: () => void): this {
     this.socket.off(event, listener);
     return this;
   }
