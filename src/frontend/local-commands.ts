@@ -165,23 +165,24 @@ export class LocalCommands {
 
   /** KILL [CONNECTION | QUERY] id, with the proxy's connection ids. */
   async kill(targetId: number, queryOnly: boolean): Promise<void> {
+    const err = await this.killTarget(targetId, queryOnly);
+    this.scope.ch.send(err ? encodeErrFor(err) : this.scope.okPayload(), 1);
+  }
+
+  /**
+   * Interrupts or ends another session (or this one) as KILL does; returns the error the server
+   * would answer, or undefined once done.
+   */
+  async killTarget(targetId: number, queryOnly: boolean): Promise<SqlError | undefined> {
     const scope = this.scope;
     const target = scope.ctx.session(targetId);
-    if (!target) {
-      scope.ch.send(encodeErrFor(sqlError('ER_NO_SUCH_THREAD', targetId)), 1);
-      return;
-    }
-    if (target.user !== scope.client?.user.name) {
-      scope.ch.send(encodeErrFor(sqlError('ER_KILL_DENIED_ERROR', targetId)), 1);
-      return;
-    }
+    if (!target) return sqlError('ER_NO_SUCH_THREAD', targetId);
+    if (target.user !== scope.client?.user.name) return sqlError('ER_KILL_DENIED_ERROR', targetId);
     await target.interrupt(queryOnly, scope.poolKey());
-    if (targetId === scope.id && !queryOnly) {
-      scope.ch.send(encodeErrFor(sqlError('ER_CONNECTION_KILLED')), 1);
-      return;
-    }
-    scope.ch.send(scope.okPayload(), 1);
+    if (targetId === scope.id && !queryOnly) return sqlError('ER_CONNECTION_KILLED');
+    return undefined;
   }
+
 }
 
 /**

@@ -25,6 +25,7 @@ import { SessionScope } from './session-scope.js';
 import { ResultInterrupted, StatementRunner } from './statement-runner.js';
 import { PreparedCommands } from './prepared-commands.js';
 import { LocalCommands, parseKill } from './local-commands.js';
+import { killsInMultiStatement } from '../routing/multi-kill.js';
 
 export type { SessionContext } from './session-context.js';
 
@@ -221,6 +222,19 @@ export class Session implements KillTarget {
     if (c.verb === 'KILL') {
       const kill = parseKill(sql, this.scope.id);
       if (kill) return this.local.kill(kill.id, kill.queryOnly);
+    }
+    if (c.multiStatement && c.statements?.some((s) => s.verb === 'KILL')) {
+      const mk = killsInMultiStatement(sql);
+      if (mk) {
+        // The proxy's ids: the session runs these KILLs, the backend gets DO 0 in their place.
+        // As on the server, a failing KILL ends the multi-statement with its error.
+        if (!raw.equals(Buffer.from(sql, 'utf8'))) throw sqlError('ER_NOT_SUPPORTED_YET', 'KILL in a multi-statement of non-UTF-8 text');
+        for (const k of mk.kills) {
+          const err = await this.local.killTarget(k.id, k.queryOnly);
+          if (err) throw err;
+        }
+        return this.runner.run(await this.runner.decide(c), c, 'query', { payload: encodeQuery(mk.forwardSql), frame: undefined });
+      }
     }
     const decision = await this.runner.decide(c);
     this.scope.currentSql = sql;

@@ -106,3 +106,25 @@ describe('KILL of the id CONNECTION_ID() gives', () => {
     }
   });
 });
+
+describe('KILL inside a multi-statement', () => {
+  test('`KILL <proxy id>; SELECT …` ends that session and runs the rest, as on a server', async () => {
+    const victim = await proxy.connect();
+    const killer = await proxy.connect({ multipleStatements: true });
+    try {
+      const gone = new Promise<string>((resolve) => victim.on('error', (e: { code?: string }) => resolve(e.code ?? 'error')));
+      const [results] = await killer.query(`KILL ${victim.threadId}; SELECT SLEEP(0.05) AS s, 7 AS n`);
+      const [ok, rows] = results as unknown as [mysql.ResultSetHeader, { s: number; n: number }[]];
+      assert.equal(ok.affectedRows, 0);
+      assert.deepEqual(rows, [{ s: 0, n: 7 }]);
+      await assert.rejects(victim.query('SELECT 1'));
+      assert.equal(await Promise.race([gone, new Promise((r) => setTimeout(() => r('no error event'), 2000))]), 'PROTOCOL_CONNECTION_LOST');
+      // An unknown id ends the multi-statement with the server's error; nothing after it runs.
+      await assert.rejects(killer.query('KILL 999999; SELECT 1'), (e: { errno?: number }) => e.errno === 1094);
+      const [[alive]] = (await killer.query('SELECT 2 AS two')) as unknown as [[{ two: number }]];
+      assert.equal(alive.two, 2);
+    } finally {
+      await Promise.all([victim.end().catch(() => undefined), killer.end()]);
+    }
+  });
+});
