@@ -11,17 +11,8 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { CLIENT_MYSQL, Capability, Command } from '../protocol/constants.js';
+import { Capability, Command } from '../protocol/constants.js';
 import { PacketDecoder, encodePacket } from '../protocol/framer.js';
-import {
-  decodeInitialHandshake,
-  encodeHandshakeResponse,
-  decodeAuthSwitchRequest,
-  encodeSslRequest,
-  type InitialHandshake,
-} from '../protocol/handshake.js';
-import { scrambleNativePassword, scrambleCachingSha2, encryptPasswordWithPublicKey } from '../protocol/auth.js';
-import { decodeErr, decodeTextRow } from '../protocol/responses.js';
 import {
   encodeChangeUser,
   encodeInitDb,
@@ -31,150 +22,23 @@ import {
   encodeStmtClose,
   encodeStmtPrepare,
 } from '../protocol/commands.js';
-import { decodeStmtPrepareOk } from '../protocol/statements.js';
-import { ResponseScanner, ScanError, StreamEditor, type OkView, type ResponseShape, type ResponseSummary } from './response-scanner.js';
+import { ResponseScanner, ScanError, type OkView, type ResponseShape, type ResponseSummary } from './response-scanner.js';
+import { DISCARD_SINK, ResponseRelay } from './relay.js';
 import { flavorOf, trackingSql, type GtidFlavor } from '../cluster/gtid.js';
 import { wrapBackendTls, type BackendTlsOptions } from './backend-tls.js';
+import {
+  BackendGoneError,
+  BackendSqlError,
+  type ClientSink,
+  type ConnectOptions,
+  type ConnectionSessionState,
+} from './backend-types.js';
+import { authResponseFor, authStep, negotiate, type AuthProgress } from './backend-auth.js';
+import { errFrom, rowsFrom } from './internal-results.js';
+import { PreparedCache, type PrepareTold, type PreparedOnBackend } from './prepared-cache.js';
 
-/**
- * Capabilities the proxy always asks of a backend (if the server offers them). Never
- * CLIENT_COMPRESS: backends sit on the proxy's own network, and results are scanned and relayed
- * as plain bytes (a client that asked for compression gets it on the client side only).
- */
-export const BASE_BACKEND_CAPABILITIES =
-  Capability.LONG_PASSWORD |
-  Capability.LONG_FLAG |
-  Capability.PROTOCOL_41 |
-  Capability.TRANSACTIONS |
-  Capability.SECURE_CONNECTION |
-  Capability.MULTI_RESULTS |
-  Capability.PS_MULTI_RESULTS |
-  Capability.PLUGIN_AUTH |
-  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
-  Capability.CONNECT_ATTRS |
-  // Every OK then reports what the statement changed, the commit's GTID among it (causal reads);
-  // the relay shows the client only what it negotiated (protocol/tracked-ok.ts).
-  Capability.SESSION_TRACK;
-
-/**
- * Client capabilities that change the bytes of a response. A backend connection relays raw
- * results only to clients that negotiated the same set, so pools are keyed by them
- * (DESIGN §7). MULTI_STATEMENTS is not here: it is toggled per connection with COM_SET_OPTION.
- */
-export const WIRE_FORMAT_CAPABILITIES =
-  Capability.DEPRECATE_EOF | Capability.FOUND_ROWS | Capability.IGNORE_SPACE | Capability.LOCAL_FILES;
-
-/**
- * Where a relayed result goes: the client's socket itself, or a writer that frames the bytes for
- * a client that negotiated compression. `write` returns false while the client cannot take more;
- * 'drain' says when it can again (the relay pauses the backend in between).
- */
-export interface ClientSink {
-  write(chunk: Buffer): boolean;
-  once(event: 'drain' | 'close', listener: () => void): unknown;
-  off(event: 'drain' | 'close', listener: () => void): unknown;
-  readonly destroyed: boolean;
-}
-
-export interface BackendEndpoint {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly password: string;
-  /** TLS toward this backend (dataHost.tls); absent = plain TCP. */
-  readonly tls?: BackendTlsOptions;
-}
-
-export interface ConnectOptions extends BackendEndpoint {
-  /** Wire-format capability bits (subset of WIRE_FORMAT_CAPABILITIES) this connection must use. */
-  readonly wireCapabilities: number;
-  /** Collation id sent in the handshake (the client's), so no SET NAMES is needed later. */
-  readonly charset: number;
-  /**
-   * MariaDB extended capabilities this connection must use: exactly what the clients it serves
-   * negotiated (extended metadata changes the bytes of column definitions). Absent or 0: the
-   * connection says CLIENT_MYSQL and gets none, as from a MySQL server.
-   */
-  readonly mariadbCapabilities?: number;
-  readonly connectTimeoutMs: number;
-  readonly logger: Logger;
-}
-
-/** The backend closed or failed while a command was running. */
-export class BackendGoneError extends Error {
-  override readonly name = 'BackendGoneError';
-  constructor(
-    message: string,
-    /** Bytes of the response already written to the client: a retry is only safe at 0. */
-    readonly bytesForwarded: number,
-    /** The command was written to the socket (the server may have run it). */
-    readonly commandSent: boolean,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * The server's greeting lacks capabilities the connection must have (e.g. a backend added later
- * that offers less than the clients of this pool negotiated). Carries what the server offered,
- * so its pools learn it (HostPools.mariadbCapabilities).
- */
-export class BackendLacksCapabilities extends Error {
-  override readonly name = 'BackendLacksCapabilities';
-  constructor(
-    message: string,
-    /** MariaDB extended capabilities of the server's greeting (0 for MySQL). */
-    readonly serverMariadbCapabilities: number,
-  ) {
-    super(message);
-  }
-}
-
-/** An ERR packet from the backend during an internal command or the handshake. */
-export class BackendSqlError extends Error {
-  override readonly name = 'BackendSqlError';
-  constructor(
-    readonly errno: number,
-    readonly sqlState: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Session state a backend connection carries; compared against a session's before each use. */
-export interface ConnectionSessionState {
-  schema: string | undefined;
-  /** Last `SET NAMES …` / `SET CHARACTER SET …` fragment applied, or the handshake collation. */
-  charsetSql: string;
-  /** Session system variables set on this connection (name → value SQL). */
-  vars: Map<string, string>;
-  /** User variables set on this connection (name → literal SQL). */
-  userVars: Map<string, string>;
-  /** Verbatim statements applied (see DesiredSessionState.statements). */
-  statements: Map<string, string>;
-  multiStatements: boolean;
-  /** Session whose LAST_INSERT_ID() value this connection holds. */
-  lastInsertIdSession: number | undefined;
-  /**
-   * Session that ran the last statement here, so its warnings, ROW_COUNT() and FOUND_ROWS() are
-   * this session's (undefined: none since a reset).
-   */
-  diagnosticsSession: number | undefined;
-  /**
-   * The connection holds state that cannot be diffed (temporary tables, named locks, table locks,
-   * `SET @x = expr`): it must be reset before another session may use it.
-   */
-  dirty: boolean;
-}
-
-/** A sink that drops everything (a read whose consistency wait failed is thrown away). */
-const DISCARD: ClientSink = {
-  write: () => true,
-  once: () => undefined,
-  off: () => undefined,
-  destroyed: false,
-};
+export * from './backend-types.js';
+export type { PreparedOnBackend } from './prepared-cache.js';
 
 let nextBackendSerial = 1;
 
@@ -383,88 +247,24 @@ export class BackendConnection {
       return packets.shift()!;
     };
     const send = (payload: Buffer): void => {
-      this.socket.write(encodePacket(payload, (lastSeq + 1) & 0xff));
-    };
-
-    const greeting = await nextPacket();
-    if (greeting[0] === 0xff) throw errFrom(greeting);
-    const hs: InitialHandshake = decodeInitialHandshake(greeting);
-    this.threadId = hs.connectionId;
-    this.authSeed = Buffer.from(hs.authPluginData.subarray(0, 20));
-    this.serverVersion = hs.serverVersion;
-    const wanted = (BASE_BACKEND_CAPABILITIES | opts.wireCapabilities) >>> 0;
-    this.capabilities = (wanted & hs.capabilities) >>> 0;
-    if ((this.capabilities & Capability.PROTOCOL_41) === 0) throw new Error('backend does not speak protocol 4.1');
-    this.serverMariadbCapabilities = (hs.mariadbCapabilities ?? 0) >>> 0;
-    const missingWire = (opts.wireCapabilities & ~hs.capabilities) >>> 0;
-    if (missingWire !== 0) throw new BackendLacksCapabilities(`backend lacks capabilities 0x${missingWire.toString(16)}`, this.serverMariadbCapabilities);
-    const ext = this.mariadbCapabilities;
-    const missingExt = (ext & ~this.serverMariadbCapabilities) >>> 0;
-    if (missingExt !== 0) {
-      throw new BackendLacksCapabilities(`backend lacks MariaDB capabilities 0x${missingExt.toString(16)}`, this.serverMariadbCapabilities);
-    }
-    // Asking for extended capabilities means clearing CLIENT_MYSQL. Without any, the reserved
-    // bytes stay zero, which a MariaDB server reads as "no extended capabilities" either way.
-    if (ext !== 0) this.capabilities = (this.capabilities & ~CLIENT_MYSQL) >>> 0;
-    const extField = ext !== 0 ? { mariadbCapabilities: ext } : {};
-    if (opts.tls) {
-      if ((hs.capabilities & Capability.SSL) === 0) throw new Error('backend does not offer TLS (dataHost.tls.enabled is on)');
-      // SSLRequest (seq 1), TLS handshake, then the handshake response (seq 2) over TLS.
-      this.capabilities = (this.capabilities | Capability.SSL) >>> 0;
-      send(encodeSslRequest({ capabilities: this.capabilities, maxPacketSize: 0x40000000, charset: opts.charset, ...extField }));
       lastSeq = (lastSeq + 1) & 0xff;
-      await this.startTls(opts.tls);
-    }
-
-    let plugin = hs.authPluginName || 'mysql_native_password';
-    let seed = hs.authPluginData.subarray(0, 20);
-    send(
-      encodeHandshakeResponse({
-        capabilities: this.capabilities,
-        maxPacketSize: 0x40000000,
-        charset: opts.charset,
-        user: opts.user,
-        authResponse: authResponseFor(plugin, opts.password, seed),
-        database: undefined,
-        authPluginName: plugin,
-        ...extField,
-        connectAttrs: new Map([
-          ['_client_name', 'sluice'],
-          ['program_name', 'sluice'],
-        ]),
-      }),
+      this.socket.write(encodePacket(payload, lastSeq));
+    };
+    const tls = opts.tls;
+    const agreed = await negotiate(
+      {
+        next: nextPacket,
+        send,
+        startTls: tls ? () => this.startTls(tls) : undefined,
+        secure: () => this.secure,
+      },
+      { ...opts, mariadbCapabilities: this.mariadbCapabilities },
     );
-
-    for (;;) {
-      const reply = await nextPacket();
-      const head = reply[0];
-      if (head === 0x00) break; // OK: authenticated
-      if (head === 0xff) throw errFrom(reply);
-      if (head === 0xfe) {
-        // Auth switch: the server wants another plugin (or a fresh scramble).
-        const sw = decodeAuthSwitchRequest(reply);
-        plugin = sw.pluginName;
-        seed = sw.pluginData.subarray(0, 20);
-        send(authResponseFor(plugin, opts.password, seed));
-        continue;
-      }
-      if (head === 0x01) {
-        // AuthMoreData: caching_sha2_password fast/full auth, or a public key.
-        const data = reply.subarray(1);
-        if (plugin === 'caching_sha2_password' && data.length === 1 && data[0] === 0x03) continue; // fast auth ok
-        if (plugin === 'caching_sha2_password' && data.length === 1 && data[0] === 0x04) {
-          // Full authentication: over TLS the password itself, else ask for the server's RSA key.
-          send(this.secure ? Buffer.concat([Buffer.from(opts.password, 'utf8'), Buffer.from([0])]) : Buffer.from([0x02]));
-          continue;
-        }
-        if (data.toString('latin1').includes('BEGIN PUBLIC KEY')) {
-          send(encryptPasswordWithPublicKey(opts.password, seed, data.toString('latin1')));
-          continue;
-        }
-        throw new Error(`unexpected auth data from backend (plugin ${plugin})`);
-      }
-      throw new Error(`unexpected packet 0x${(head ?? 0).toString(16)} during backend authentication`);
-    }
+    this.threadId = agreed.threadId;
+    this.authSeed = agreed.authSeed;
+    this.serverVersion = agreed.serverVersion;
+    this.capabilities = agreed.capabilities;
+    this.serverMariadbCapabilities = agreed.serverMariadbCapabilities;
     this.state.charsetSql = `collation:${opts.charset}`;
     this.sink = undefined;
     this.onGone = undefined;
@@ -536,11 +336,11 @@ export class BackendConnection {
         } catch {
           accepted = false; // an ERR (no such function, replication not running): not waited
         }
-        this.beginRelay(shape, accepted ? client : DISCARD, firstSeq, okView).then(
+        this.beginRelay(shape, accepted ? client : DISCARD_SINK, firstSeq, okView).then(
           (summary) => resolve({ accepted, summary }),
           reject,
         );
-        if (used < chunk.length) this.onRelayData(chunk.subarray(used));
+        if (used < chunk.length) this.relayer.onData(chunk.subarray(used));
       };
       this.socket.write(Buffer.concat([encodePacket(encodeQuery(prefixSql), 0), command]));
     });
@@ -548,107 +348,23 @@ export class BackendConnection {
 
   private beginRelay(shape: ResponseShape, client: ClientSink, firstSeq: number, okView: OkView | undefined): Promise<ResponseSummary> {
     this.lastUsedAt = Date.now();
-    this.scanner.reset(shape, this.capabilities, firstSeq, okView);
-    this.relayClient = client;
-    this.forwarded = 0;
-    this.editor.reset();
-    this.sink = this.onRelayData;
-    this.onGone = this.onRelayGone;
-    return new Promise<ResponseSummary>((resolve, reject) => {
-      this.relayResolve = resolve;
-      this.relayReject = reject;
-    });
+    this.sink = this.relayer.onData;
+    this.onGone = this.relayer.onGone;
+    return this.relayer.begin(shape, this.capabilities, client, firstSeq, okView);
   }
 
-  // Relay state: one scanner and bound callbacks per connection, so a statement allocates
-  // nothing but its promise.
-  private readonly scanner = new ResponseScanner('query', 0, 1);
-  private relayClient: ClientSink | undefined;
-  private relayResolve: ((summary: ResponseSummary) => void) | undefined;
-  private relayReject: ((err: Error) => void) | undefined;
-  private forwarded = 0;
-  /** Holds back packets that may still be rewritten (slow path only). */
-  private readonly editor = new StreamEditor();
-
-  private readonly resumeBackend = (): void => {
-    this.relayClient?.off('close', this.clientGone);
-    this.socket.resume();
-  };
-
-  /**
-   * The client closed while the relay waited for it to drain: no 'drain' will ever come. The rest
-   * of the result cannot be read into nothing cheaply and the connection is mid-response, so it is
-   * closed (the statement fails as for a backend lost, and the session ends with its client).
-   */
-  private readonly clientGone = (): void => {
-    this.relayClient?.off('drain', this.resumeBackend);
-    this.fail('client went away during a result');
-  };
-
-  private readonly onRelayGone = (err: Error): void => {
-    this.busy = false;
-    this.relayClient?.off('drain', this.resumeBackend);
-    this.relayClient?.off('close', this.clientGone);
-    const reject = this.relayReject;
-    this.endRelay();
-    reject?.(new BackendGoneError(err.message, this.forwarded, true));
-  };
-
-  private readonly onRelayData = (chunk: Buffer): void => {
-    const scanner = this.scanner;
-    const base = scanner.consumed;
-    let used: number;
-    try {
-      used = scanner.push(chunk);
-    } catch (err) {
-      this.fail(`protocol error from backend: ${(err as Error).message}`);
-      return;
-    }
-    if (used !== chunk.length) {
-      this.fail(`backend sent ${chunk.length - used} bytes past the end of a response`);
-      return;
-    }
-    const client = this.relayClient!;
-    if (client.destroyed) {
-      // The client is gone: stop pulling a result nobody will read.
-      this.fail('client went away during a result');
-      return;
-    }
-    this.forwarded += chunk.length;
-    // The hot path: nothing held back, nothing to rewrite — the chunk goes out as it came.
-    const writable =
-      this.editor.idle && scanner.edits.length === 0 && scanner.decidedEnd === base + chunk.length
-        ? client.write(chunk)
-        : this.writeEdited(chunk, base, client);
-    if (!writable && !scanner.done) {
-      this.socket.pause();
-      client.once('drain', this.resumeBackend);
-      client.once('close', this.clientGone);
-      if (client.destroyed) this.clientGone(); // closed before the listener was there
-    }
-    if (scanner.done) {
-      const resolve = this.relayResolve!;
-      this.endRelay();
+  /** Streams responses to clients (relay.ts); one per connection, reused by every statement. */
+  private readonly relayer = new ResponseRelay({
+    pause: () => this.socket.pause(),
+    resume: () => this.socket.resume(),
+    fail: (reason) => this.fail(reason),
+    finished: () => {
+      this.sink = undefined;
+      this.onGone = undefined;
       this.busy = false;
       this.lastUsedAt = Date.now();
-      resolve(scanner.summary);
-    }
-  };
-
-  /** The slow path: the editor applies the scanner's replacements and holds back what is undecided. */
-  private writeEdited(chunk: Buffer, base: number, client: ClientSink): boolean {
-    const out = this.editor.take(chunk, base, this.scanner);
-    return out.length === 0 ? true : client.write(out);
-  }
-
-  private endRelay(): void {
-    this.editor.reset();
-    this.sink = undefined;
-    this.onGone = undefined;
-    this.relayClient = undefined;
-    this.relayResolve = undefined;
-    this.relayReject = undefined;
-  }
+    },
+  });
 
   // ---------------------------------------------------------------------------------------------
   // Internal commands (replay, USE, KILL …): small results read whole.
@@ -761,37 +477,28 @@ export class BackendConnection {
    */
   async clearSchema(): Promise<void> {
     if (this.closed) throw new BackendGoneError(this.closeReason ?? 'closed', 0, false);
-    let plugin = 'mysql_native_password';
-    let seed: Buffer = this.authSeed;
+    const progress: AuthProgress = { plugin: 'mysql_native_password', seed: this.authSeed };
     const { user, password } = this.account;
     const queue = { decoder: new PacketDecoder(16 * 1024 * 1024), packets: [] as { payload: Buffer; seq: number }[] };
     let reply = await this.authRoundTrip(
       encodeChangeUser(
-        { user, authResponse: authResponseFor(plugin, password, seed), database: undefined, charset: this.charset, authPluginName: plugin, connectAttrs: undefined },
+        {
+          user,
+          authResponse: authResponseFor(progress.plugin, password, progress.seed),
+          database: undefined,
+          charset: this.charset,
+          authPluginName: progress.plugin,
+          connectAttrs: undefined,
+        },
         this.capabilities,
       ),
       0,
       queue,
     );
     for (;;) {
-      const head = reply.payload[0];
-      if (head === 0x00) break;
-      if (head === 0xff) throw errFrom(reply.payload);
-      let answer: Buffer;
-      if (head === 0xfe) {
-        const sw = decodeAuthSwitchRequest(reply.payload);
-        plugin = sw.pluginName;
-        seed = sw.pluginData.subarray(0, 20);
-        answer = authResponseFor(plugin, password, seed);
-      } else if (head === 0x01 && plugin === 'caching_sha2_password' && reply.payload[1] === 0x03 && reply.payload.length === 2) {
-        reply = await this.authRoundTrip(undefined, 0, queue);
-        continue;
-      } else if (head === 0x01 && plugin === 'caching_sha2_password' && reply.payload[1] === 0x04 && this.secure) {
-        answer = Buffer.concat([Buffer.from(password, 'utf8'), Buffer.from([0])]);
-      } else {
-        throw new Error(`unexpected packet 0x${(head ?? 0).toString(16)} during COM_CHANGE_USER`);
-      }
-      reply = await this.authRoundTrip(answer, (reply.seq + 1) & 0xff, queue);
+      const step = authStep(reply.payload, progress, password, this.secure);
+      if (step.done) break;
+      reply = await this.authRoundTrip(step.send, (reply.seq + 1) & 0xff, queue);
     }
     this.state.schema = undefined;
     this.forgetSessionState();
@@ -870,146 +577,27 @@ export class BackendConnection {
   private trackingRefused = false;
 
   // ---------------------------------------------------------------------------------------------
-  // Prepared statements: a bounded per-connection cache keyed by schema + SQL. Client sessions
-  // never see these ids (the proxy translates), so sharing them between sessions is safe.
+  // Prepared statements: the per-connection cache (prepared-cache.ts) asks this connection.
 
-  private readonly preparedStatements = new Map<string, PreparedOnBackend>();
+  private readonly preparedStatements = new PreparedCache({
+    prepare: (sql) => this.exchange(encodeStmtPrepare(sql), 'prepare'),
+    close: (id) => this.send(encodeStmtClose(id)),
+  });
 
-  /**
-   * The statement prepared on this connection for `sql` in `schema`, preparing it when it is not
-   * (an ERR from the server becomes a BackendSqlError). `told` is what the client was told at its
-   * own prepare: a cached statement prepared before that whose column count differs describes a
-   * table that has changed since, so it is prepared again rather than executed under a shape
-   * the client never saw.
-   */
-  async prepared(
-    schema: string | undefined,
-    sql: string,
-    told?: { readonly numColumns: number; readonly serial: number },
-  ): Promise<PreparedOnBackend> {
-    const key = preparedKey(schema, sql);
-    const hit = this.cachedPrepared(schema, sql, told);
-    if (hit) {
-      // Map order is insertion order: re-insert to mark it recently used.
-      this.preparedStatements.delete(key);
-      this.preparedStatements.set(key, hit);
-      return hit;
-    }
-    return this.prepareFresh(schema, sql);
+  /** See PreparedCache.prepared. */
+  prepared(schema: string | undefined, sql: string, told?: PrepareTold): Promise<PreparedOnBackend> {
+    return this.preparedStatements.prepared(schema, sql, told);
   }
 
-  /** What prepared() would answer without asking the server; undefined when it would prepare. */
-  cachedPrepared(
-    schema: string | undefined,
-    sql: string,
-    told?: { readonly numColumns: number; readonly serial: number },
-  ): PreparedOnBackend | undefined {
-    const hit = this.preparedStatements.get(preparedKey(schema, sql));
-    return hit && (told === undefined || hit.numColumns === told.numColumns || hit.serial >= told.serial) ? hit : undefined;
+  /** See PreparedCache.cached. */
+  cachedPrepared(schema: string | undefined, sql: string, told?: PrepareTold): PreparedOnBackend | undefined {
+    return this.preparedStatements.cached(schema, sql, told);
   }
 
-  /**
-   * Prepares `sql` on the server now, whatever is cached: a client's COM_STMT_PREPARE must get
-   * the metadata the server gives today (an ALTER TABLE since the cached prepare changes it).
-   * The fresh statement replaces the cached one; the least recently used one is closed when the
-   * cache is full, so a connection never holds more than PREPARED_PER_CONNECTION.
-   */
-  async prepareFresh(schema: string | undefined, sql: string): Promise<PreparedOnBackend> {
-    const key = preparedKey(schema, sql);
-    const packets = await this.exchange(encodeStmtPrepare(sql), 'prepare');
-    const first = packets[0]!;
-    if (first[0] === 0xff) throw errFrom(first);
-    const ok = decodeStmtPrepareOk(first);
-    const entry: PreparedOnBackend = {
-      id: ok.statementId,
-      numParams: ok.numParams,
-      numColumns: ok.numColumns,
-      response: packets,
-      serial: nextPrepareSerial++,
-    };
-    const old = this.preparedStatements.get(key);
-    if (old) {
-      this.preparedStatements.delete(key);
-      this.send(encodeStmtClose(old.id));
-    } else if (this.preparedStatements.size >= PREPARED_PER_CONNECTION) {
-      const [oldKey, lru] = this.preparedStatements.entries().next().value as [string, PreparedOnBackend];
-      this.preparedStatements.delete(oldKey);
-      this.send(encodeStmtClose(lru.id));
-    }
-    this.preparedStatements.set(key, entry);
-    return entry;
+  /** See PreparedCache.prepareFresh. */
+  prepareFresh(schema: string | undefined, sql: string): Promise<PreparedOnBackend> {
+    return this.preparedStatements.prepareFresh(schema, sql);
   }
-}
-
-function preparedKey(schema: string | undefined, sql: string): string {
-  return `${schema ?? ''}\u0000${sql}`;
-}
-
-/** Orders backend prepares across connections (see `prepared()`'s `told`). */
-let nextPrepareSerial = 1;
-
-/** Most statements one backend connection keeps prepared (the server's max_prepared_stmt_count is global). */
-const PREPARED_PER_CONNECTION = 256;
-
-/** A statement prepared on one backend connection. */
-export interface PreparedOnBackend {
-  /** The backend's statement id (valid on that connection only). */
-  readonly id: number;
-  readonly numParams: number;
-  readonly numColumns: number;
-  /** The PREPARE response as the server sent it (PREPARE_OK, definitions, EOFs), payloads. */
-  readonly response: readonly Buffer[];
-  /** When it was prepared, relative to every other backend prepare of this process. */
-  readonly serial: number;
-}
-
-function authResponseFor(plugin: string, password: string, seed: Buffer): Buffer {
-  switch (plugin) {
-    case 'mysql_native_password':
-      return scrambleNativePassword(password, seed);
-    case 'caching_sha2_password':
-      return scrambleCachingSha2(password, seed);
-    default:
-      throw new Error(`backend asks for unsupported auth plugin ${plugin}`);
-  }
-}
-
-function errFrom(payload: Buffer): BackendSqlError {
-  const e = decodeErr(payload);
-  return new BackendSqlError(e.errno, e.sqlState, e.message);
-}
-
-/** Interprets the packets of a finished internal command. */
-function rowsFrom(packets: readonly Buffer[], capabilities: number): (string | null)[][] {
-  const first = packets[0];
-  if (first === undefined) throw new Error('empty response');
-  const last = packets[packets.length - 1]!;
-  if (last[0] === 0xff) throw errFrom(last);
-  if (first[0] === 0x00 || first[0] === 0xfe) return [];
-  // Result set: count, column definitions, [EOF], rows, EOF/OK. Multi-results: keep the last set.
-  const rows: (string | null)[][] = [];
-  let i = 0;
-  const deprecateEof = (capabilities & Capability.DEPRECATE_EOF) !== 0;
-  while (i < packets.length) {
-    const head = packets[i]!;
-    if (head[0] === 0x00 || head[0] === 0xfe) {
-      i++;
-      continue;
-    }
-    const columns = head[0]!;
-    rows.length = 0;
-    i += 1 + columns + (deprecateEof ? 0 : 1);
-    while (i < packets.length) {
-      const p = packets[i]!;
-      if (p[0] === 0xfe && p.length < 0xffffff && (deprecateEof || p.length < 9)) {
-        i++;
-        break;
-      }
-      rows.push(decodeTextRow(p, columns).map((v) => (v === null ? null : v.toString('utf8'))));
-      i++;
-    }
-  }
-  return rows;
 }
 
 export { ScanError };
