@@ -77,8 +77,9 @@ describe('readHosts leave and rejoin rotation', () => {
         try {
           seen.add(await serverId(c));
           reads++;
-        } catch {
+        } catch (err) {
           failures++;
+          if (process.env['SLUICE_TEST_DEBUG']) process.stderr.write(`read failed: ${(err as Error).message}\n`);
         }
       }
     });
