@@ -175,3 +175,12 @@ export type Transition =
   | WriterRefusedTransition
   | TopologyTransition
   | TopologyRefusedTransition;
+
+/** What one event did to the host it is about (host-step.ts, replication-gate.ts). */
+export interface HostStep {
+  readonly facts: HostFacts;
+  /** Reason for a status transition. */
+  readonly statusReason: string;
+  /** Reason for a readable change caused by this event, when there is a more precise one. */
+  readonly gateReason: string | undefined;
+}
