@@ -28,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../config/validate.js';
+import { ConfigError } from '../config/config-error.js';
 import { parseEndpoint, sameEndpoint } from '../config/endpoint.js';
 
 /** The dnindex file cannot be used; the message names the file and the problem. */

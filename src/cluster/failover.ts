@@ -31,7 +31,7 @@ import type { DataHostConfig } from '../config/types.js';
 import { writeDnIndex } from './dnindex.js';
 import { sameEndpoint } from '../config/endpoint.js';
 import { isSyntaxError, probeReplication, withTimeout } from './monitor.js';
-import type { Transition } from './reduce.js';
+import type { Transition } from './state.js';
 import type { ClusterStore } from './store.js';
 import type { ClusterView, HostId, HostView } from './view.js';
 

@@ -20,7 +20,7 @@ import { parseGtids, type GtidPosition } from './gtid.js';
 import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { DataHostConfig } from '../config/types.js';
-import type { ClusterEvent } from './reduce.js';
+import type { ClusterEvent } from './state.js';
 import type { HostView, IoState } from './view.js';
 
 export interface MonitorOptions {

@@ -8,7 +8,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { reduce, toView, type ClusterEvent, type ClusterState, type Transition } from './reduce.js';
+import { reduce, toView } from './reduce.js';
+import type { ClusterEvent, ClusterState, Transition } from './state.js';
 import type { ClusterView } from './view.js';
 
 export class ClusterStore extends EventEmitter<{ change: [ClusterView, readonly Transition[]] }> {

@@ -17,7 +17,7 @@ export type HostStatus = 'unknown' | 'up' | 'down' | 'offline';
 /**
  * State of the replication IO (receiver) thread: `Replica_IO_Running` / `Slave_IO_Running`.
  * 'connecting' = configured to run but not connected to its source (typically: the source died).
- * Such a replica still applies what it received; it is not STOPPED (see cluster/reduce.ts).
+ * Such a replica still applies what it received; it is not STOPPED (see cluster/replication-gate.ts).
  */
 export type IoState = 'yes' | 'connecting' | 'no';
 

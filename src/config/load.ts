@@ -3,7 +3,8 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, write
 import path from 'node:path';
 import { LineCounter, parseDocument, stringify } from 'yaml';
 import type { SluiceConfig } from './types.js';
-import { ConfigError, validateConfig } from './validate.js';
+import { ConfigError } from './config-error.js';
+import { validateConfig } from './validate.js';
 
 /**
  * Parses YAML text and validates it. YAML syntax errors become ConfigError entries

@@ -8,7 +8,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } fr
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { AuthConfig, SluiceConfig } from '../config/types.js';
-import { ConfigError } from '../config/validate.js';
+import { ConfigError } from '../config/config-error.js';
 
 export interface RsaKeyPair {
   /** SPKI PEM, sent to clients that ask for it (caching_sha2_password full authentication). */

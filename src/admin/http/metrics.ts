@@ -9,7 +9,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'pr
 import { StatementStats } from '../../frontend/statement-stats.js';
 import { CONSISTENCY_WAIT_BUCKETS, type ConsistencyCounts } from '../../frontend/session-context.js';
 import type { ClusterView } from '../../cluster/view.js';
-import type { Transition } from '../../cluster/reduce.js';
+import type { Transition } from '../../cluster/state.js';
 import type { HttpSources } from './sources.js';
 
 export interface Metrics {

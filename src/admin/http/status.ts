@@ -3,7 +3,7 @@
  * `GET /health`. Keeps the last transitions of the cluster store with their time.
  */
 import type { ClusterView, HostView } from '../../cluster/view.js';
-import type { Transition } from '../../cluster/reduce.js';
+import type { Transition } from '../../cluster/state.js';
 import type { HttpSources } from './sources.js';
 
 export const MAX_TRANSITIONS = 50;

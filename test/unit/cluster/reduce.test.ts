@@ -7,14 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateConfig } from '../../../src/config/index.js';
 import type { DataHostConfig } from '../../../src/config/types.js';
-import {
-  initialState,
-  reduce,
-  toView,
-  type ClusterEvent,
-  type ClusterState,
-  type Transition,
-} from '../../../src/cluster/reduce.js';
+import { initialState, reduce, toView } from '../../../src/cluster/reduce.js';
+import type { ClusterEvent, ClusterState, Transition } from '../../../src/cluster/state.js';
 import type { ClusterView, HostView } from '../../../src/cluster/view.js';
 
 const W = ['w0:3300', 'w1:3301', 'w2:3302'] as const;
