@@ -39,6 +39,8 @@ export class Session implements KillTarget {
   private idleSince = 0;
   /** Login or a command is running: the sweeper must not touch the connections. */
   private busy = true;
+  /** Closes the client after the session's own wait_timeout of idleness (armWaitTimeout). */
+  private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(id: number, ch: ClientChannel, ctx: SessionContext, log: Logger) {
     const remote = ch.socket.remoteAddress ?? 'unknown';
@@ -154,6 +156,7 @@ export class Session implements KillTarget {
       }
       if (cmd.type === 'quit') break;
       this.busy = true;
+      clearTimeout(this.waitTimer);
       try {
         await this.dispatch(cmd, packet.payload, packet.frame);
       } catch (err) {
@@ -161,6 +164,7 @@ export class Session implements KillTarget {
       } finally {
         this.busy = false;
         this.idleSince = Date.now();
+        this.armWaitTimeout();
       }
       if (this.scope.killed || ch.closed) break;
     }
@@ -255,6 +259,25 @@ export class Session implements KillTarget {
     return this.runner.run(this.runner.decideNow(c), NEUTRAL, shape, { payload, frame: undefined });
   }
 
+  /**
+   * A session that set its own wait_timeout is closed after that many idle seconds, as the
+   * server would close it (the server's timeout only reaches the pooled backend connections,
+   * which the proxy replaces silently). The server-wide default stays the server's business:
+   * only an explicit SET in this session arms it.
+   */
+  private armWaitTimeout(): void {
+    const value = this.scope.state?.vars.get('wait_timeout');
+    if (value === undefined) return;
+    const seconds = Number(value);
+    if (!Number.isFinite(seconds) || seconds <= 0) return;
+    this.waitTimer = setTimeout(() => {
+      this.scope.log.info({ waitTimeout: seconds }, 'client idle longer than its wait_timeout; closing');
+      this.scope.killed = true;
+      this.scope.ch.close();
+    }, seconds * 1000);
+    this.waitTimer.unref();
+  }
+
   /** Called periodically by the server: gives back connections of a session idle long enough. */
   sweep(now: number): void {
     if (!this.busy) this.scope.backends.sweep(now, this.idleSince);
@@ -310,6 +333,7 @@ export class Session implements KillTarget {
 
   private async cleanup(): Promise<void> {
     this.busy = true; // the sweeper keeps out
+    clearTimeout(this.waitTimer);
     const scope = this.scope;
     // The client left mid-statement: that connection's state is unknown.
     scope.active?.destroy();

@@ -133,3 +133,24 @@ describe('nothing crosses sessions through a pooled connection', () => {
     assert.equal(Number(count), 0);
   });
 });
+
+test('a session that sets its own wait_timeout is closed after that long idle, as by the server', { timeout: 20_000 }, async () => {
+  const p = await startProxy();
+  try {
+    const c = await p.connect();
+    const lost = new Promise<string>((resolve) => c.on('error', (e: { code?: string }) => resolve(e.code ?? 'error')));
+    await c.query('SET SESSION wait_timeout = 1');
+    await c.query('SELECT 1'); // activity re-arms the timer
+    const started = Date.now();
+    assert.equal(await Promise.race([lost, new Promise((r) => setTimeout(() => r('still open'), 5_000))]), 'PROTOCOL_CONNECTION_LOST');
+    assert.ok(Date.now() - started >= 900, 'not before its wait_timeout');
+    // A session that did not set it is not closed by the proxy.
+    const other = await p.connect();
+    await new Promise((r) => setTimeout(r, 1_500));
+    const [[row]] = (await other.query('SELECT 1 AS one')) as unknown as [[{ one: number }]];
+    assert.equal(row.one, 1);
+    await other.end();
+  } finally {
+    await p.close();
+  }
+});
