@@ -297,7 +297,8 @@ export class BackendConnection {
    * trip), `command`, whose response is relayed to `client` only if `accept` approves the
    * prefix's rows; otherwise that response is read and dropped. Used to wait for a GTID on a
    * replica right before a read (`MASTER_GTID_WAIT`): a wait that timed out means the read ran
-   * on a stale replica, and the client must not see it.
+   * on a stale replica, and the client must not see it. `prefixMs`: how long the prefix took
+   * (the wait alone, not the command after it).
    */
   relayAfter(
     prefixSql: string,
@@ -307,10 +308,11 @@ export class BackendConnection {
     client: ClientSink,
     firstSeq: number,
     okView?: OkView,
-  ): Promise<{ accepted: boolean; summary: ResponseSummary }> {
+  ): Promise<{ accepted: boolean; summary: ResponseSummary; prefixMs: number }> {
     if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
     this.busy = true;
     this.lastUsedAt = Date.now();
+    const sent = performance.now();
     const prefix = new ResponseScanner('query', this.capabilities, 1);
     const decoder = new PacketDecoder(1024 * 1024);
     const packets: Buffer[] = [];
@@ -330,6 +332,7 @@ export class BackendConnection {
           return;
         }
         if (!prefix.done) return;
+        const prefixMs = performance.now() - sent;
         let accepted = false;
         try {
           accepted = accept(rowsFrom(packets, this.capabilities));
@@ -337,7 +340,7 @@ export class BackendConnection {
           accepted = false; // an ERR (no such function, replication not running): not waited
         }
         this.beginRelay(shape, accepted ? client : DISCARD_SINK, firstSeq, okView).then(
-          (summary) => resolve({ accepted, summary }),
+          (summary) => resolve({ accepted, summary, prefixMs }),
           reject,
         );
         if (used < chunk.length) this.relayer.onData(chunk.subarray(used));

@@ -261,7 +261,7 @@ export class StatementRunner {
         let summary: ResponseSummary;
         if (mustWait && !waitFirst) {
           const waited = await conn.relayAfter(waitSql(conn.flavor, waitFor!, timeoutMs), gtidReached, command, shape, scope.ch.output, firstReplySeq, okView);
-          this.recordWait((performance.now() - started) / 1000);
+          this.recordWait(waited.prefixMs / 1000);
           if (!waited.accepted) {
             scope.active = undefined;
             this.dropStaleRead(held, c);
