@@ -162,6 +162,25 @@ describe('causal reads', { timeout: 120_000 }, () => {
     }
   });
 
+  test('the wait-time metric counts the wait, not the read sent behind it', async () => {
+    await setDelay(0);
+    const p = await proxyWith({ consistencyTimeoutMs: 5_000 });
+    try {
+      const c = await p.connect({ database: sb.database });
+      const stats = p.sluice.stats.consistency;
+      for (let i = 0; i < 3; i++) {
+        await c.query('INSERT INTO causal (v) VALUES (50)');
+        await c.query('SELECT SLEEP(0.4) AS s, COUNT(*) AS n FROM causal');
+      }
+      assert.ok(stats.waited >= 1, `waited ${stats.waited}`);
+      assert.ok(stats.waitSum < 0.3 * stats.waited, `${stats.waitSum.toFixed(3)} s over ${stats.waited} waits`);
+      await c.end();
+    } finally {
+      await p.close();
+      await setDelay(DELAY_S);
+    }
+  });
+
   test('global: a read on another connection sees a write acknowledged before it began', async () => {
     const p = await proxyWith({ consistency: 'global', consistencyTimeoutMs: 5_000 });
     try {
