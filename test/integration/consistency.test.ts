@@ -95,6 +95,29 @@ describe('causal reads', { timeout: 120_000 }, () => {
     }
   });
 
+  for (const loadBalance of ['least-conn', 'consistent-hash'] as const) {
+    test(`session with loadBalance ${loadBalance}: the read after the write sees it, on a replica`, async () => {
+      const p = await startProxy({
+        sandbox: sb,
+        session: { consistencyTimeoutMs: 5_000 },
+        dataHost: { loadBalance, replication: { maxLagSeconds: 60, checkEveryMs: 500, readmitAfter: 1 } },
+      });
+      try {
+        const c = await p.connect({ database: sb.database });
+        for (let i = 0; i < 2; i++) {
+          const was = (await count(c)).n;
+          await c.query('INSERT INTO causal (v) VALUES (?)', [60 + i]);
+          const now = await count(c);
+          assert.equal(now.n, was + 1);
+          assert.notEqual(now.sid, sb.primary.serverId);
+        }
+        await c.end();
+      } finally {
+        await p.close();
+      }
+    });
+  }
+
   test('session: prepared statements and START TRANSACTION READ ONLY see the write too', async () => {
     const p = await proxyWith({ consistencyTimeoutMs: 5_000 });
     try {
