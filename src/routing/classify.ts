@@ -22,10 +22,9 @@
  *  - EXPLAIN/DESCRIBE is a read unless it says ANALYZE (which executes the statement) → 'other'.
  */
 import { createRequire } from 'node:module';
+import { KW, keywordText } from './keywords.js';
+import { lex } from './lexer.js';
 import {
-  KW,
-  keywordText,
-  lex,
   TK_ASSIGN,
   TK_HEXLIT,
   TK_NUMBER,
@@ -38,7 +37,7 @@ import {
   TK_USERVAR,
   TK_WORD,
   type Lexed,
-} from './lexer.js';
+} from './tokens.js';
 import { Lru } from './lru.js';
 import type { Classification, SetAssignment, StatementKind } from './types.js';
 
