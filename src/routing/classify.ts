@@ -22,6 +22,7 @@
  *  - EXPLAIN/DESCRIBE is a read unless it says ANALYZE (which executes the statement) → 'other'.
  */
 import { createRequire } from 'node:module';
+import { stripMycat } from './hints.js';
 import { KW, keywordText } from './keywords.js';
 import { lex } from './lexer.js';
 import {
@@ -771,46 +772,6 @@ function classifyRange(from: number, to: number, key: string): Draft {
 // ---------------------------------------------------------------------------------------------
 // Entry point
 // ---------------------------------------------------------------------------------------------
-
-function stripMycat(src: string, strip: readonly number[]): string {
-  let out = '';
-  let pos = 0;
-  for (let k = 0; k < strip.length; k += 2) {
-    out += src.slice(pos, strip[k]) + ' ';
-    pos = strip[k + 1]!;
-  }
-  out += src.slice(pos);
-  return out.trim();
-}
-
-const SPACE = Buffer.from(' ');
-
-/**
- * The client's statement bytes with the Mycat hint comments cut out (each replaced by a space,
- * the ends trimmed of ASCII blanks), the rest byte for byte as sent. `forwardSql` re-encodes
- * the decoded text as UTF-8, which would corrupt a latin1 / GBK client's non-ASCII bytes.
- * Undefined when a hint's bytes cannot be found as UTF-8 in `raw` (a non-ASCII hint sent in
- * another charset); the caller then falls back to `forwardSql`.
- */
-export function stripMycatBytes(raw: Buffer, sql: string, ranges: readonly number[]): Buffer | undefined {
-  const parts: Buffer[] = [];
-  let pos = 0;
-  for (let k = 0; k < ranges.length; k += 2) {
-    const hint = Buffer.from(sql.slice(ranges[k], ranges[k + 1]), 'utf8');
-    const at = raw.indexOf(hint, pos);
-    if (at < 0) return undefined;
-    parts.push(raw.subarray(pos, at), SPACE);
-    pos = at + hint.length;
-  }
-  parts.push(raw.subarray(pos));
-  const out = Buffer.concat(parts);
-  let start = 0;
-  let end = out.length;
-  const blank = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
-  while (start < end && blank(out[start]!)) start++;
-  while (end > start && blank(out[end - 1]!)) end--;
-  return out.subarray(start, end);
-}
 
 const FLAG_KEYS = [
   'needsWriter',
