@@ -21,10 +21,10 @@
  *  - CALL: user variables passed to a procedure may be OUT parameters → assignsUserVariables.
  *  - EXPLAIN/DESCRIBE is a read unless it says ANALYZE (which executes the statement) → 'other'.
  */
-import { createRequire } from 'node:module';
 import { stripMycat } from './hints.js';
 import { KW, keywordText } from './keywords.js';
 import { lex } from './lexer.js';
+import { clearParserCache, loadParser, parserFallbackStats, parserKind, type ParserFallbackStats } from './parser-fallback.js';
 import {
   TK_ASSIGN,
   TK_HEXLIT,
@@ -39,7 +39,6 @@ import {
   TK_WORD,
   type Lexed,
 } from './tokens.js';
-import { Lru } from './lru.js';
 import type { Classification, SetAssignment, StatementKind } from './types.js';
 
 type Draft = { -readonly [K in keyof Classification]: Classification[K] };
@@ -83,99 +82,6 @@ function draft(kind: StatementKind, verb: string): Draft {
     source: 'lexer',
     statements: NO_STATEMENTS,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parser fallback (cold path) and its cache
-// ---------------------------------------------------------------------------------------------
-
-interface SqlParser {
-  astify(sql: string, opt?: { database?: string }): unknown;
-}
-
-let parser: SqlParser | null | undefined;
-
-/**
- * node-sql-parser, loaded on first use. Only the MariaDB grammar is loaded (~16 ms) instead of
- * the package index, which loads every dialect (~190 ms) — nothing on the hot path needs it.
- */
-function getParser(): SqlParser | null {
-  if (parser === undefined) {
-    try {
-      const require = createRequire(import.meta.url);
-      const mod = require('node-sql-parser/build/mariadb') as { Parser: new () => SqlParser };
-      parser = new mod.Parser();
-    } catch {
-      parser = null;
-    }
-  }
-  return parser;
-}
-
-/** Load the parser now (e.g. at start-up) so the first fallback does not pay for it. */
-export function warmClassifier(): boolean {
-  return getParser() !== null;
-}
-
-const PARSER_CACHE_SIZE = 10_000;
-const parserCache = new Lru<string, StatementKind>(PARSER_CACHE_SIZE);
-let statsClassified = 0;
-let statsParserRuns = 0;
-let statsParserFailures = 0;
-
-export interface ClassifyCacheStats {
-  /** classify() calls. */
-  readonly classified: number;
-  /** Statements that needed the parser (cache hits included). */
-  readonly parserFallbacks: number;
-  /** node-sql-parser invocations (cache misses). */
-  readonly parserRuns: number;
-  /** Parser invocations that threw (→ kind 'other'). */
-  readonly parserFailures: number;
-  readonly cacheSize: number;
-  readonly cacheCapacity: number;
-  readonly cacheHits: number;
-  readonly cacheMisses: number;
-}
-
-export function classifyCacheStats(): ClassifyCacheStats {
-  const s = parserCache.stats();
-  return {
-    classified: statsClassified,
-    parserFallbacks: s.hits + s.misses,
-    parserRuns: statsParserRuns,
-    parserFailures: statsParserFailures,
-    cacheSize: s.size,
-    cacheCapacity: s.capacity,
-    cacheHits: s.hits,
-    cacheMisses: s.misses,
-  };
-}
-
-/** For tests. */
-export function resetClassifyCache(): void {
-  parserCache.clear();
-}
-
-function parserKind(text: string, key: string): StatementKind {
-  const cached = parserCache.get(key);
-  if (cached !== undefined) return cached;
-  let kind: StatementKind = 'other';
-  const p = getParser();
-  if (p !== null) {
-    statsParserRuns++;
-    try {
-      const ast = p.astify(text, { database: 'MariaDB' });
-      const one: unknown = Array.isArray(ast) ? (ast.length === 1 ? ast[0] : undefined) : ast;
-      const type = typeof one === 'object' && one !== null ? (one as { type?: unknown }).type : undefined;
-      if (type === 'select') kind = 'read';
-      else if (type === 'insert' || type === 'replace' || type === 'update' || type === 'delete') kind = 'write';
-    } catch {
-      statsParserFailures++;
-    }
-  }
-  parserCache.set(key, kind);
-  return kind;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -772,6 +678,27 @@ function classifyRange(from: number, to: number, key: string): Draft {
 // ---------------------------------------------------------------------------------------------
 // Entry point
 // ---------------------------------------------------------------------------------------------
+
+/** Load the parser now (e.g. at start-up) so the first fallback does not pay for it. */
+export function warmClassifier(): boolean {
+  return loadParser();
+}
+
+let statsClassified = 0;
+
+export interface ClassifyCacheStats extends ParserFallbackStats {
+  /** classify() calls. */
+  readonly classified: number;
+}
+
+export function classifyCacheStats(): ClassifyCacheStats {
+  return { classified: statsClassified, ...parserFallbackStats() };
+}
+
+/** For tests. */
+export function resetClassifyCache(): void {
+  clearParserCache();
+}
 
 const FLAG_KEYS = [
   'needsWriter',
