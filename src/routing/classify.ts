@@ -8,6 +8,10 @@
  * given shape is parsed once. Whatever neither can decide is kind 'other' (→ writeHost): the
  * classifier never guesses "read".
  *
+ * This file decides the statement kind and merges the parts of a multi-statement; the flag scan
+ * is in statement-flags.ts, SET analysis in set-statement.ts, the parser fallback and its cache
+ * in parser-fallback.ts, the token accessors in token-view.ts.
+ *
  * Decisions worth knowing (documented in the cases file too):
  *  - COMMIT/ROLLBACK AND CHAIN stay 'commit'/'rollback' with `chain: true`.
  *  - A SET the lexer cannot take apart (SET PASSWORD, SET ROLE, SET DEFAULT ROLE, SET RESOURCE
