@@ -6,7 +6,7 @@
 import { encodeEof, encodeOk, encodeSchemaChange } from '../protocol/responses.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import type { ClientCommand } from '../protocol/commands.js';
-import { plainClassification } from '../routing/classify.js';
+import { plainClassification } from '../routing/classification.js';
 import { encodeErrFor, verifyChangeUser } from './authenticate.js';
 import { readCandidates } from '../routing/router.js';
 import { BackendGoneError, BackendSqlError } from '../backend/backend-connection.js';

@@ -8,6 +8,10 @@
  * given shape is parsed once. Whatever neither can decide is kind 'other' (→ writeHost): the
  * classifier never guesses "read".
  *
+ * This file decides the statement kind and merges the parts of a multi-statement; the flag scan
+ * is in statement-flags.ts, SET analysis in set-statement.ts, the parser fallback and its cache
+ * in parser-fallback.ts, the token accessors in token-view.ts.
+ *
  * Decisions worth knowing (documented in the cases file too):
  *  - COMMIT/ROLLBACK AND CHAIN stay 'commit'/'rollback' with `chain: true`.
  *  - A SET the lexer cannot take apart (SET PASSWORD, SET ROLE, SET DEFAULT ROLE, SET RESOURCE
@@ -21,520 +25,16 @@
  *  - CALL: user variables passed to a procedure may be OUT parameters → assignsUserVariables.
  *  - EXPLAIN/DESCRIBE is a read unless it says ANALYZE (which executes the statement) → 'other'.
  */
-import { createRequire } from 'node:module';
-import {
-  KW,
-  keywordText,
-  lex,
-  TK_ASSIGN,
-  TK_HEXLIT,
-  TK_NUMBER,
-  TK_PARAM,
-  TK_PUNCT,
-  TK_QIDENT,
-  TK_SEMI,
-  TK_STRING,
-  TK_SYSVAR,
-  TK_USERVAR,
-  TK_WORD,
-  type Lexed,
-} from './lexer.js';
-import { Lru } from './lru.js';
-import type { Classification, SetAssignment, StatementKind } from './types.js';
-
-type Draft = { -readonly [K in keyof Classification]: Classification[K] };
-
-const NO_ASSIGNMENTS: readonly SetAssignment[] = Object.freeze([]);
-const NO_STATEMENTS: readonly Classification[] = Object.freeze([]);
-
-/**
- * A classification with no flags set, for commands that carry no SQL (COM_FIELD_LIST,
- * COM_STATISTICS, …): the caller picks the kind that routes it.
- */
-export function plainClassification(kind: StatementKind): Classification {
-  return Object.freeze(draft(kind, ''));
-}
-
-function draft(kind: StatementKind, verb: string): Draft {
-  // Always the same property order: one hidden class for every Classification.
-  return {
-    kind,
-    verb,
-    digest: '',
-    hint: undefined,
-    forwardSql: undefined,
-    strippedRanges: undefined,
-    readOnlyTransaction: false,
-    chain: false,
-    needsWriter: false,
-    needsLastConnection: false,
-    readsLastInsertId: false,
-    readsUserVariables: false,
-    assignsUserVariables: false,
-    acquiresNamedLock: false,
-    releasesNamedLock: false,
-    createsTemporaryTable: false,
-    dropsTemporaryTable: false,
-    multiStatement: false,
-    placeholders: false,
-    mentionsConnectionId: false,
-    assignments: NO_ASSIGNMENTS,
-    schema: undefined,
-    source: 'lexer',
-    statements: NO_STATEMENTS,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parser fallback (cold path) and its cache
-// ---------------------------------------------------------------------------------------------
-
-interface SqlParser {
-  astify(sql: string, opt?: { database?: string }): unknown;
-}
-
-let parser: SqlParser | null | undefined;
-
-/**
- * node-sql-parser, loaded on first use. Only the MariaDB grammar is loaded (~16 ms) instead of
- * the package index, which loads every dialect (~190 ms) — nothing on the hot path needs it.
- */
-function getParser(): SqlParser | null {
-  if (parser === undefined) {
-    try {
-      const require = createRequire(import.meta.url);
-      const mod = require('node-sql-parser/build/mariadb') as { Parser: new () => SqlParser };
-      parser = new mod.Parser();
-    } catch {
-      parser = null;
-    }
-  }
-  return parser;
-}
-
-/** Load the parser now (e.g. at start-up) so the first fallback does not pay for it. */
-export function warmClassifier(): boolean {
-  return getParser() !== null;
-}
-
-const PARSER_CACHE_SIZE = 10_000;
-const parserCache = new Lru<string, StatementKind>(PARSER_CACHE_SIZE);
-let statsClassified = 0;
-let statsParserRuns = 0;
-let statsParserFailures = 0;
-
-export interface ClassifyCacheStats {
-  /** classify() calls. */
-  readonly classified: number;
-  /** Statements that needed the parser (cache hits included). */
-  readonly parserFallbacks: number;
-  /** node-sql-parser invocations (cache misses). */
-  readonly parserRuns: number;
-  /** Parser invocations that threw (→ kind 'other'). */
-  readonly parserFailures: number;
-  readonly cacheSize: number;
-  readonly cacheCapacity: number;
-  readonly cacheHits: number;
-  readonly cacheMisses: number;
-}
-
-export function classifyCacheStats(): ClassifyCacheStats {
-  const s = parserCache.stats();
-  return {
-    classified: statsClassified,
-    parserFallbacks: s.hits + s.misses,
-    parserRuns: statsParserRuns,
-    parserFailures: statsParserFailures,
-    cacheSize: s.size,
-    cacheCapacity: s.capacity,
-    cacheHits: s.hits,
-    cacheMisses: s.misses,
-  };
-}
-
-/** For tests. */
-export function resetClassifyCache(): void {
-  parserCache.clear();
-}
-
-function parserKind(text: string, key: string): StatementKind {
-  const cached = parserCache.get(key);
-  if (cached !== undefined) return cached;
-  let kind: StatementKind = 'other';
-  const p = getParser();
-  if (p !== null) {
-    statsParserRuns++;
-    try {
-      const ast = p.astify(text, { database: 'MariaDB' });
-      const one: unknown = Array.isArray(ast) ? (ast.length === 1 ? ast[0] : undefined) : ast;
-      const type = typeof one === 'object' && one !== null ? (one as { type?: unknown }).type : undefined;
-      if (type === 'select') kind = 'read';
-      else if (type === 'insert' || type === 'replace' || type === 'update' || type === 'delete') kind = 'write';
-    } catch {
-      statsParserFailures++;
-    }
-  }
-  parserCache.set(key, kind);
-  return kind;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Token access (bound to the current lex result for the duration of one classify call)
-// ---------------------------------------------------------------------------------------------
-
-let sql = '';
-let T: Uint8Array = new Uint8Array(0);
-let S: Int32Array = new Int32Array(0);
-let E: Int32Array = new Int32Array(0);
-let K: Int16Array = new Int16Array(0);
-
-function bind(lx: Lexed): void {
-  sql = lx.sql;
-  T = lx.type;
-  S = lx.start;
-  E = lx.end;
-  K = lx.kw;
-}
-
-/** Keyword id of token i (inside [.., to)), or -1. */
-function kwAt(i: number, to: number): number {
-  return i < to && T[i] === TK_WORD ? K[i]! : -1;
-}
-
-function punctAt(i: number, to: number, code: number): boolean {
-  return i < to && T[i] === TK_PUNCT && sql.charCodeAt(S[i]!) === code;
-}
-
-function isAssignOp(i: number, to: number): boolean {
-  return i < to && (T[i] === TK_ASSIGN || (T[i] === TK_PUNCT && sql.charCodeAt(S[i]!) === 61));
-}
-
-/** At '(' — the index after the matching ')', or -1. */
-function skipParens(i: number, to: number): number {
-  let depth = 0;
-  for (; i < to; i++) {
-    if (T[i] !== TK_PUNCT) continue;
-    const c = sql.charCodeAt(S[i]!);
-    if (c === 40) depth++;
-    else if (c === 41 && --depth === 0) return i + 1;
-  }
-  return -1;
-}
-
-/** Remove quotes from a '…', "…" or `…` token. */
-function unquote(i: number): string {
-  return unquoteRange(S[i]!, E[i]!);
-}
-
-function unquoteRange(s: number, e: number): string {
-  const q = sql.charCodeAt(s);
-  const closed = e - s >= 2 && sql.charCodeAt(e - 1) === q;
-  let inner = sql.slice(s + 1, closed ? e - 1 : e);
-  const qc = String.fromCharCode(q);
-  if (inner.includes(qc + qc)) inner = inner.split(qc + qc).join(qc);
-  if (q !== 96 && inner.includes('\\')) inner = inner.replace(/\\(.)/gs, '$1');
-  return inner;
-}
-
-/** A name given as a word, `identifier` or 'string' (charset / collation / schema). */
-function nameAt(i: number, to: number): string | undefined {
-  if (i >= to) return undefined;
-  const t = T[i];
-  if (t === TK_WORD) return sql.slice(S[i]!, E[i]!);
-  if (t === TK_QIDENT || t === TK_STRING) return unquote(i);
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Flag scan
-// ---------------------------------------------------------------------------------------------
-
-/** Keywords the flag scan reacts to. */
-const SCAN = new Uint8Array(256);
-for (const k of [
-  KW.FOR, KW.LOCK, KW.INTO, KW.SQL_CALC_FOUND_ROWS, KW.NEXT, KW.PREVIOUS, KW.GET_LOCK,
-  KW.RELEASE_LOCK, KW.RELEASE_ALL_LOCKS, KW.IS_FREE_LOCK, KW.IS_USED_LOCK, KW.LAST_INSERT_ID,
-  KW.NEXTVAL, KW.LASTVAL, KW.SETVAL, KW.CURRVAL, KW.FOUND_ROWS, KW.ROW_COUNT, KW.CONNECTION_ID,
-]) {
-  SCAN[k] = 1;
-}
-
-/** Word at i is a function call: followed by `(` and not qualified (`db.get_lock(` is a UDF). */
-function isCall(i: number, from: number, to: number): boolean {
-  return punctAt(i + 1, to, 40) && !(i > from && punctAt(i - 1, to, 46));
-}
-
-function scanFlags(d: Draft, from: number, to: number): void {
-  const read = d.kind === 'read';
-  const call = d.verb === 'CALL';
-  let intoList = false;
-  for (let i = from; i < to; i++) {
-    const t = T[i]!;
-    if (t === TK_WORD) {
-      const k = K[i]!;
-      if (k < 0 || SCAN[k] === 0) {
-        intoList = false;
-        continue;
-      }
-      switch (k) {
-        case KW.INTO:
-          if (read) d.needsWriter = true;
-          intoList = true;
-          continue;
-        case KW.FOR: {
-          const k1 = kwAt(i + 1, to);
-          if (k1 === KW.UPDATE || k1 === KW.SHARE) d.needsWriter = true;
-          break;
-        }
-        case KW.LOCK:
-          if (kwAt(i + 1, to) === KW.IN && kwAt(i + 2, to) === KW.SHARE && kwAt(i + 3, to) === KW.MODE) {
-            d.needsWriter = true;
-          }
-          break;
-        case KW.SQL_CALC_FOUND_ROWS:
-          d.needsWriter = true;
-          break;
-        case KW.NEXT:
-        case KW.PREVIOUS:
-          if (kwAt(i + 1, to) === KW.VALUE && kwAt(i + 2, to) === KW.FOR) d.needsWriter = true;
-          break;
-        case KW.GET_LOCK:
-          if (isCall(i, from, to)) {
-            d.acquiresNamedLock = true;
-            d.needsWriter = true;
-          }
-          break;
-        case KW.RELEASE_LOCK:
-        case KW.RELEASE_ALL_LOCKS:
-          if (isCall(i, from, to)) {
-            d.releasesNamedLock = true;
-            d.needsWriter = true;
-          }
-          break;
-        case KW.IS_FREE_LOCK:
-        case KW.IS_USED_LOCK:
-          if (isCall(i, from, to)) d.needsWriter = true;
-          break;
-        case KW.LAST_INSERT_ID:
-          if (isCall(i, from, to)) {
-            d.readsLastInsertId = true;
-            d.needsWriter = true;
-          }
-          break;
-        case KW.NEXTVAL:
-        case KW.LASTVAL:
-        case KW.SETVAL:
-        case KW.CURRVAL:
-          // nextval(s) or s.nextval (MariaDB sequences, Oracle mode)
-          if (punctAt(i + 1, to, 40) || (i > from && punctAt(i - 1, to, 46))) d.needsWriter = true;
-          break;
-        case KW.FOUND_ROWS:
-        case KW.ROW_COUNT:
-          if (isCall(i, from, to)) d.needsLastConnection = true;
-          break;
-        case KW.CONNECTION_ID:
-          if (isCall(i, from, to)) d.mentionsConnectionId = true;
-          break;
-      }
-      intoList = false;
-    } else if (t === TK_USERVAR) {
-      if (intoList) {
-        d.assignsUserVariables = true;
-        continue;
-      }
-      if (i + 1 < to && T[i + 1] === TK_ASSIGN) {
-        d.assignsUserVariables = true;
-        if (read) d.needsWriter = true;
-      } else {
-        d.readsUserVariables = true;
-        if (call) d.assignsUserVariables = true;
-      }
-    } else if (t === TK_SYSVAR) {
-      intoList = false;
-      sysvarFlags(d, i);
-    } else if (t === TK_PUNCT && intoList && sql.charCodeAt(S[i]!) === 44) {
-      continue;
-    } else if (t === TK_PARAM) {
-      d.placeholders = true;
-      intoList = false;
-    } else {
-      intoList = false;
-    }
-  }
-}
-
-/** `@@[scope.]name` → [scope, name], both lower-case, scope '' when absent. */
-function splitSysvar(i: number): [string, string] {
-  let name = sql.slice(S[i]! + 2, E[i]!).toLowerCase();
-  if (name.includes('`')) name = name.split('`').join('');
-  const dot = name.indexOf('.');
-  if (dot > 0) {
-    const scope = name.slice(0, dot);
-    if (
-      scope === 'session' ||
-      scope === 'local' ||
-      scope === 'global' ||
-      scope === 'persist' ||
-      scope === 'persist_only'
-    ) {
-      return [scope, name.slice(dot + 1)];
-    }
-  }
-  return ['', name];
-}
-
-function sysvarFlags(d: Draft, i: number): void {
-  const name = splitSysvar(i)[1];
-  if (name === 'identity' || name === 'last_insert_id') {
-    d.readsLastInsertId = true;
-    d.needsWriter = true;
-  } else if (name === 'warning_count' || name === 'error_count') {
-    d.needsLastConnection = true;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// SET
-// ---------------------------------------------------------------------------------------------
-
-/** End (exclusive) of a value expression starting at i: the next top-level `,` or `to`. */
-function valueEnd(i: number, to: number): number {
-  let depth = 0;
-  for (; i < to; i++) {
-    if (T[i] !== TK_PUNCT) continue;
-    const c = sql.charCodeAt(S[i]!);
-    if (c === 40) depth++;
-    else if (c === 41) depth--;
-    else if (c === 44 && depth <= 0) return i;
-  }
-  return to;
-}
-
-function isLiteral(from: number, to: number): boolean {
-  const n = to - from;
-  const t0 = T[from];
-  if (n === 1) {
-    if (t0 === TK_STRING || t0 === TK_NUMBER || t0 === TK_HEXLIT) return true;
-    const k = kwAt(from, to);
-    return k === KW.NULL || k === KW.TRUE || k === KW.FALSE;
-  }
-  if (n === 2) {
-    const t1 = T[from + 1];
-    if (t0 === TK_PUNCT && t1 === TK_NUMBER) {
-      const c = sql.charCodeAt(S[from]!);
-      return c === 45 || c === 43;
-    }
-    // character set introducer: _utf8mb4'…', _binary 0x…
-    if (t0 === TK_WORD && sql.charCodeAt(S[from]!) === 95 && (t1 === TK_STRING || t1 === TK_HEXLIT)) return true;
-  }
-  return false;
-}
-
-/**
- * Parse the assignment list of `SET …` (tokens [from, to) after the SET keyword).
- * Returns false when the statement is not a form we understand (→ kind 'other').
- */
-function parseSet(d: Draft, setIndex: number, from: number, to: number): boolean {
-  let i = from;
-  if (i >= to) return false;
-  const k0 = kwAt(i, to);
-  if (k0 === KW.PASSWORD || k0 === KW.ROLE || k0 === KW.DEFAULT || k0 === KW.RESOURCE) return false;
-
-  let txScope: 'next' | 'session' | 'global' | undefined;
-  if (k0 === KW.TRANSACTION) txScope = 'next';
-  else if (kwAt(i + 1, to) === KW.TRANSACTION) {
-    if (k0 === KW.GLOBAL) txScope = 'global';
-    else if (k0 === KW.SESSION || k0 === KW.LOCAL) txScope = 'session';
-  }
-  if (txScope !== undefined) {
-    d.assignments = [{ type: 'transaction', scope: txScope, sql: sql.slice(S[setIndex]!, E[to - 1]!) }];
-    return true;
-  }
-
-  const out: SetAssignment[] = [];
-  let scope: 'session' | 'global' = 'session';
-  for (;;) {
-    let k = kwAt(i, to);
-    if (k === KW.GLOBAL || k === KW.PERSIST || k === KW.PERSIST_ONLY) {
-      scope = 'global';
-      k = kwAt(++i, to);
-    } else if (k === KW.SESSION || k === KW.LOCAL) {
-      scope = 'session';
-      k = kwAt(++i, to);
-    }
-    if (i >= to) return false;
-    const t = T[i];
-
-    if (k === KW.NAMES && !isAssignOp(i + 1, to)) {
-      i++;
-      let charset: string | undefined;
-      if (kwAt(i, to) === KW.DEFAULT) charset = 'default';
-      else charset = nameAt(i, to)?.toLowerCase();
-      if (charset === undefined) return false;
-      i++;
-      let collation: string | undefined;
-      if (kwAt(i, to) === KW.COLLATE) {
-        i++;
-        collation = kwAt(i, to) === KW.DEFAULT ? 'default' : nameAt(i, to)?.toLowerCase();
-        if (collation === undefined) return false;
-        i++;
-      }
-      out.push({ type: 'names', charset, collation });
-    } else if (
-      ((k === KW.CHARACTER && kwAt(i + 1, to) === KW.SET) || k === KW.CHARSET) &&
-      !isAssignOp(i + 1, to)
-    ) {
-      i += k === KW.CHARSET ? 1 : 2;
-      const charset = kwAt(i, to) === KW.DEFAULT ? 'default' : nameAt(i, to)?.toLowerCase();
-      if (charset === undefined) return false;
-      i++;
-      out.push({ type: 'character-set', charset });
-    } else {
-      let type: 'session' | 'global' | 'user';
-      let name: string;
-      if (t === TK_USERVAR) {
-        type = 'user';
-        const c1 = sql.charCodeAt(S[i]! + 1);
-        if (c1 === 39 || c1 === 34 || c1 === 96) name = unquoteRange(S[i]! + 1, E[i]!).toLowerCase();
-        else name = sql.slice(S[i]! + 1, E[i]!).toLowerCase();
-        i++;
-      } else if (t === TK_SYSVAR) {
-        const [sc, nm] = splitSysvar(i);
-        type = sc === 'global' || sc === 'persist' || sc === 'persist_only' ? 'global' : 'session';
-        name = nm;
-        i++;
-      } else if (t === TK_WORD || t === TK_QIDENT) {
-        type = scope;
-        name = (t === TK_WORD ? sql.slice(S[i]!, E[i]!) : unquote(i)).toLowerCase();
-        i++;
-        // component / structured variables: validate_password.length
-        while (punctAt(i, to, 46) && i + 1 < to && (T[i + 1] === TK_WORD || T[i + 1] === TK_QIDENT)) {
-          name += '.' + (T[i + 1] === TK_WORD ? sql.slice(S[i + 1]!, E[i + 1]!) : unquote(i + 1)).toLowerCase();
-          i += 2;
-        }
-      } else return false;
-      if (name.length === 0 || !isAssignOp(i, to)) return false;
-      i++;
-      const end = valueEnd(i, to);
-      if (end === i) return false;
-      const valueSql = sql.slice(S[i]!, E[end - 1]!);
-      scanFlags(d, i, end);
-      if (type === 'user') {
-        const literal = isLiteral(i, end);
-        if (!literal) d.assignsUserVariables = true;
-        out.push({ type, name, valueSql, literal });
-      } else {
-        out.push({ type, name, valueSql });
-      }
-      i = end;
-    }
-    if (i >= to) break;
-    if (!punctAt(i, to, 44)) return false;
-    i++;
-  }
-  d.assignments = out;
-  return true;
-}
+import { draft, type Draft } from './classification.js';
+import { stripMycat } from './hints.js';
+import { KW, keywordText } from './keywords.js';
+import { lex } from './lexer.js';
+import { clearParserCache, loadParser, parserFallbackStats, parserKind, type ParserFallbackStats } from './parser-fallback.js';
+import { parseSet } from './set-statement.js';
+import { scanFlags } from './statement-flags.js';
+import { TK_PUNCT, TK_QIDENT, TK_SEMI, TK_WORD } from './tokens.js';
+import { bindTokens, E, K, kwAt, punctAt, S, skipParens, sql, T, unquote } from './token-view.js';
+import type { Classification, StatementKind } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Statement kinds
@@ -773,44 +273,25 @@ function classifyRange(from: number, to: number, key: string): Draft {
 // Entry point
 // ---------------------------------------------------------------------------------------------
 
-function stripMycat(src: string, strip: readonly number[]): string {
-  let out = '';
-  let pos = 0;
-  for (let k = 0; k < strip.length; k += 2) {
-    out += src.slice(pos, strip[k]) + ' ';
-    pos = strip[k + 1]!;
-  }
-  out += src.slice(pos);
-  return out.trim();
+/** Load the parser now (e.g. at start-up) so the first fallback does not pay for it. */
+export function warmClassifier(): boolean {
+  return loadParser();
 }
 
-const SPACE = Buffer.from(' ');
+let statsClassified = 0;
 
-/**
- * The client's statement bytes with the Mycat hint comments cut out (each replaced by a space,
- * the ends trimmed of ASCII blanks), the rest byte for byte as sent. `forwardSql` re-encodes
- * the decoded text as UTF-8, which would corrupt a latin1 / GBK client's non-ASCII bytes.
- * Undefined when a hint's bytes cannot be found as UTF-8 in `raw` (a non-ASCII hint sent in
- * another charset); the caller then falls back to `forwardSql`.
- */
-export function stripMycatBytes(raw: Buffer, sql: string, ranges: readonly number[]): Buffer | undefined {
-  const parts: Buffer[] = [];
-  let pos = 0;
-  for (let k = 0; k < ranges.length; k += 2) {
-    const hint = Buffer.from(sql.slice(ranges[k], ranges[k + 1]), 'utf8');
-    const at = raw.indexOf(hint, pos);
-    if (at < 0) return undefined;
-    parts.push(raw.subarray(pos, at), SPACE);
-    pos = at + hint.length;
-  }
-  parts.push(raw.subarray(pos));
-  const out = Buffer.concat(parts);
-  let start = 0;
-  let end = out.length;
-  const blank = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
-  while (start < end && blank(out[start]!)) start++;
-  while (end > start && blank(out[end - 1]!)) end--;
-  return out.subarray(start, end);
+export interface ClassifyCacheStats extends ParserFallbackStats {
+  /** classify() calls. */
+  readonly classified: number;
+}
+
+export function classifyCacheStats(): ClassifyCacheStats {
+  return { classified: statsClassified, ...parserFallbackStats() };
+}
+
+/** For tests. */
+export function resetClassifyCache(): void {
+  clearParserCache();
 }
 
 const FLAG_KEYS = [
@@ -837,7 +318,7 @@ const STORED_PROGRAM =
  */
 export function classify(text: string): Classification {
   const lx = lex(text);
-  bind(lx);
+  bindTokens(lx);
   statsClassified++;
   const n = lx.n;
   let d: Draft;

@@ -9,7 +9,9 @@
  * Pure: a string in, a string out (the lexer's tokens tell calls apart from strings, comments
  * and `db.connection_id()` UDFs).
  */
-import { KW, lex, TK_NUMBER, TK_PUNCT, TK_QIDENT, TK_SEMI, TK_STRING, TK_WORD } from './lexer.js';
+import { KW } from './keywords.js';
+import { lex } from './lexer.js';
+import { TK_NUMBER, TK_PUNCT, TK_QIDENT, TK_SEMI, TK_STRING, TK_WORD } from './tokens.js';
 import type { Classification } from './types.js';
 
 /**

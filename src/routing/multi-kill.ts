@@ -7,7 +7,8 @@
  *
  * Pure: the lexer's tokens find statement boundaries (strings and comments cannot fool it).
  */
-import { lex, TK_NUMBER, TK_SEMI, TK_WORD } from './lexer.js';
+import { lex } from './lexer.js';
+import { TK_NUMBER, TK_SEMI, TK_WORD } from './tokens.js';
 
 export interface MultiStatementKills {
   /** The KILLs, in text order. */

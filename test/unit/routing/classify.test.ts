@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { classify, classifyCacheStats, resetClassifyCache, warmClassifier } from '../../../src/routing/classify.js';
-import { lex, TK_SEMI } from '../../../src/routing/lexer.js';
+import { lex } from '../../../src/routing/lexer.js';
+import { TK_SEMI } from '../../../src/routing/tokens.js';
 import { Lru } from '../../../src/routing/lru.js';
 import type { Classification, StatementKind } from '../../../src/routing/types.js';
 import { classifyCases } from './classify.cases.js';
@@ -270,7 +271,7 @@ test('Lru: behaves like a reference model (random operations)', () => {
 });
 
 test('stripMycatBytes: cuts the hint out of the client bytes, leaves every other byte as sent', async () => {
-  const { stripMycatBytes } = await import('../../../src/routing/classify.js');
+  const { stripMycatBytes } = await import('../../../src/routing/hints.js');
   // latin1 bytes: "/*!mycat:db_type=master*/ SELECT 'café'" with é = 0xE9 (not UTF-8)
   const raw = Buffer.concat([Buffer.from("/*!mycat:db_type=master*/ SELECT 'caf"), Buffer.from([0xe9]), Buffer.from("'")]);
   const sql = raw.toString('utf8');
