@@ -100,6 +100,11 @@ export function describeConfig(c: SluiceConfig): ConfigBehaviour {
   if (!f.enabled && dh.writeHosts.length >= 2) {
     warnings.push('dataHost.failover.enabled is false with several writeHosts: the standby writeHosts only serve reads, a dead writeHost is not replaced');
   }
+  if (f.enabled && dh.writeHosts.length < 2) {
+    warnings.push(
+      'dataHost.failover.enabled is true with one writeHost: there is nothing to fail over to; add a standby to writeHosts (or ADD MASTER on the admin port)',
+    );
+  }
   if (f.enabled && dh.writeHosts.length >= 2 && !f.promote) {
     warnings.push(
       'dataHost.failover.promote is false: a standby that runs read_only=ON (as replicas should) is never chosen, so a failover is refused until somebody turns read_only off on it',

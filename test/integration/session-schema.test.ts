@@ -116,11 +116,11 @@ test('with the writeHost offline a readHost checks the login’s database', asyn
 });
 
 describe('the proxy’s own checks do not move the read selector', () => {
-  async function shortConnections(database: string | undefined): Promise<Record<number, number>> {
-    const p = await startProxy();
+  async function shortConnections(database: string | undefined, dataHost: Record<string, unknown> = {}, n = 12): Promise<Record<number, number>> {
+    const p = await startProxy({ dataHost });
     const counts: Record<number, number> = {};
     try {
-      for (let i = 0; i < 12; i++) {
+      for (let i = 0; i < n; i++) {
         const c = await p.connect({ database });
         const id = await serverId(c);
         counts[id] = (counts[id] ?? 0) + 1;
@@ -139,4 +139,20 @@ describe('the proxy’s own checks do not move the read selector', () => {
   test('the same without a database', async () => {
     assert.deepEqual(await shortConnections(undefined), { 2: 6, 3: 6 });
   });
+
+  for (const database of ['sluice_test', undefined]) {
+    const what = database ? 'with a database' : 'without one';
+    test(`least-conn: short connections ${what} alternate over the replicas (ties go round-robin)`, async () => {
+      assert.deepEqual(await shortConnections(database, { loadBalance: 'least-conn' }), { 2: 6, 3: 6 });
+    });
+
+    test(`weights 3:1: short connections ${what} follow them`, async () => {
+      const sb = await getSandbox();
+      const readHosts = [
+        { host: sb.replicas[0]!.host, port: sb.replicas[0]!.port, weight: 3 },
+        { host: sb.replicas[1]!.host, port: sb.replicas[1]!.port, weight: 1 },
+      ];
+      assert.deepEqual(await shortConnections(database, { readHosts }, 16), { 2: 12, 3: 4 });
+    });
+  }
 });

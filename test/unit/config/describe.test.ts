@@ -20,6 +20,13 @@ function config(extra: { dataHost?: Record<string, unknown>; top?: Record<string
   });
 }
 
+test('balance 0 is described without a load balancer; the consistency mode is described', () => {
+  const text = describeConfig(config({ dataHost: { balance: 0 } })).lines.join('\n');
+  assert.match(text, /reads: balance 0: every read goes to the writeHost \(no splitting\); /);
+  assert.doesNotMatch(text, /spread by/);
+  assert.match(describeConfig(config()).lines.join('\n'), /a session's reads see its own writes \(consistency: session, by GTID\) \(waiting at most 2000 ms/);
+});
+
 test('a sound configuration: its behaviour in words, no warnings', () => {
   const { lines, warnings } = describeConfig(config());
   assert.deepEqual(warnings, []);
@@ -69,6 +76,16 @@ const cases: { name: string; extra: Parameters<typeof config>[0]; warning: RegEx
     name: 'admin port on all interfaces with a plain password',
     extra: { top: { admin: { host: '0.0.0.0', port: 9066, user: 'admin', password: 'secret' } } },
     warning: /admin port listens on 0\.0\.0\.0 with a plain-text password/,
+  },
+  {
+    name: 'failover on with one writeHost',
+    extra: { dataHost: { writeHosts: [{ host: 'db1', port: 3306 }], failover: { enabled: true, dnindexFile: '/tmp/dnindex' } } },
+    warning: /failover.enabled is true with one writeHost: there is nothing to fail over to/,
+  },
+  {
+    name: 'readYourWritesMs (deprecated)',
+    extra: { top: { session: { readYourWritesMs: 500 } } },
+    warning: /session.readYourWritesMs is deprecated/,
   },
   {
     name: 'the default admin password',
