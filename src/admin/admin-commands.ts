@@ -1,3 +1,5 @@
+import { NUMBERING_HELP } from './backend-numbers.js';
+
 /**
  * The admin port's grammar (Atlas and Mycat shapes, case-insensitive, one statement per query).
  * `parseAdminCommand` is pure: it turns the text of a COM_QUERY into a command value; the admin
@@ -41,12 +43,13 @@ export type AdminCommandKind = AdminCommand['kind'];
 export const ADMIN_HELP: readonly (readonly [string, string])[] = [
   ['SELECT * FROM help', 'shows this help'],
   ['SELECT VERSION', 'display the version of Sluice'],
-  ['SELECT * FROM backends', 'lists the backends and their state'],
-  ['SET OFFLINE $backend_id [FORCE]', 'take a backend out of routing ($backend_id is backend_ndx); running statements and transactions finish; FORCE cuts every connection to it'],
-  ['SET ONLINE $backend_id', 'put an offline backend back (state unknown until the next heartbeat)'],
+  ['SELECT * FROM backends', 'lists the backends and their state; backend_ndx is the number SET OFFLINE/ONLINE and REMOVE BACKEND take, switch_datasource the argument SWITCH @@DATASOURCE takes'],
+  ['backend numbers', NUMBERING_HELP],
+  ['SET OFFLINE $backend_ndx [FORCE]', 'take a backend out of routing ($backend_ndx from SELECT * FROM backends, 1-based); running statements and transactions finish; FORCE cuts every connection to it'],
+  ['SET ONLINE $backend_ndx', 'put an offline backend back ($backend_ndx from SELECT * FROM backends; state unknown until the next heartbeat)'],
   ['ADD MASTER $backend', 'example: "add master 127.0.0.1:3306": adds a standby writeHost (after the others), live'],
   ['ADD SLAVE $backend', 'example: "add slave 127.0.0.1:3306@2": adds a readHost (optional @weight), live; it serves reads once seen replicating'],
-  ['REMOVE BACKEND $backend_id', 'example: "remove backend 1": removes a backend, live (running statements finish)'],
+  ['REMOVE BACKEND $backend_ndx', 'example: "remove backend 3": removes backend_ndx 3 of SELECT * FROM backends, live (running statements finish)'],
   ['SELECT * FROM clients', 'lists the configured client addresses (empty = all allowed)'],
   ['ADD CLIENT $client', 'example: "add client 192.168.1.2" (IP or CIDR; checked from the next connection)'],
   ['REMOVE CLIENT $client', 'example: "remove client 192.168.1.2" (checked from the next connection)'],
@@ -54,9 +57,9 @@ export const ADMIN_HELP: readonly (readonly [string, string])[] = [
   ['ADD PWD $pwd', 'example: "add pwd user:raw_password" (stored as its *HEX hash; may log in at once)'],
   ['REMOVE PWD $pwd', 'example: "remove pwd user" (new logins refused at once)'],
   ['SAVE CONFIG', 'write the configuration (with the changes above) to the config file, atomically'],
-  ['SHOW @@DATASOURCE', 'backends with their pool use'],
+  ['SHOW @@DATASOURCE', 'backends with their pool use; INDEX is the 0-based index within the role (SWITCH @@DATASOURCE NAME:INDEX for a W row), BACKEND_NDX the number of SELECT * FROM backends'],
   ['SHOW @@HEARTBEAT', 'heartbeat and replication state of every backend'],
-  ['SWITCH @@DATASOURCE $dataHost:$index', 'make writeHost $index (0-based) the active writeHost'],
+  ['SWITCH @@DATASOURCE $dataHost:$index', 'make writeHost $index the active writeHost ($index is 0-based among writeHosts: INDEX of SHOW @@DATASOURCE, not backend_ndx; e.g. dh1:1 is the second writeHost)'],
   ['RELOAD @@CONFIG', 're-read and validate the config file and apply it: backends, accounts, whitelist, limits live; the rest at restart (listed)'],
   ['SHOW @@CONNECTION', 'client sessions'],
   ['KILL @@CONNECTION $id[,$id...]', 'close client sessions'],

@@ -30,6 +30,7 @@ import { ClientChannel } from '../frontend/client-channel.js';
 import { listenOn } from '../frontend/listen.js';
 import { AuthFailed, authenticate } from '../frontend/authenticate.js';
 import { parseAdminCommand, type AdminCommand } from './admin-commands.js';
+import { hostByNdx } from './backend-numbers.js';
 import {
   backendSocketsTable,
   backendsTable,
@@ -255,8 +256,8 @@ export class AdminServer {
         return table(backendsTable(cluster.view, this.stats));
       case 'set-offline':
       case 'set-online': {
-        const h = cluster.view.hosts[cmd.ndx - 1];
-        if (!h) return refused(`backend id ${cmd.ndx} does not exist (backend_ndx is 1-${cluster.view.hosts.length})`);
+        const h = hostByNdx(cluster.view, cmd.ndx);
+        if (!h) return refused(`backend id ${cmd.ndx} does not exist (backend_ndx is 1-${cluster.view.hosts.length}, see SELECT * FROM backends)`);
         if (cmd.kind === 'set-online') {
           if (h.status !== 'offline') return refused(`backend ${cmd.ndx} (${hostAddress(h)}) is not offline (state ${h.status})`);
           cluster.dispatch({ type: 'set-online', hostId: h.id });
@@ -366,7 +367,9 @@ export class AdminServer {
     if (name !== view.dataHost) return refused(`unknown dataHost "${name}" (this proxy serves "${view.dataHost}")`);
     const target = view.hosts.find((h) => h.role === 'write' && h.index === index);
     const writeCount = view.hosts.filter((h) => h.role === 'write').length;
-    if (!target) return refused(`dataHost ${name} has no writeHost ${index} (writeHosts are 0-${writeCount - 1})`);
+    if (!target) {
+      return refused(`dataHost ${name} has no writeHost ${index} (writeHosts are 0-${writeCount - 1}: the INDEX of SHOW @@DATASOURCE, not backend_ndx)`);
+    }
     if (index === view.writerIndex) return refused(`writeHost ${index} (${hostAddress(target)}) is already the active writeHost`);
     if (target.readOnly === true && !this.deps.config().dataHost.failover.promote) {
       return refused(
@@ -408,8 +411,8 @@ export class AdminServer {
 
   private removeBackend(ndx: number): AdminReply {
     const { cluster } = this.deps;
-    const h = cluster.view.hosts[ndx - 1];
-    if (!h) return refused(`invalid backend_id ${ndx} (backend_ndx is 1-${cluster.view.hosts.length})`);
+    const h = hostByNdx(cluster.view, ndx);
+    if (!h) return refused(`invalid backend_id ${ndx} (backend_ndx is 1-${cluster.view.hosts.length}, see SELECT * FROM backends)`);
     if (h.role === 'write' && h.index === cluster.view.writerIndex) {
       return refused(`backend ${ndx} (${hostAddress(h)}) is the active writeHost: SWITCH @@DATASOURCE to another writeHost first`);
     }

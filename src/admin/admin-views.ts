@@ -10,6 +10,7 @@ import type { SluiceConfig } from '../config/types.js';
 import { nativePasswordHash } from '../protocol/auth.js';
 import { COLLATIONS } from '../protocol/collations.js';
 import { ADMIN_HELP } from './admin-commands.js';
+import { backendNdx, roleName, switchDatasourceArg } from './backend-numbers.js';
 
 export type Cell = string | number | null;
 
@@ -88,10 +89,6 @@ function atlasType(view: ClusterView, h: HostView): 'rw' | 'ro' {
   return h.role === 'write' && h.index === view.writerIndex ? 'rw' : 'ro';
 }
 
-function roleName(h: HostView): string {
-  return `${h.role === 'write' ? 'writeHost' : 'readHost'}[${h.index}]`;
-}
-
 function yesNo(v: boolean | undefined): string | null {
   return v === undefined ? null : v ? 'yes' : 'no';
 }
@@ -108,9 +105,13 @@ export const BACKENDS_COLUMNS: readonly AdminColumn[] = [
   num('lag'),
   num('connections'),
   str('last_error'),
+  // Added after Atlas's and the earlier Sluice columns so tools reading by position keep working:
+  // the argument SWITCH @@DATASOURCE takes for this writeHost (null for readHosts), so the two
+  // numberings are side by side in one output.
+  str('switch_datasource'),
 ];
 
-/** `SELECT * FROM backends` (all hosts, or only those whose 1-based ndx is in `only`). */
+/** `SELECT * FROM backends` (all hosts, or only those whose backend_ndx is in `only`). */
 export function backendsTable(
   view: ClusterView,
   stats: (hostId: string) => HostPoolStats | undefined,
@@ -118,7 +119,7 @@ export function backendsTable(
 ): AdminTable {
   const rows: Cell[][] = [];
   view.hosts.forEach((h, i) => {
-    const ndx = i + 1;
+    const ndx = backendNdx(i);
     if (only && !only.includes(ndx)) return;
     const s = stats(h.id);
     rows.push([
@@ -133,6 +134,7 @@ export function backendsTable(
       h.replication?.lagSeconds ?? null,
       s ? s.borrowed + s.idle : null,
       h.lastError ?? null,
+      switchDatasourceArg(view, h),
     ]);
   });
   return { columns: BACKENDS_COLUMNS, rows };
@@ -163,8 +165,14 @@ export function datasourceTable(
   poolMax: number,
 ): AdminTable {
   return {
-    columns: [str('NAME'), num('INDEX'), str('HOST'), num('PORT'), str('W/R'), str('STATUS'), str('ACTIVE_WRITER'), num('ACTIVE'), num('IDLE'), num('WAITING'), num('SIZE'), num('WEIGHT')],
-    rows: view.hosts.map((h) => {
+    // INDEX is Mycat's per-role index (SWITCH @@DATASOURCE NAME:INDEX for a W row); BACKEND_NDX,
+    // added last, is the number of the same host in SELECT * FROM backends (SET ONLINE/OFFLINE,
+    // REMOVE BACKEND), so an operator never has to translate between the two.
+    columns: [
+      str('NAME'), num('INDEX'), str('HOST'), num('PORT'), str('W/R'), str('STATUS'), str('ACTIVE_WRITER'),
+      num('ACTIVE'), num('IDLE'), num('WAITING'), num('SIZE'), num('WEIGHT'), num('BACKEND_NDX'),
+    ],
+    rows: view.hosts.map((h, i) => {
       const s = stats(h.id);
       return [
         view.dataHost,
@@ -179,6 +187,7 @@ export function datasourceTable(
         s?.waiting ?? 0,
         poolMax,
         h.weight,
+        backendNdx(i),
       ];
     }),
   };

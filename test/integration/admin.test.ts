@@ -66,6 +66,15 @@ describe('admin port', () => {
     const help = await rows('SELECT * FROM help');
     assert.deepEqual(Object.keys(help[0]!), ['command', 'description']);
     assert.ok(help.some((r) => r.command === 'SELECT * FROM backends'));
+    // Which number each command takes is spelled out: backend_ndx for SET/REMOVE, the writeHost
+    // index for SWITCH @@DATASOURCE.
+    const numbers = String(help.find((r) => r.command === 'backend numbers')?.description);
+    assert.match(numbers, /backend_ndx .*SET OFFLINE n, SET ONLINE n and REMOVE BACKEND n/);
+    assert.match(numbers, /SWITCH @@DATASOURCE dataHost:i takes the writeHost index i/);
+    const desc = (prefix: string): string => String(help.find((r) => String(r.command).startsWith(prefix))?.description);
+    assert.match(desc('SET OFFLINE $backend_ndx'), /SELECT \* FROM backends/);
+    assert.match(desc('SWITCH @@DATASOURCE'), /not backend_ndx/);
+    assert.match(desc('SHOW @@DATASOURCE'), /BACKEND_NDX/);
     const [v] = await rows('select version');
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     assert.equal(v!.version, pkg.version);
@@ -75,17 +84,36 @@ describe('admin port', () => {
     const sb = proxy.sandbox;
     const b = await rows('SELECT * FROM backends');
     assert.deepEqual(Object.keys(b[0]!).slice(0, 4), ['backend_ndx', 'address', 'state', 'type']);
-    assert.deepEqual(Object.keys(b[0]!).slice(4), ['weight', 'role', 'readable', 'read_only', 'lag', 'connections', 'last_error']);
+    assert.deepEqual(Object.keys(b[0]!).slice(4), ['weight', 'role', 'readable', 'read_only', 'lag', 'connections', 'last_error', 'switch_datasource']);
     assert.deepEqual(
-      b.map((r) => [r.backend_ndx, r.address, r.type, r.role]),
+      b.map((r) => [r.backend_ndx, r.address, r.type, r.role, r.switch_datasource]),
       [
-        [1, `${sb.primary.host}:${sb.primary.port}`, 'rw', 'writeHost[0]'],
-        [2, `${sb.replicas[0]!.host}:${sb.replicas[0]!.port}`, 'ro', 'writeHost[1]'],
-        [3, `${sb.replicas[1]!.host}:${sb.replicas[1]!.port}`, 'ro', 'readHost[0]'],
+        [1, `${sb.primary.host}:${sb.primary.port}`, 'rw', 'writeHost[0]', 'dh1:0'],
+        [2, `${sb.replicas[0]!.host}:${sb.replicas[0]!.port}`, 'ro', 'writeHost[1]', 'dh1:1'],
+        [3, `${sb.replicas[1]!.host}:${sb.replicas[1]!.port}`, 'ro', 'readHost[0]', null],
       ],
     );
     assert.ok(b.every((r) => r.state === 'up'), JSON.stringify(b));
     assert.equal(b[1]!.read_only, 'yes');
+  });
+
+  test('SHOW @@DATASOURCE names the same hosts with the same backend_ndx as SELECT * FROM backends', async () => {
+    const backends = await rows('SELECT * FROM backends');
+    const ds = await rows('SHOW @@DATASOURCE');
+    assert.equal(Object.keys(ds[0]!).at(-1), 'BACKEND_NDX', 'added after the Mycat columns');
+    assert.deepEqual(
+      ds.map((r) => [r.BACKEND_NDX, `${String(r.HOST)}:${String(r.PORT)}`, r['W/R'], r.INDEX]),
+      [
+        [1, backends[0]!.address, 'W', 0],
+        [2, backends[1]!.address, 'W', 1],
+        [3, backends[2]!.address, 'R', 0],
+      ],
+    );
+    // A W row's NAME:INDEX is the switch_datasource of the same backend_ndx.
+    for (const r of ds.filter((x) => x['W/R'] === 'W')) {
+      const b = backends.find((x) => x.backend_ndx === r.BACKEND_NDX)!;
+      assert.equal(b.switch_datasource, `${String(r.NAME)}:${String(r.INDEX)}`);
+    }
   });
 
   test('SET OFFLINE takes a readHost out of reads, SET ONLINE brings it back', async () => {
@@ -143,7 +171,7 @@ describe('admin port', () => {
     assert.equal(e.errno, 1105);
     assert.match(e.message, /read-only.*promote is off/);
     assert.equal(proxy.sluice.cluster.view.writerIndex, 0);
-    assert.match((await adminError('SWITCH @@DATASOURCE dh1:7')).message, /no writeHost 7/);
+    assert.match((await adminError('SWITCH @@DATASOURCE dh1:7')).message, /no writeHost 7 .*not backend_ndx/);
     assert.match((await adminError('SWITCH @@DATASOURCE other:1')).message, /unknown dataHost/);
   });
 

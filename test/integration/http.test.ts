@@ -1,18 +1,22 @@
 /**
  * The HTTP operations endpoint (`http:` in the config): /health for HAProxy httpchk (write and
- * read roles), /metrics in Prometheus text, /status.json, the status page's HTML, bad requests.
+ * read roles), /metrics in Prometheus text, /status.json (with the admin port's numbers), the
+ * status page's HTML, bad requests.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import mysql from 'mysql2/promise';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { waitFor } from '../helpers/sandbox.js';
 
 let proxy: TestProxy;
 let base: string;
 
+const ADMIN = { host: '127.0.0.1', port: 0, user: 'admin', password: 'http-test' };
+
 before(async () => {
-  proxy = await startProxy({ http: { host: '127.0.0.1', port: 0 } });
+  proxy = await startProxy({ http: { host: '127.0.0.1', port: 0 }, admin: ADMIN });
   const a = proxy.sluice.httpAddress;
   assert.ok(a, 'httpAddress is set when config.http is');
   base = `http://127.0.0.1:${a.port}`;
@@ -168,6 +172,62 @@ describe('GET /status.json and /', () => {
     assert.ok(s.backends.slice(1).every((b) => b.role === 'readHost'));
     assert.equal(s.writer, s.backends[0]!.id);
     assert.ok(Array.isArray(s.transitions));
+  });
+
+  test('status.json numbers backends like the admin port, and counts statements per backend', async () => {
+    const conn = await proxy.connect();
+    try {
+      for (let i = 0; i < 5; i++) await conn.query('SELECT 1');
+    } finally {
+      await conn.end();
+    }
+    const admin = await mysql.createConnection({ host: '127.0.0.1', port: proxy.sluice.adminAddress!.port, user: ADMIN.user, password: ADMIN.password });
+    let backends: Record<string, unknown>[];
+    let datasource: Record<string, unknown>[];
+    try {
+      backends = (await admin.query('SELECT * FROM backends'))[0] as Record<string, unknown>[];
+      datasource = (await admin.query('SHOW @@DATASOURCE'))[0] as Record<string, unknown>[];
+    } finally {
+      await admin.end();
+    }
+    const s = JSON.parse((await get(`${base}/status.json`)).text) as {
+      startedAt: string;
+      uptimeSeconds: number;
+      statements: { total: number; writer: number; reader: number; perSecondSinceStart: number };
+      consistency: { none: number; waited: number; fallback: number };
+      backends: { backendNdx: number; id: string; role: string; index: number; switchDatasource: string | null; statements: number | null }[];
+    };
+    // backend_ndx, address, role[index] and the SWITCH argument: the same as SELECT * FROM backends.
+    assert.deepEqual(
+      s.backends.map((b) => [b.backendNdx, b.id, `${b.role}[${b.index}]`, b.switchDatasource]),
+      backends.map((r) => [r.backend_ndx, r.address, r.role, r.switch_datasource]),
+    );
+    // And SHOW @@DATASOURCE's INDEX / BACKEND_NDX pair.
+    assert.deepEqual(
+      s.backends.map((b) => [b.backendNdx, b.index]),
+      datasource.map((r) => [r.BACKEND_NDX, r.INDEX]),
+    );
+    assert.equal(s.backends[0]!.switchDatasource, 'dh1:0');
+    assert.ok(s.backends.filter((b) => b.role === 'readHost').every((b) => b.switchDatasource === null));
+    // The per-backend counts are sluice_backend_statements_total: with nothing retried they add
+    // up to the statements routed.
+    const perBackend = s.backends.reduce((n, b) => n + (b.statements ?? 0), 0);
+    assert.ok(s.backends.every((b) => typeof b.statements === 'number'), JSON.stringify(s.backends));
+    assert.equal(perBackend, s.statements.writer + s.statements.reader);
+    const metrics = (await get(`${base}/metrics`)).text;
+    for (const b of s.backends) {
+      const m = new RegExp(`^sluice_backend_statements_total\\{host="${b.id.replace(/\./g, '\\.')}",role="(?:write|read)"\\} (\\d+)$`, 'm').exec(metrics);
+      assert.ok(m, b.id);
+      assert.ok(Number(m[1]) >= b.statements!, `${b.id}: metrics ${m[1]} vs status ${b.statements}`);
+    }
+    // A rate from the first sample: total over uptime.
+    assert.ok(s.statements.total >= 5);
+    assert.ok(s.uptimeSeconds > 0);
+    assert.ok(s.statements.perSecondSinceStart > 0);
+    assert.ok(Math.abs(s.statements.perSecondSinceStart - s.statements.total / s.uptimeSeconds) < 0.01 + s.statements.perSecondSinceStart * 0.01);
+    assert.ok(Date.parse(s.startedAt) <= Date.now());
+    assert.deepEqual(Object.keys(s.consistency), ['none', 'waited', 'fallback']);
+    assert.ok(Object.values(s.consistency).every((n) => Number.isInteger(n) && n >= 0));
   });
 
   test('/ is the HTML status page; unknown paths are 404; bad requests do not crash it', async () => {

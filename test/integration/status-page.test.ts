@@ -1,7 +1,9 @@
 /**
  * The status page (`GET /`) in a real browser: Debian's chromium (/usr/bin/chromium, installed
  * by .ci/install-deps) driven by playwright-core. The page's script fetches /status.json and
- * renders one row per backend; a screenshot goes to a temp file (path printed).
+ * renders one row per backend, numbered as the admin port numbers them; a screenshot goes to a
+ * temp file (path printed), or to $SLUICE_STATUS_SCREENSHOT when set (how docs/status-page.png
+ * is made).
  *
  * Without a working Chromium the test is skipped with the reason, except under CI=true where it
  * fails (install-deps should have installed it).
@@ -11,10 +13,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import mysql from 'mysql2/promise';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const ADMIN = { host: '127.0.0.1', port: 0, user: 'admin', password: 'status-page' };
 
 let proxy: TestProxy;
 let browser: BrowserContext | undefined;
@@ -22,7 +26,7 @@ let unavailable: string | false = false;
 const profileDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-chromium-'));
 
 before(async () => {
-  proxy = await startProxy({ http: { host: '127.0.0.1', port: 0 } });
+  proxy = await startProxy({ http: { host: '127.0.0.1', port: 0 }, admin: ADMIN });
   if (!existsSync(CHROMIUM)) {
     unavailable = `${CHROMIUM} not found (Debian package chromium)`;
   } else {
@@ -57,28 +61,139 @@ after(async () => {
   rmSync(profileDir, { recursive: true, force: true });
 });
 
-test('the status page renders one row per backend with its address', async (t) => {
+async function adminRows(sql: string): Promise<Record<string, unknown>[]> {
+  const admin = await mysql.createConnection({ host: '127.0.0.1', port: proxy.sluice.adminAddress!.port, user: ADMIN.user, password: ADMIN.password });
+  try {
+    return (await admin.query(sql))[0] as Record<string, unknown>[];
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Cell texts of a table's body rows. String expressions: the test tsconfig has no DOM types. */
+function tableText(page: Page, id: string): Promise<string[][]> {
+  return page.evaluate(`[...document.querySelectorAll('#${id} tbody tr')].map((tr) => [...tr.cells].map((td) => td.textContent))`) as Promise<string[][]>;
+}
+
+async function openPage(): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser!.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`http://127.0.0.1:${proxy.sluice.httpAddress!.port}/`);
+  await page.waitForFunction(`document.querySelectorAll('#backends tbody tr').length === ${proxy.sandbox.replicas.length + 1}`, undefined, { timeout: 10_000 });
+  return { page, errors };
+}
+
+test('first load: statements per second at once, admin numbers, read split, no transitions yet', async (t) => {
   if (unavailable || !browser) {
     t.skip(unavailable || 'no browser');
     return;
   }
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`http://127.0.0.1:${proxy.sluice.httpAddress!.port}/`);
+  // Traffic before the page opens: the first load has something to average.
+  const app = await proxy.connect();
+  try {
+    for (let i = 0; i < 10; i++) await app.query('SELECT 1');
+  } finally {
+    await app.end();
+  }
+  const status = (await (await fetch(`http://127.0.0.1:${proxy.sluice.httpAddress!.port}/status.json`)).json()) as { transitions: unknown[] };
+  const { page, errors } = await openPage();
   const sb = proxy.sandbox;
   const expected = [sb.primary, ...sb.replicas].map((h) => `${h.host}:${h.port}`);
-  // String predicates: the test tsconfig has no DOM types.
-  await page.waitForFunction(`document.querySelectorAll('#backends tbody tr').length === ${expected.length}`, undefined, { timeout: 10_000 });
   const rows = await page.locator('#backends tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-host')));
   assert.deepEqual(rows, expected);
-  const writer = await page.textContent('#writer');
-  assert.equal(writer, expected[0]);
-  const firstRole = await page.textContent('#backends tbody tr:first-child td:nth-child(2)');
-  assert.match(firstRole ?? '', /^writeHost/);
-  // QPS appears after the second poll (2 s later).
-  await page.waitForFunction(`document.getElementById('qps').textContent !== '–'`, undefined, { timeout: 10_000 });
-  const shot = path.join(os.tmpdir(), `sluice-status-page-${process.pid}.png`);
+  assert.equal(await page.textContent('#writer'), expected[0]);
+  assert.equal(await page.textContent('#writer-ndx'), 'backend_ndx 1 · writeHost[0]');
+
+  // Statements per second from the first sample (the average since start), not a placeholder.
+  const qps = (await page.textContent('#qps')) ?? '';
+  assert.match(qps, /^\d+(\.\d)?$/, `qps on first load: ${qps}`);
+  assert.ok(Number(qps) > 0, qps);
+  assert.equal(await page.textContent('#qps-basis'), 'average since start');
+
+  // The backends table numbers hosts as SELECT * FROM backends does.
+  const backends = await adminRows('SELECT * FROM backends');
+  const table = await tableText(page, 'backends');
+  assert.deepEqual(
+    table.map((r) => [Number(r[0]), r[1]!.replace(' ★', ''), r[2], r[3]]),
+    backends.map((b) => [b.backend_ndx, b.address, b.role, b.switch_datasource ?? '–']),
+  );
+  const legend = await page.textContent('#backends + .legend');
+  assert.match(legend ?? '', /SET OFFLINE n.*SET ONLINE n.*REMOVE BACKEND n/s);
+  assert.match(legend ?? '', /SWITCH @@DATASOURCE dh:i/);
+
+  // One read-split row per backend with its statements and share; they add up.
+  const split = await tableText(page, 'split');
+  assert.deepEqual(
+    split.map((r) => [Number(r[0]), r[1], r[2]]),
+    backends.map((b) => [b.backend_ndx, b.address, b.role]),
+  );
+  const counts = split.map((r) => Number(r[3]));
+  assert.ok(counts.every((n) => Number.isInteger(n) && n >= 0), JSON.stringify(split));
+  assert.ok(counts.reduce((a, b) => a + b, 0) >= 10, JSON.stringify(split));
+  const shares = split.map((r) => Number(/^([\d.]+) %$/.exec(r[4]!)?.[1]));
+  assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 100) < 0.5, JSON.stringify(split));
+
+  assert.match((await page.textContent('#consistency')) ?? '', /^\d+ \/ \d+ \/ \d+$/);
+
+  // Nothing happened to the backends since start: a sentence, no numbered "none" item.
+  if (status.transitions.length > 0) {
+    // A slow heartbeat already moved something: check the empty state on the same data without it.
+    t.diagnostic(`${status.transitions.length} transition(s) before the page opened; checking the empty state with them left out`);
+    await page.route('**/status.json', async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, json: { ...((await response.json()) as object), transitions: [] } });
+    });
+    await page.waitForFunction(`!document.getElementById('no-transitions').hidden`, undefined, { timeout: 10_000 });
+  }
+  assert.equal(await page.isVisible('#no-transitions'), true);
+  assert.equal(await page.textContent('#no-transitions'), 'no transitions yet');
+  assert.equal(await page.locator('#transitions li').count(), 0);
+  assert.equal(await page.isVisible('#transitions'), false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('after load and a backend change: the read split moves, transitions replace "no transitions yet"', async (t) => {
+  if (unavailable || !browser) {
+    t.skip(unavailable || 'no browser');
+    return;
+  }
+  const { page, errors } = await openPage();
+  const before = (await tableText(page, 'split')).map((r) => Number(r[3]));
+  // Writes and reads (the reads after a write are causal: the consistency counters move).
+  const app = await proxy.connect();
+  try {
+    await app.query('CREATE TABLE IF NOT EXISTS status_page_load (id INT AUTO_INCREMENT PRIMARY KEY, v INT)');
+    for (let i = 0; i < 20; i++) {
+      await app.query('INSERT INTO status_page_load (v) VALUES (?)', [i]);
+      await app.query('SELECT COUNT(*) FROM status_page_load');
+    }
+    const reader = await proxy.connect();
+    try {
+      for (let i = 0; i < 60; i++) await reader.query('SELECT ?', [i]);
+    } finally {
+      await reader.end();
+    }
+  } finally {
+    await app.end();
+  }
+  const [off] = await adminRows('SET OFFLINE 3');
+  assert.equal(off!.state, 'offline');
+  await adminRows('SET ONLINE 3');
+  // The next polls: the change is listed, the split grew, and the rate comes from two samples.
+  await page.waitForFunction(`document.querySelectorAll('#transitions li').length > 0`, undefined, { timeout: 10_000 });
+  assert.equal(await page.isVisible('#no-transitions'), false);
+  assert.match((await page.textContent('#transitions')) ?? '', /offline/);
+  await page.waitForFunction(`/^last \\d+ s$/.test(document.getElementById('qps-basis').textContent)`, undefined, { timeout: 10_000 });
+  assert.match((await page.textContent('#qps')) ?? '', /^\d+(\.\d)?$/);
+  const after = (await tableText(page, 'split')).map((r) => Number(r[3]));
+  assert.ok(after.reduce((a, b) => a + b, 0) >= before.reduce((a, b) => a + b, 0) + 100, `${before} → ${after}`);
+  const consistency = ((await page.textContent('#consistency')) ?? '').split(' / ').map(Number);
+  assert.ok(consistency.reduce((a, b) => a + b, 0) >= 1, `consistent reads counted: ${consistency.join(' / ')}`);
+
+  const shot = process.env['SLUICE_STATUS_SCREENSHOT'] ?? path.join(os.tmpdir(), `sluice-status-page-${process.pid}.png`);
+  await page.setViewportSize({ width: 1100, height: 800 });
   await page.screenshot({ path: shot, fullPage: true });
   assert.ok(statSync(shot).size > 1000);
   process.stdout.write(`# status page screenshot: ${shot}\n`);

@@ -1,7 +1,11 @@
 /**
  * `GET /`: one self-contained HTML page (inline CSS and script, no external resources). The
- * script fetches `/status.json` every 2 s and re-renders; QPS comes from the difference of the
- * statements counter between two fetches.
+ * script fetches `/status.json` every 2 s and re-renders. Statements per second: on the first
+ * load the average since start (status.json's perSecondSinceStart), so the card is never empty;
+ * from then on the difference of the statements counter between two fetches.
+ *
+ * Backends carry the same numbers as the admin port: backend_ndx (SET OFFLINE/ONLINE, REMOVE
+ * BACKEND) and, for writeHosts, the SWITCH @@DATASOURCE argument.
  */
 export const STATUS_PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -17,7 +21,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   .cards { display: flex; gap: 1rem; flex-wrap: wrap; }
   .card { border: 1px solid #8884; border-radius: 6px; padding: .5rem .9rem; min-width: 9rem; }
   .card .v { font-size: 1.3rem; font-weight: 600; }
-  .card .k { color: var(--mute); font-size: .8rem; }
+  .card .k, .card .s { color: var(--mute); font-size: .8rem; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #8883; }
   th { font-size: .8rem; color: var(--mute); font-weight: 600; }
@@ -30,27 +34,46 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   #banner.bad { display: block; background: #cf222e22; color: var(--bad); }
   .mute { color: var(--mute); }
   ol { padding-left: 1.2rem; } li { margin: .15rem 0; }
+  .bar { display: inline-block; height: .7rem; background: #0969da99; border-radius: 2px; vertical-align: middle; }
+  .legend { font-size: .8rem; margin: .4rem 0 0; }
+  code { font-size: .85em; }
+  [hidden] { display: none !important; }
 </style>
 </head>
 <body>
 <h1>Sluice <span id="dh" class="mute"></span></h1>
 <div id="banner"></div>
 <div class="cards">
-  <div class="card"><div class="k">active writeHost</div><div class="v" id="writer">–</div></div>
+  <div class="card"><div class="k">active writeHost</div><div class="v" id="writer">–</div><div class="s" id="writer-ndx"></div></div>
   <div class="card"><div class="k">client connections</div><div class="v" id="clients">–</div></div>
-  <div class="card"><div class="k">statements / s</div><div class="v" id="qps">–</div></div>
+  <div class="card"><div class="k">statements / s</div><div class="v" id="qps">–</div><div class="s" id="qps-basis"></div></div>
   <div class="card"><div class="k">statements (writer / reader)</div><div class="v" id="stmts">–</div></div>
   <div class="card"><div class="k">errors / retries</div><div class="v" id="errs">–</div></div>
   <div class="card"><div class="k">writer switches</div><div class="v" id="failovers">–</div></div>
+  <div class="card" title="reads that had to see the session's earlier writes (session.consistency): served at once by a readHost that had them / waited on the readHost / ran on the writeHost">
+    <div class="k">consistent reads (none / waited / fallback)</div><div class="v" id="consistency">–</div></div>
 </div>
 <h2>Backends</h2>
 <table id="backends">
-  <thead><tr><th>address</th><th>role</th><th>state</th><th>readable</th><th>read_only</th><th>lag (s)</th>
+  <thead><tr><th title="SET OFFLINE n, SET ONLINE n, REMOVE BACKEND n">backend_ndx</th><th>address</th><th>role</th>
+  <th title="SWITCH @@DATASOURCE dataHost:index">switch_datasource</th><th>state</th><th>readable</th><th>read_only</th><th>lag (s)</th>
   <th>borrowed</th><th>idle</th><th>waiting</th><th>last error</th></tr></thead>
   <tbody></tbody>
 </table>
+<p class="legend mute">Admin port numbers: <code>backend_ndx</code> (as in <code>SELECT * FROM backends</code>) is what
+<code>SET OFFLINE n</code>, <code>SET ONLINE n</code> and <code>REMOVE BACKEND n</code> take;
+<code>SWITCH @@DATASOURCE dh:i</code> takes a writeHost's 0-based index, shown as <code>switch_datasource</code>
+(<code>INDEX</code> of <code>SHOW @@DATASOURCE</code>).</p>
+<h2>Statements per backend</h2>
+<table id="split">
+  <thead><tr><th>backend_ndx</th><th>address</th><th>role</th><th>statements</th><th>share</th><th></th></tr></thead>
+  <tbody></tbody>
+</table>
+<p class="legend mute">Every statement sent to each backend since it was added (reads and, on the active writeHost, writes):
+the read split. Prometheus: <code>sluice_backend_statements_total</code>.</p>
 <h2>Recent transitions</h2>
 <ol id="transitions"></ol>
+<p id="no-transitions" class="mute" hidden>no transitions yet</p>
 <p class="mute">Updated <span id="updated">never</span> · <a href="/status.json">status.json</a> · <a href="/metrics">metrics</a> · <a href="/health">health</a></p>
 <script>
 (function () {
@@ -65,6 +88,9 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   function render(s) {
     document.getElementById('dh').textContent = s.dataHost;
     document.getElementById('writer').textContent = s.writer || 'none';
+    var active = s.backends.filter(function (b) { return b.active; })[0];
+    document.getElementById('writer-ndx').textContent = active
+      ? 'backend_ndx ' + active.backendNdx + ' · ' + active.role + '[' + active.index + ']' : '';
     var banner = document.getElementById('banner');
     if (s.writer) { banner.className = ''; banner.textContent = ''; }
     else { banner.className = 'bad'; banner.textContent = 'No usable writeHost: ' + (s.writerBlocked || 'unknown'); }
@@ -72,10 +98,20 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     document.getElementById('stmts').textContent = s.statements.writer + ' / ' + s.statements.reader;
     document.getElementById('errs').textContent = s.errors + ' / ' + s.retries;
     document.getElementById('failovers').textContent = s.failovers;
+    var c = s.consistency;
+    document.getElementById('consistency').textContent = c.none + ' / ' + c.waited + ' / ' + c.fallback;
     var now = Date.parse(s.time);
+    var qps = null, basis = '';
     if (prev && now > prev.t) {
-      var qps = Math.max(0, s.statements.total - prev.n) / ((now - prev.t) / 1000);
+      qps = Math.max(0, s.statements.total - prev.n) / ((now - prev.t) / 1000);
+      basis = 'last ' + Math.round((now - prev.t) / 1000) + ' s';
+    } else if (!prev) {
+      qps = s.statements.perSecondSinceStart;
+      basis = 'average since start';
+    }
+    if (qps !== null) {
       document.getElementById('qps').textContent = qps.toFixed(qps < 10 ? 1 : 0);
+      document.getElementById('qps-basis').textContent = basis;
     }
     prev = { t: now, n: s.statements.total };
     var tbody = document.querySelector('#backends tbody');
@@ -83,8 +119,11 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     s.backends.forEach(function (b) {
       var tr = el('tr', undefined, b.active ? 'active' : '');
       tr.setAttribute('data-host', b.id);
+      tr.setAttribute('data-ndx', b.backendNdx);
+      tr.appendChild(el('td', b.backendNdx, 'num ndx'));
       tr.appendChild(el('td', b.id + (b.active ? ' ★' : ''), 'addr'));
-      tr.appendChild(el('td', b.role + '[' + b.index + ']'));
+      tr.appendChild(el('td', b.role + '[' + b.index + ']', 'role'));
+      tr.appendChild(el('td', b.switchDatasource || '–', 'switch'));
       tr.appendChild(el('td', b.state, b.state));
       tr.appendChild(el('td', yn(b.readable), b.readable ? 'yes' : 'no'));
       tr.appendChild(el('td', yn(b.readOnly)));
@@ -97,6 +136,27 @@ export const STATUS_PAGE_HTML = `<!doctype html>
       rows.push(tr);
     });
     tbody.replaceChildren.apply(tbody, rows);
+    var total = 0;
+    s.backends.forEach(function (b) { total += b.statements || 0; });
+    var split = s.backends.map(function (b) {
+      var tr = el('tr', undefined, b.active ? 'active' : '');
+      tr.setAttribute('data-host', b.id);
+      tr.setAttribute('data-ndx', b.backendNdx);
+      var share = total > 0 && b.statements !== null ? b.statements / total : 0;
+      tr.appendChild(el('td', b.backendNdx, 'num ndx'));
+      tr.appendChild(el('td', b.id, 'addr'));
+      tr.appendChild(el('td', b.role + '[' + b.index + ']', 'role'));
+      tr.appendChild(el('td', b.statements === null ? '–' : b.statements, 'num stmts'));
+      tr.appendChild(el('td', (share * 100).toFixed(1) + ' %', 'num share'));
+      var bar = el('span', undefined, 'bar');
+      bar.style.width = Math.round(share * 12 * 10) / 10 + 'rem';
+      var td = el('td');
+      td.appendChild(bar);
+      tr.appendChild(td);
+      return tr;
+    });
+    var splitBody = document.querySelector('#split tbody');
+    splitBody.replaceChildren.apply(splitBody, split);
     var ol = document.getElementById('transitions');
     var items = s.transitions.map(function (t) {
       var li = el('li');
@@ -104,8 +164,10 @@ export const STATUS_PAGE_HTML = `<!doctype html>
       li.appendChild(el('span', t.text));
       return li;
     });
-    if (items.length === 0) items.push(el('li', 'none since start', 'mute'));
+    // An empty state is a sentence, not a numbered "1. none" item.
     ol.replaceChildren.apply(ol, items);
+    ol.hidden = items.length === 0;
+    document.getElementById('no-transitions').hidden = items.length !== 0;
     document.getElementById('updated').textContent = new Date().toLocaleTimeString();
   }
   function tick() {

@@ -5,6 +5,7 @@
 import type { ClusterView, HostView } from '../../cluster/view.js';
 import type { Transition } from '../../cluster/state.js';
 import type { HttpSources } from './sources.js';
+import { backendNdx, switchDatasourceArg } from '../backend-numbers.js';
 
 export const MAX_TRANSITIONS = 50;
 
@@ -17,11 +18,16 @@ export interface TransitionRecord {
 }
 
 export interface BackendStatus {
+  /** backend_ndx of `SELECT * FROM backends`: what SET OFFLINE/ONLINE and REMOVE BACKEND take. */
+  readonly backendNdx: number;
   readonly id: string;
   readonly host: string;
   readonly port: number;
   readonly role: 'writeHost' | 'readHost';
+  /** 0-based index within the role (Mycat INDEX of SHOW @@DATASOURCE). */
   readonly index: number;
+  /** Argument of SWITCH @@DATASOURCE for a writeHost (`dh1:0`); null for readHosts. */
+  readonly switchDatasource: string | null;
   readonly active: boolean;
   readonly state: HostView['status'];
   readonly readable: boolean;
@@ -29,17 +35,28 @@ export interface BackendStatus {
   readonly lagSeconds: number | null;
   readonly lastError: string | null;
   readonly connections: { borrowed: number; idle: number; waiting: number } | null;
+  /** Statements sent to this backend since it was added (sluice_backend_statements_total); null without a pool. */
+  readonly statements: number | null;
 }
 
 export interface StatusSnapshot {
   readonly time: string;
+  /** When the counters below started (the HTTP endpoint starts with the proxy, counters at 0). */
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
   readonly dataHost: string;
   readonly writerIndex: number;
   /** `host:port` of the active writeHost when usable, else null. */
   readonly writer: string | null;
   readonly writerBlocked: string | null;
   readonly clientConnections: number;
-  readonly statements: { total: number; writer: number; reader: number };
+  /**
+   * Statements routed. `perSecondSinceStart` is total / uptime: a rate a first look can show
+   * before there are two samples to take a difference of.
+   */
+  readonly statements: { total: number; writer: number; reader: number; perSecondSinceStart: number };
+  /** Reads that had to see the session's earlier writes (session.consistency), by what it took. */
+  readonly consistency: { none: number; waited: number; fallback: number };
   readonly errors: number;
   readonly retries: number;
   readonly failovers: number;
@@ -74,6 +91,7 @@ export function describeTransition(t: Transition): string {
 export class StatusTracker {
   private readonly recent: TransitionRecord[] = [];
   private failoverCount = 0;
+  private readonly startedAt = Date.now();
   private readonly onChange = (_v: ClusterView, transitions: readonly Transition[]): void => {
     const at = new Date().toISOString();
     for (const t of transitions) {
@@ -95,25 +113,39 @@ export class StatusTracker {
     const v = this.src.cluster.view;
     const st = this.src.stats;
     const activeWriter = v.hosts.find((h) => h.role === 'write' && h.index === v.writerIndex);
+    const now = Date.now();
+    const uptime = Math.max(0, (now - this.startedAt) / 1000);
+    const c = st.consistency;
     return {
-      time: new Date().toISOString(),
+      time: new Date(now).toISOString(),
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeSeconds: Math.round(uptime * 1000) / 1000,
       dataHost: v.dataHost,
       writerIndex: v.writerIndex,
       writer: v.writer?.id ?? null,
       writerBlocked: v.writer ? null : (v.writerBlocked ?? (activeWriter ? writerDownReason(activeWriter) : 'no writeHost')),
       clientConnections: this.src.sessionCount(),
-      statements: { total: st.statements, writer: st.routedToWriter, reader: st.routedToReader },
+      statements: {
+        total: st.statements,
+        writer: st.routedToWriter,
+        reader: st.routedToReader,
+        perSecondSinceStart: uptime > 0 ? Math.round((st.statements / uptime) * 100) / 100 : 0,
+      },
+      consistency: { none: c.none, waited: c.waited, fallback: c.fallback },
       errors: st.errors,
       retries: st.retries,
       failovers: this.failoverCount,
-      backends: v.hosts.map((h) => {
-        const pools = this.src.pools(h.id)?.stats();
+      backends: v.hosts.map((h, i) => {
+        const source = this.src.pools(h.id);
+        const pools = source?.stats();
         return {
+          backendNdx: backendNdx(i),
           id: h.id,
           host: h.host,
           port: h.port,
           role: h.role === 'write' ? 'writeHost' : 'readHost',
           index: h.index,
+          switchDatasource: switchDatasourceArg(v, h),
           active: h.role === 'write' && h.index === v.writerIndex,
           state: h.status,
           readable: h.readable,
@@ -121,6 +153,7 @@ export class StatusTracker {
           lagSeconds: h.replication?.isReplica ? h.replication.lagSeconds : null,
           lastError: h.lastError ?? null,
           connections: pools ? { borrowed: pools.borrowed, idle: pools.idle, waiting: pools.waiting } : null,
+          statements: source ? source.statements : null,
         };
       }),
       transitions: [...this.recent].reverse(),
