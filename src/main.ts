@@ -4,7 +4,7 @@
  * `sluice sandbox [--port 8066] [--base-port 3311]`.
  */
 import { parseArgs } from 'node:util';
-import { createLogger } from './logger.js';
+import { createLogger, logsWritten, resolveLogFormat, LOG_FORMAT_ENV } from './logger.js';
 import { ConfigError, describeConfig, loadConfigFile, validateConfig } from './config/index.js';
 import { startSluice, type Sluice } from './app.js';
 import { describeReload } from './admin/admin-server.js';
@@ -15,7 +15,9 @@ const USAGE = `usage:
   sluice check   --config <file>    validate a config file: what it does, warnings, effective settings
   sluice sandbox [--port 8066] [--base-port 3311] [--replicas 2]
                                     start a local primary + replicas (mariadbd/mysqld on PATH)
-                                    with replication, and the proxy in front; Ctrl-C stops all`;
+                                    with replication, and the proxy in front; Ctrl-C stops all
+logs: JSON lines on stderr, readable lines when stderr is a terminal;
+      force with log.format (config) or ${LOG_FORMAT_ENV}=json|pretty`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -60,9 +62,12 @@ async function main(argv: string[]): Promise<number> {
         );
         return 0;
       }
-      const log = createLogger(config.log.level);
+      const log = createLogger(config.log.level, undefined, resolveLogFormat(config.log.format));
       // The path lets the admin port's SAVE CONFIG / RELOAD @@CONFIG work on this file.
-      const sluice = await startSluice(config, log, { configPath: values.config });
+      const sluice = await startSluice(config, log, { configPath: values.config }).catch(async (err: unknown) => {
+        await logsWritten(log);
+        throw err;
+      });
       // `kill -HUP`: re-read the file and apply it, exactly like the admin port's RELOAD @@CONFIG.
       const file = values.config;
       const onHangup = (): void => {
@@ -90,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function sandbox(values: { port?: string; 'base-port'?: string; replicas?: string }): Promise<number> {
-  const log = createLogger('info');
+  const log = createLogger('info', undefined, resolveLogFormat('auto'));
   const port = Number(values.port ?? 8066);
   const basePort = Number(values['base-port'] ?? 3311);
   const replicas = Number(values.replicas ?? 2);
