@@ -16,6 +16,7 @@ import { loadBackendTls, mysql2Ssl } from './backend/backend-tls.js';
 import { loadFrontendSecurity } from './frontend/tls.js';
 import { createSelector } from './backend/selectors.js';
 import { FrontendServer } from './frontend/server.js';
+import { listenProblem } from './frontend/listen.js';
 import { warmClassifier } from './routing/classify.js';
 import { newSessionStats, type SessionStats } from './frontend/session-context.js';
 import { quotingUnmodelled } from './frontend/session-state.js';
@@ -258,7 +259,17 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
   ]);
   // Load the SQL parser now (tens of ms) rather than on the first statement that needs it.
   warmClassifier();
-  const address = await frontend.listen(config.listen.host, config.listen.port);
+  // A listener that cannot bind stops the start: what was started so far is stopped again (the
+  // sandbox keeps running its servers and reports the port), and the error names the setting.
+  const stopBackground = async (): Promise<void> => {
+    await monitor.stop();
+    await failover.stop();
+    await Promise.all([...poolsById.values()].map((p) => p.close()));
+  };
+  const address = await frontend.listen(config.listen.host, config.listen.port).catch(async (err: unknown) => {
+    await stopBackground();
+    throw listenProblem('listen', config.listen.host, config.listen.port, err);
+  });
   log.info({ listen: address, dataHost: dh.name, writer: cluster.view.writer?.id }, 'sluice listening');
   let accepting = true;
   const http = config.http
@@ -269,7 +280,8 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
         log.child({ component: 'http' }),
       ).catch(async (err: unknown) => {
         await frontend.close();
-        throw err;
+        await stopBackground();
+        throw listenProblem('http', config.http!.host, config.http!.port, err);
       })
     : undefined;
   const admin = config.admin ? new AdminServer(
@@ -290,7 +302,8 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     ? await admin.listen(config.admin.host, config.admin.port).catch(async (err: unknown) => {
         await http?.close();
         await frontend.close();
-        throw err;
+        await stopBackground();
+        throw listenProblem('admin', config.admin!.host, config.admin!.port, err);
       })
     : undefined;
 

@@ -1,21 +1,43 @@
 #!/usr/bin/env node
 /**
  * Command line: `sluice start --config conf/sluice.yaml`, `sluice check --config …`,
- * `sluice sandbox [--port 8066] [--base-port 3311]`.
+ * `sluice sandbox [--port N] [--base-port N] [--replicas N]`.
  */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createLogger } from './logger.js';
+import { createLogger, logsWritten, resolveLogFormat, LOG_FORMAT_ENV } from './logger.js';
 import { ConfigError, describeConfig, loadConfigFile, validateConfig } from './config/index.js';
 import { startSluice, type Sluice } from './app.js';
 import { describeReload } from './admin/admin-server.js';
-import { sandboxProxyConfig, startSandbox, type Sandbox } from './sandbox/index.js';
+import { ListenError } from './frontend/listen.js';
+import { formatDnIndex, writerAddressKey } from './cluster/dnindex.js';
+import {
+  PortInUseError,
+  SANDBOX_DATAHOST,
+  SANDBOX_PROXY_ADMIN_USER,
+  sandboxDnIndexFile,
+  SandboxUsageError,
+  planSandboxPorts,
+  sandboxBanner,
+  sandboxProxyConfig,
+  startSandbox,
+  type Sandbox,
+  type SandboxPortPlan,
+} from './sandbox/index.js';
 
 const USAGE = `usage:
   sluice start   --config <file>    run the proxy
   sluice check   --config <file>    validate a config file: what it does, warnings, effective settings
-  sluice sandbox [--port 8066] [--base-port 3311] [--replicas 2]
+  sluice sandbox [--base-port N] [--port N] [--replicas 2]
                                     start a local primary + replicas (mariadbd/mysqld on PATH)
-                                    with replication, and the proxy in front; Ctrl-C stops all`;
+                                    with replication, and the proxy (with its admin port and
+                                    HTTP status page) in front; Ctrl-C stops all.
+                                    Ports: 3311-3313, 8066, 9066, 9067 when free, else free ones;
+                                    --base-port N: servers from N, then proxy, admin, HTTP;
+                                    --base-port 0: all picked by the OS; --port N: the proxy's.
+logs: JSON lines on stderr, readable lines when stderr is a terminal;
+      force with log.format (config) or ${LOG_FORMAT_ENV}=json|pretty`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -60,9 +82,12 @@ async function main(argv: string[]): Promise<number> {
         );
         return 0;
       }
-      const log = createLogger(config.log.level);
+      const log = createLogger(config.log.level, undefined, resolveLogFormat(config.log.format));
       // The path lets the admin port's SAVE CONFIG / RELOAD @@CONFIG work on this file.
-      const sluice = await startSluice(config, log, { configPath: values.config });
+      const sluice = await startSluice(config, log, { configPath: values.config }).catch(async (err: unknown) => {
+        await logsWritten(log);
+        throw err;
+      });
       // `kill -HUP`: re-read the file and apply it, exactly like the admin port's RELOAD @@CONFIG.
       const file = values.config;
       const onHangup = (): void => {
@@ -89,35 +114,89 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** One sentence for the person at the terminal; the sandbox's usage and port problems end here. */
+function sandboxFailure(message: string): number {
+  process.stderr.write(`sluice sandbox: ${message}\n`);
+  return 1;
+}
+
+function portOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new SandboxUsageError(`${name} must be a port number 0-65535, got "${value}"`);
+  }
+  return n;
+}
+
 async function sandbox(values: { port?: string; 'base-port'?: string; replicas?: string }): Promise<number> {
-  const log = createLogger('info');
-  const port = Number(values.port ?? 8066);
-  const basePort = Number(values['base-port'] ?? 3311);
-  const replicas = Number(values.replicas ?? 2);
+  let plan: SandboxPortPlan;
+  let replicas: number;
+  try {
+    replicas = Number(values.replicas ?? 2);
+    if (!Number.isInteger(replicas) || replicas < 0 || replicas > 32) {
+      throw new SandboxUsageError(`--replicas must be an integer 0-32, got "${values.replicas}"`);
+    }
+    const port = portOption('--port', values.port);
+    const basePort = portOption('--base-port', values['base-port']);
+    // Every port is settled before anything starts: a busy one costs no server start-up.
+    plan = await planSandboxPorts({ replicas, ...(port !== undefined ? { port } : {}), ...(basePort !== undefined ? { basePort } : {}) });
+  } catch (err) {
+    if (err instanceof PortInUseError || err instanceof SandboxUsageError) return sandboxFailure(err.message);
+    throw err;
+  }
+  const log = createLogger('info', undefined, resolveLogFormat('auto'));
+  // A fresh one each run: the admin port can change backends, and a well-known password on a
+  // port that outlives the person's attention is how accidents happen. The banner prints it.
+  const adminPassword = randomBytes(6).toString('hex');
   let sb: Sandbox | undefined;
   let sluice: Sluice | undefined;
+  let failure: string;
   try {
-    sb = await startSandbox({ basePort, replicas, semiSync: true, logger: log.child({ component: 'sandbox' }) });
-    const config = validateConfig(sandboxProxyConfig(sb, port));
+    sb = await startSandbox({ basePort: plan.servers, replicas, semiSync: true, logger: log });
+    // The sandbox is a fresh start on its primary, not a missing file: recording that up front
+    // keeps the dnindex warnings meant for production out of the first screen.
+    writeFileSync(
+      sandboxDnIndexFile(sb.dir),
+      formatDnIndex(new Map([[SANDBOX_DATAHOST, '0'], [writerAddressKey(SANDBOX_DATAHOST), `${sb.primary.host}:${sb.primary.port}`]])),
+    );
+    const config = validateConfig(
+      sandboxProxyConfig(sb, plan.listen, { admin: { port: plan.admin, password: adminPassword }, http: { port: plan.http } }),
+    );
     sluice = await startSluice(config, log);
-    const lines = [
-      '',
-      `Sluice sandbox (${sb.kind} ${sb.version}) is up:`,
-      `  primary   ${sb.primary.host}:${sb.primary.port}  (server_id ${sb.primary.serverId}, writeHost)`,
-      ...sb.replicas.map((r) => `  ${r.name.padEnd(9)} ${r.host}:${r.port}  (server_id ${r.serverId}, readHost)`),
-      `  proxy     ${sluice.address.host}:${sluice.address.port}`,
-      '',
-      `Connect:  mysql -h ${sluice.address.host} -P ${sluice.address.port} -u ${sb.user} -p${sb.password} sluice_test`,
-      `Ctrl-C stops everything and removes ${sb.dir}`,
-      '',
-    ];
-    process.stdout.write(lines.join('\n'));
+    if (sluice.adminAddress === undefined || sluice.httpAddress === undefined) throw new Error('internal: admin port or HTTP endpoint missing');
+    process.stdout.write(
+      sandboxBanner({
+        kind: sb.kind,
+        version: sb.version,
+        dir: sb.dir,
+        primary: sb.primary,
+        replicas: sb.replicas,
+        user: sb.user,
+        password: sb.password,
+        database: sb.database,
+        proxy: sluice.address,
+        admin: { ...sluice.adminAddress, user: SANDBOX_PROXY_ADMIN_USER, password: adminPassword },
+        http: sluice.httpAddress,
+        moved: plan.moved,
+      }),
+    );
     await untilSignal();
     return 0;
+  } catch (err) {
+    // Another program took a port between the check and the bind: same sentence as above.
+    if (err instanceof PortInUseError) failure = err.message;
+    else if (err instanceof ListenError) {
+      const section = err.section as 'listen' | 'admin' | 'http';
+      failure = err.code === 'EADDRINUSE' ? new PortInUseError(err.port, plan.option[section]).message : err.errors.join('; ');
+    } else throw err;
   } finally {
     await sluice?.close();
     await sb?.stop();
   }
+  // After the servers are gone and their last records are out: the sentence is the last line.
+  await logsWritten(log);
+  return sandboxFailure(failure);
 }
 
 function untilSignal(): Promise<void> {

@@ -20,7 +20,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
     consistency: 'session' as Consistency,
     consistencyTimeoutMs: 2_000,
   }),
-  log: Object.freeze({ level: 'info' as LogConfig['level'], sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false }),
+  log: Object.freeze({ level: 'info' as LogConfig['level'], format: 'auto' as LogConfig['format'], sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false }),
   /** Client connections at once; 0 = unlimited. */
   maxConnections: 4096,
   userAuth: 'mysql_native_password' as FrontendAuthPlugin,

@@ -186,6 +186,11 @@ export interface AuthConfig {
 
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * JSON lines, or one readable line per record (pino-pretty); `auto` = pretty only when stderr
+   * is a terminal. The SLUICE_LOG_FORMAT environment variable overrides it.
+   */
+  readonly format: 'auto' | 'json' | 'pretty';
   /** Log every statement (info level, logger `sql`): user, host it ran on, duration, rows. */
   readonly sql: boolean;
   /** Log statements slower than this (warn level, logger `slow`); 0 turns the slow log off. */

@@ -11,4 +11,14 @@ export { findServerBinary, parseServerVersion, type ServerBinary } from './binar
 export { APP_PRIVILEGES } from './flavor.js';
 export type { Sandbox, SandboxKind, SandboxOptions, SandboxServer, SandboxServerName, SandboxTlsFiles } from './types.js';
 export { generateSandboxTls, type SandboxTls } from './certs.js';
-export { sandboxProxyConfig, type SandboxCoordinates } from './proxy-config.js';
+export {
+  sandboxProxyConfig,
+  SANDBOX_DEFAULT_PORTS,
+  SANDBOX_PROXY_ADMIN_USER,
+  SANDBOX_DATAHOST,
+  sandboxDnIndexFile,
+  type SandboxCoordinates,
+  type SandboxProxyExtras,
+} from './proxy-config.js';
+export { PortInUseError, portIsFree } from './ports.js';
+export { planSandboxPorts, sandboxBanner, SandboxUsageError, type SandboxPortPlan, type BannerInfo } from './quickstart.js';

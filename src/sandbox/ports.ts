@@ -1,6 +1,20 @@
 /** Port selection for sandbox servers (loopback only). */
 import net from 'node:net';
 
+/**
+ * A port the sandbox was asked to use (or defaults to) is taken. `option` is the command-line
+ * option that chooses it, so the message tells the person what to change.
+ */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    readonly option: string,
+  ) {
+    super(`port ${port} is in use; pick another with ${option}`);
+    this.name = 'PortInUseError';
+  }
+}
+
 function listen(port: number): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -11,6 +25,16 @@ function listen(port: number): Promise<net.Server> {
 
 function close(srv: net.Server): Promise<void> {
   return new Promise((resolve) => srv.close(() => resolve()));
+}
+
+/** Whether 127.0.0.1:`port` can be bound right now (bound and released at once). */
+export async function portIsFree(port: number): Promise<boolean> {
+  try {
+    await close(await listen(port));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -29,6 +53,7 @@ export async function choosePorts(count: number, basePort: number | undefined): 
       try {
         srv = await listen(wanted);
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(wanted, '--base-port');
         throw new Error(`sandbox port 127.0.0.1:${wanted} is not free: ${(err as Error).message}`);
       }
       servers.push(srv);

@@ -2,6 +2,12 @@
  * The raw (unvalidated) Sluice config for a proxy in front of a sandbox: its primary as the
  * writeHost, its replicas as readHosts, its app account on both sides. `sluice sandbox`, the
  * test helpers and the benchmarks all start from this and override what they need.
+ *
+ * conf/sluice.yaml describes the same setup with the quick start's default ports
+ * (SANDBOX_DEFAULT_PORTS; test/unit/config/load.test.ts compares the two). What differs, on
+ * purpose: the sandbox keeps its dnindex file in its own (removed) directory, takes a fresh
+ * random admin password each run (printed in its banner) instead of the example's "admin", and
+ * its app account has no defaultSchema (the connect line names sluice_test).
  */
 
 interface Endpoint {
@@ -17,17 +23,49 @@ export interface SandboxCoordinates {
   readonly dir: string;
 }
 
-export function sandboxProxyConfig(sb: SandboxCoordinates, listenPort: number): Record<string, unknown> {
+/**
+ * The quick start's ports when they are free (`sluice sandbox` without port options), which
+ * are conf/sluice.yaml's: servers from 3311, proxy 8066, admin port 9066, HTTP 9067.
+ */
+export const SANDBOX_DEFAULT_PORTS = Object.freeze({ servers: 3311, listen: 8066, admin: 9066, http: 9067 });
+
+/** The dataHost's name, as in conf/sluice.yaml (the key in the dnindex file). */
+export const SANDBOX_DATAHOST = 'dh1';
+
+/** Where a sandbox proxy keeps its dnindex file: in the sandbox directory, removed with it. */
+export function sandboxDnIndexFile(dir: string): string {
+  return `${dir}/dnindex.properties`;
+}
+
+/** The admin port's account name, as in conf/sluice.yaml. */
+export const SANDBOX_PROXY_ADMIN_USER = 'admin';
+
+export interface SandboxProxyExtras {
+  /** Also open the admin SQL port (user `admin`) on 127.0.0.1. */
+  readonly admin?: { readonly port: number; readonly password: string };
+  /** Also open the HTTP endpoint (/health, /metrics, status page) on 127.0.0.1. */
+  readonly http?: { readonly port: number };
+}
+
+export function sandboxProxyConfig(
+  sb: SandboxCoordinates,
+  listenPort: number,
+  extras: SandboxProxyExtras = {},
+): Record<string, unknown> {
   return {
     listen: { host: '127.0.0.1', port: listenPort },
     users: [{ name: sb.user, password: sb.password }],
     dataHost: {
-      name: 'dh1',
+      name: SANDBOX_DATAHOST,
       user: sb.user,
       password: sb.password,
       writeHosts: [{ host: sb.primary.host, port: sb.primary.port }],
       readHosts: sb.replicas.map((r) => ({ host: r.host, port: r.port })),
-      failover: { enabled: false, dnindexFile: `${sb.dir}/dnindex.properties` },
+      failover: { enabled: false, dnindexFile: sandboxDnIndexFile(sb.dir) },
     },
+    ...(extras.admin
+      ? { admin: { host: '127.0.0.1', port: extras.admin.port, user: SANDBOX_PROXY_ADMIN_USER, password: extras.admin.password } }
+      : {}),
+    ...(extras.http ? { http: { host: '127.0.0.1', port: extras.http.port } } : {}),
   };
 }

@@ -10,12 +10,13 @@ import path from 'node:path';
 import { findServerBinary } from './binaries.js';
 import { flavorFor, type Flavor } from './flavor.js';
 import { choosePorts } from './ports.js';
+import { SANDBOX_DEFAULT_PORTS } from './proxy-config.js';
 import { generateSandboxTls } from './certs.js';
 import { ManagedServer, forgetDir, removeOnExit } from './server.js';
 import type { Sandbox, SandboxOptions, SandboxServer, SandboxServerName, SandboxTlsFiles } from './types.js';
 
 /** Ports of the quick start (`sluice sandbox`): primary 3311, replicas 3312, 3313 (conf/sluice.yaml). */
-export const DEFAULT_SANDBOX_BASE_PORT = 3311;
+export const DEFAULT_SANDBOX_BASE_PORT = SANDBOX_DEFAULT_PORTS.servers;
 export const SANDBOX_DATABASE = 'sluice_test';
 export const SANDBOX_ADMIN = { user: 'sluice_admin', password: 'admin' } as const;
 export const SANDBOX_REPL = { user: 'repl', password: 'repl' } as const;

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfigFile, parseConfigText, saveConfigFile } from '../../../src/config/index.js';
+import { ConfigError, loadConfigFile, parseConfigText, saveConfigFile, validateConfig } from '../../../src/config/index.js';
+import { SANDBOX_APP, SANDBOX_DEFAULT_PORTS, sandboxProxyConfig } from '../../../src/sandbox/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const example = path.join(repoRoot, 'conf/sluice.yaml');
@@ -45,6 +46,34 @@ test('conf/sluice.yaml validates and matches the sandbox defaults', () => {
   // relative dnindexFile → next to the config file (conf/dnindex.properties)
   assert.equal(c.dataHost.failover.dnindexFile, path.join(repoRoot, 'conf/dnindex.properties'));
   assert.ok(Object.isFrozen(c.dataHost.readHosts));
+});
+
+test('conf/sluice.yaml is the sandbox proxy config on its default ports, except for the differences both name', () => {
+  const fromFile = loadConfigFile(example);
+  const d = SANDBOX_DEFAULT_PORTS;
+  const host = '127.0.0.1';
+  const sandbox = validateConfig(
+    sandboxProxyConfig(
+      {
+        primary: { host, port: d.servers },
+        replicas: [{ host, port: d.servers + 1 }, { host, port: d.servers + 2 }],
+        user: SANDBOX_APP.user,
+        password: SANDBOX_APP.password,
+        // the sandbox keeps its dnindex file in its own directory (difference 1)
+        dir: path.dirname(example),
+      },
+      d.listen,
+      // a fresh admin password per sandbox run instead of "admin" (difference 2)
+      { admin: { port: d.admin, password: fromFile.admin!.password }, http: { port: d.http } },
+    ),
+  );
+  // The example spells out what the sandbox leaves to defaults or to its connect line
+  // (difference 3: defaultSchema; auth is the default plugin; failover.enabled does nothing
+  // with one writeHost).
+  const users = fromFile.users.map(({ defaultSchema: _s, auth: _a, ...u }) => u);
+  assert.equal(fromFile.users[0]?.defaultSchema, 'sluice_test');
+  const failover = { ...fromFile.dataHost.failover, enabled: sandbox.dataHost.failover.enabled };
+  assert.deepEqual({ ...fromFile, users, dataHost: { ...fromFile.dataHost, failover } }, sandbox);
 });
 
 test('YAML syntax errors carry line and column', () => {

@@ -65,7 +65,7 @@ test('defaults are applied to a minimal config', () => {
     consistency: 'session',
     consistencyTimeoutMs: 2000,
   });
-  assert.deepEqual(c.log, { level: 'info', sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false });
+  assert.deepEqual(c.log, { level: 'info', format: 'auto', sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false });
   assert.deepEqual(c.clients, []);
   assert.equal(c.maxConnections, 4096);
   assert.equal(c.admin, undefined);
