@@ -2,7 +2,7 @@
  * The status page (`GET /`) in a real browser: Debian's chromium (/usr/bin/chromium, installed
  * by .ci/install-deps) driven by playwright-core. The page's script fetches /status.json and
  * renders one row per backend, numbered as the admin port numbers them; a screenshot goes to a
- * temp file (path printed), or to $SLUICE_STATUS_SCREENSHOT when set (how docs/status-page.png
+ * temp file (path printed), or to $SLUICE_STATUS_SCREENSHOT when set (how test/integration/status-page.png
  * is made).
  *
  * Without a working Chromium the test is skipped with the reason, except under CI=true where it
