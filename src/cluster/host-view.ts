@@ -90,7 +90,16 @@ export function deriveView(h: HostFacts, active: boolean, prev: HostView | undef
 
 function sameReplication(a: ReplicationView | undefined, b: ReplicationView | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
+  return sameReplicationFacts(a, b) && a.healthyChecks === b.healthyChecks;
+}
+
+/** What a replication probe reports (the view's facts without the reducer's own count). */
+type ReplicationReport = Omit<ReplicationView, 'healthyChecks'>;
+
+/** Whether a replication probe said the same as the last one. */
+export function sameReplicationFacts(a: ReplicationReport | undefined, b: ReplicationReport): boolean {
   return (
+    a !== undefined &&
     a.isReplica === b.isReplica &&
     a.ioRunning === b.ioRunning &&
     a.ioState === b.ioState &&
@@ -98,7 +107,6 @@ function sameReplication(a: ReplicationView | undefined, b: ReplicationView | un
     a.sourcePort === b.sourcePort &&
     a.sqlRunning === b.sqlRunning &&
     a.lagSeconds === b.lagSeconds &&
-    a.healthyChecks === b.healthyChecks &&
     a.probeError === b.probeError &&
     a.threadError === b.threadError
   );

@@ -31,7 +31,7 @@
 import { sameEndpoint } from '../config/endpoint.js';
 import type { HostRole, IoState } from './view.js';
 import type { ClusterEvent, ClusterState, HostFacts, HostStep, ReplicationFacts } from './state.js';
-import { isUsable } from './host-view.js';
+import { isUsable, sameReplicationFacts } from './host-view.js';
 
 /**
  * Why a replica's source is not the active writeHost `writer`; undefined = it is (or the host is
@@ -138,19 +138,4 @@ export function replicationStep(
     statusReason: 'replication healthy',
     gateReason: opens ? `replication healthy for ${healthyChecks} consecutive checks (readmitAfter ${readmitAfter})` : undefined,
   };
-}
-
-function sameReplicationFacts(a: ReplicationFacts | undefined, b: ReplicationFacts): boolean {
-  return (
-    a !== undefined &&
-    a.isReplica === b.isReplica &&
-    a.ioRunning === b.ioRunning &&
-    a.ioState === b.ioState &&
-    a.sourceHost === b.sourceHost &&
-    a.sourcePort === b.sourcePort &&
-    a.sqlRunning === b.sqlRunning &&
-    a.lagSeconds === b.lagSeconds &&
-    a.probeError === b.probeError &&
-    a.threadError === b.threadError
-  );
 }
