@@ -13,6 +13,7 @@
  */
 import zlib from 'node:zlib';
 import { ProtocolError } from './errors.js';
+import { ChunkQueue } from './chunk-queue.js';
 
 export const COMPRESSED_HEADER_LENGTH = 7;
 
@@ -104,34 +105,29 @@ export interface DecodedFrame {
  * failed and the connection must be closed.
  */
 export class CompressedDecoder {
-  private chunks: Buffer[] = [];
-  /** Bytes of chunks[0] already consumed. */
-  private headOffset = 0;
-  private queued = 0;
+  private readonly input = new ChunkQueue();
   private failure: ProtocolError | undefined;
 
   /** Bytes held, not yet returned in a frame. */
   get buffered(): number {
-    return this.queued;
+    return this.input.length;
   }
 
   push(chunk: Buffer): void {
     if (this.failure) throw this.failure;
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.queued += chunk.length;
+    this.input.push(chunk);
   }
 
   next(): DecodedFrame | undefined {
     if (this.failure) throw this.failure;
-    if (this.queued < COMPRESSED_HEADER_LENGTH) return undefined;
-    const header = this.peekHeader();
-    const length = header.readUIntLE(0, 3);
-    const seq = header[3] as number;
-    const plainLength = header.readUIntLE(4, 3);
-    if (this.queued < COMPRESSED_HEADER_LENGTH + length) return undefined;
-    this.consume(COMPRESSED_HEADER_LENGTH);
-    const body = this.take(length);
+    const input = this.input;
+    if (input.length < COMPRESSED_HEADER_LENGTH) return undefined;
+    const length = input.peekByte(0) | (input.peekByte(1) << 8) | (input.peekByte(2) << 16);
+    const seq = input.peekByte(3);
+    const plainLength = input.peekByte(4) | (input.peekByte(5) << 8) | (input.peekByte(6) << 16);
+    if (input.length < COMPRESSED_HEADER_LENGTH + length) return undefined;
+    input.consume(COMPRESSED_HEADER_LENGTH);
+    const body = input.take(length);
     if (plainLength === 0) return { seq, payload: body };
     if (length === 0) {
       return this.fail(new ProtocolError(`compressed frame ${seq} is empty but claims ${plainLength} bytes`, 'bad-compressed-frame'));
@@ -164,62 +160,8 @@ export class CompressedDecoder {
 
   private fail(err: ProtocolError): never {
     this.failure = err;
-    this.chunks = [];
-    this.queued = 0;
+    this.input.clear();
     throw err;
-  }
-
-  /** The 7 header bytes (callers guarantee they are queued). */
-  private peekHeader(): Buffer {
-    const first = this.chunks[0] as Buffer;
-    if (first.length - this.headOffset >= COMPRESSED_HEADER_LENGTH) {
-      return first.subarray(this.headOffset, this.headOffset + COMPRESSED_HEADER_LENGTH);
-    }
-    const out = Buffer.allocUnsafe(COMPRESSED_HEADER_LENGTH);
-    let filled = 0;
-    let off = this.headOffset;
-    for (let i = 0; filled < COMPRESSED_HEADER_LENGTH; i++, off = 0) {
-      const c = this.chunks[i] as Buffer;
-      filled += c.copy(out, filled, off, Math.min(c.length, off + COMPRESSED_HEADER_LENGTH - filled));
-    }
-    return out;
-  }
-
-  private consume(n: number): void {
-    this.queued -= n;
-    while (n > 0) {
-      const c = this.chunks[0] as Buffer;
-      const avail = c.length - this.headOffset;
-      if (n < avail) {
-        this.headOffset += n;
-        return;
-      }
-      n -= avail;
-      this.chunks.shift();
-      this.headOffset = 0;
-    }
-  }
-
-  /** Removes `n` queued bytes: a view when they lie in one chunk, else one copy. */
-  private take(n: number): Buffer {
-    if (n === 0) return EMPTY;
-    const first = this.chunks[0] as Buffer;
-    if (first.length - this.headOffset >= n) {
-      const out = first.subarray(this.headOffset, this.headOffset + n);
-      this.consume(n);
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0] as Buffer;
-      const len = Math.min(c.length - this.headOffset, n - filled);
-      c.copy(out, filled, this.headOffset, this.headOffset + len);
-      filled += len;
-      this.consume(len);
-    }
-    return out;
   }
 }
 
-const EMPTY = Buffer.alloc(0);

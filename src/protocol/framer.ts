@@ -7,6 +7,7 @@
  */
 import { MAX_PACKET_PAYLOAD, PACKET_HEADER_LENGTH } from './constants.js';
 import { ProtocolError } from './errors.js';
+import { ChunkQueue } from './chunk-queue.js';
 
 /** One logical packet, continuations already joined. */
 export interface DecodedPacket {
@@ -91,12 +92,7 @@ export function encodePackets(payloads: readonly Buffer[], firstSeq: number): Bu
  */
 export class PacketDecoder {
   private readonly maxPacketSize: number;
-  /** Queued input; chunks before `head` are consumed, `headOffset` bytes of chunks[head] too. */
-  private chunks: Buffer[] = [];
-  private head = 0;
-  private headOffset = 0;
-  /** Unconsumed input bytes across the queue. */
-  private queued = 0;
+  private readonly input = new ChunkQueue();
   /** Completed 2^24-1-byte physical packets of a logical packet still being reassembled. */
   private parts: Buffer[] = [];
   private partsLength = 0;
@@ -113,23 +109,22 @@ export class PacketDecoder {
 
   /** Bytes held: unconsumed input plus any partly reassembled continuation packet. */
   get buffered(): number {
-    return this.queued + this.partsLength;
+    return this.input.length + this.partsLength;
   }
 
   push(chunk: Buffer): void {
     if (this.failure) throw this.failure;
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.queued += chunk.length;
+    this.input.push(chunk);
   }
 
   /** The next complete logical packet, or undefined if more input is needed. */
   next(): DecodedPacket | undefined {
     if (this.failure) throw this.failure;
     for (;;) {
-      if (this.queued < PACKET_HEADER_LENGTH) return undefined;
-      const length = this.peekByte(0) | (this.peekByte(1) << 8) | (this.peekByte(2) << 16);
-      const seq = this.peekByte(3);
+      const input = this.input;
+      if (input.length < PACKET_HEADER_LENGTH) return undefined;
+      const length = input.peekByte(0) | (input.peekByte(1) << 8) | (input.peekByte(2) << 16);
+      const seq = input.peekByte(3);
       const continuing = this.parts.length > 0;
       if (continuing && seq !== ((this.prevSeq + 1) & 0xff)) {
         return this.fail(
@@ -147,16 +142,12 @@ export class PacketDecoder {
           ),
         );
       }
-      if (this.queued < PACKET_HEADER_LENGTH + length) return undefined;
+      if (input.length < PACKET_HEADER_LENGTH + length) return undefined;
 
       // A packet that sits whole in one chunk can be forwarded as is: keep a view of its frame.
-      const head = this.chunks[this.head] as Buffer;
-      const frame =
-        !continuing && length < MAX_PACKET_PAYLOAD && this.headOffset + PACKET_HEADER_LENGTH + length <= head.length
-          ? head.subarray(this.headOffset, this.headOffset + PACKET_HEADER_LENGTH + length)
-          : undefined;
-      this.consume(PACKET_HEADER_LENGTH);
-      const body = this.take(length);
+      const frame = !continuing && length < MAX_PACKET_PAYLOAD ? input.view(PACKET_HEADER_LENGTH + length) : undefined;
+      input.consume(PACKET_HEADER_LENGTH);
+      const body = input.take(length);
       if (!continuing) this.firstSeq = seq;
       this.prevSeq = seq;
       if (length === MAX_PACKET_PAYLOAD) {
@@ -180,69 +171,4 @@ export class PacketDecoder {
     this.failure = err;
     throw err;
   }
-
-  /** Byte `i` of the unconsumed input; callers guarantee `i < queued`. */
-  private peekByte(i: number): number {
-    let idx = this.head;
-    let off = this.headOffset + i;
-    for (;;) {
-      const c = this.chunks[idx] as Buffer;
-      if (off < c.length) return c[off] as number;
-      off -= c.length;
-      idx++;
-    }
-  }
-
-  /** Drops `n` bytes of input (n <= queued). */
-  private consume(n: number): void {
-    this.queued -= n;
-    while (n > 0) {
-      const c = this.chunks[this.head] as Buffer;
-      const avail = c.length - this.headOffset;
-      if (n < avail) {
-        this.headOffset += n;
-        return;
-      }
-      n -= avail;
-      this.advanceChunk();
-    }
-  }
-
-  /** Removes and returns `n` bytes of input (n <= queued): a view if they sit in one chunk. */
-  private take(n: number): Buffer {
-    if (n === 0) return EMPTY_CHUNK;
-    const first = this.chunks[this.head] as Buffer;
-    const avail = first.length - this.headOffset;
-    if (n <= avail) {
-      const out = first.subarray(this.headOffset, this.headOffset + n);
-      this.consume(n);
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[this.head] as Buffer;
-      const len = Math.min(c.length - this.headOffset, n - filled);
-      c.copy(out, filled, this.headOffset, this.headOffset + len);
-      filled += len;
-      this.consume(len);
-    }
-    return out;
-  }
-
-  private advanceChunk(): void {
-    this.chunks[this.head] = EMPTY_CHUNK; // let the consumed chunk be collected
-    this.head++;
-    this.headOffset = 0;
-    // Compact occasionally so the queue array does not grow without bound on long streams.
-    if (this.head === this.chunks.length) {
-      this.chunks = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) {
-      this.chunks = this.chunks.slice(this.head);
-      this.head = 0;
-    }
-  }
 }
-
-const EMPTY_CHUNK = Buffer.alloc(0);
