@@ -28,7 +28,6 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
@@ -36,7 +35,7 @@ import { pino } from 'pino';
 import YAML from 'yaml';
 import { sandboxProxyConfig, startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { BenchLifecycle, waitExit } from './lifecycle.js';
-import { delay, freePort, intOption, sh } from './util.js';
+import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sh, sluiceLine } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -84,7 +83,6 @@ const TIMEOUT_MS = intOption('timeout-ms', opt['timeout-ms'], 1, USAGE);
 const REPO = process.cwd();
 const OUT = path.join(REPO, 'bench/out');
 const STAMP = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
-const LOADAVG = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const USER = 'app';
 const PASSWORD = 'app';
 const DB = 'sluice_test';
@@ -753,15 +751,11 @@ function pointSelectVerdict(s: readonly Summary[]): string {
 }
 
 function environment(version: string): string[] {
-  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU';
-  const commit = sh('git', ['rev-parse', '--short', 'HEAD']);
-  const dirty = sh('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src']) !== '';
   return [
-    `- machine: ${os.availableParallelism()} CPUs (nproc ${sh('nproc', []) || '?'}), ${model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}`,
+    machineLine(),
     `- sysbench ${sh('sysbench', ['--version']).replace(/^sysbench\s*/, '')}, MariaDB ${version}, Node ${process.version}`,
-    `- Sluice: commit ${commit || '?'}${dirty ? ' + uncommitted changes in src/' : ''} (dist/ built from the working tree), three proxies as their own processes`,
-    `- load average when the run started: ${LOADAVG}`,
+    sluiceLine(', three proxies as their own processes'),
+    `- load average when the run started: ${LOAD_AVERAGE}`,
   ];
 }
 

@@ -21,11 +21,10 @@
  * 6. prints a markdown summary; --write puts it at the top of bench/RESULTS.md;
  * 7. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
  */
-import { delay, freePort, intOption, sh } from './util.js';
+import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sluiceLine } from './util.js';
 import { BenchLifecycle, waitExit } from './lifecycle.js';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
@@ -82,7 +81,6 @@ const SEMISYNC_TIMEOUT =
   opt['semisync-timeout-ms'] !== undefined ? intOpt('semisync-timeout-ms', opt['semisync-timeout-ms'], 1) : undefined;
 const REPO = process.cwd();
 const OUT = path.resolve(opt.out);
-const LOADAVG = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const STAMP = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
 const DATAHOST = 'dh1';
 const HEARTBEAT = { sql: 'SELECT 1', intervalMs: 500, timeoutMs: 500, retries: 3 } as const;
@@ -882,10 +880,6 @@ function foldLines(lines: readonly LogLine[], kill: number, max: number): string
 }
 
 function environment(version: string): string[] {
-  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU';
-  const commit = sh('git', ['rev-parse', '--short', 'HEAD']);
-  const dirty = sh('git', ['status', '--porcelain', '--', 'src']) !== '';
   let mysql2v = '?';
   try {
     mysql2v = (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules/mysql2/package.json'), 'utf8')) as { version: string }).version;
@@ -893,10 +887,10 @@ function environment(version: string): string[] {
     /* unknown */
   }
   return [
-    `- machine: ${os.availableParallelism()} CPUs (nproc ${sh('nproc', []) || '?'}), ${model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}`,
+    machineLine(),
     `- MariaDB ${version}, Node ${process.version}, mysql2 ${mysql2v}`,
-    `- Sluice: commit ${commit || '?'}${dirty ? ' + uncommitted changes in src/' : ''} (dist/ built from the working tree)`,
-    `- load average when the run started: ${LOADAVG}`,
+    sluiceLine(),
+    `- load average when the run started: ${LOAD_AVERAGE}`,
   ];
 }
 

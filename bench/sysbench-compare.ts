@@ -16,11 +16,10 @@
  *    summarised by self time (bench/profile-top.ts);
  * 8. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
  */
-import { delay, freePort, intOption, sh } from './util.js';
+import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sh, sluiceLine } from './util.js';
 import { BenchLifecycle, waitExit } from './lifecycle.js';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
@@ -110,7 +109,6 @@ for (const k of ['pin-client', 'pin-servers'] as const) {
 }
 const REPO = process.cwd();
 const OUT = path.resolve(opt.out);
-const LOADAVG = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const STAMP = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
 
 interface Workload {
@@ -744,15 +742,11 @@ function targetsTable(t: readonly Target[]): string {
 }
 
 function environment(version: string): string[] {
-  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU';
-  const commit = sh('git', ['rev-parse', '--short', 'HEAD']);
-  const dirty = sh('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src']) !== '';
   return [
-    `- machine: ${os.availableParallelism()} CPUs (nproc ${sh('nproc', []) || '?'}), ${model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}`,
+    machineLine(),
     `- sysbench ${sh('sysbench', ['--version']).replace(/^sysbench\s*/, '')}, MariaDB ${version}, Node ${process.version}`,
-    `- Sluice: commit ${commit || '?'}${dirty ? ' + uncommitted changes in src/' : ''} (dist/ built from the working tree)`,
-    `- load average when the run started: ${LOADAVG} (anything else busy on the machine skews every number)`,
+    sluiceLine(),
+    `- load average when the run started: ${LOAD_AVERAGE} (anything else busy on the machine skews every number)`,
     `- CPU pinning: ${opt['pin-client'] === undefined && opt['pin-servers'] === undefined ? 'none (scheduler decides)' : `sysbench on ${opt['pin-client'] ?? 'any'}, mariadbd + proxy on ${opt['pin-servers'] ?? 'any'}`}`,
   ];
 }
