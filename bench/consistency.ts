@@ -255,11 +255,8 @@ interface Counters {
   readable: Set<string>;
 }
 
-async function scrape(httpPort: number): Promise<Counters> {
-  const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
-  if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
-  const text = await res.text();
-  const c: Counters = {
+function zeroCounters(): Counters {
+  return {
     none: 0,
     waited: 0,
     fallback: 0,
@@ -270,6 +267,13 @@ async function scrape(httpPort: number): Promise<Counters> {
     readerStatements: 0,
     readable: new Set(),
   };
+}
+
+async function scrape(httpPort: number): Promise<Counters> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+  if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+  const text = await res.text();
+  const c = zeroCounters();
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line === '') continue;
     const m = /^([a-z_]+)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
@@ -323,17 +327,7 @@ function diff(a: Counters, b: Counters): Counters {
 }
 
 function addCounters(xs: readonly Counters[]): Counters {
-  const sum: Counters = {
-    none: 0,
-    waited: 0,
-    fallback: 0,
-    waitCount: 0,
-    waitSum: 0,
-    waitBuckets: new Map(),
-    writerStatements: 0,
-    readerStatements: 0,
-    readable: new Set(),
-  };
+  const sum = zeroCounters();
   for (const x of xs) {
     sum.none += x.none;
     sum.waited += x.waited;
