@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ import { PacketDecoder, encodePacket } from '../../src/protocol/framer.js';
 import { encodeQuery } from '../../src/protocol/commands.js';
 import { errnoOf, startProxy, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { sandboxProxyConfig } from '../../src/sandbox/index.js';
+import { startBuiltProxy } from '../helpers/built-proxy.js';
 
 const execFileP = promisify(execFile);
 
@@ -286,23 +286,10 @@ describe('the admin port', () => {
 
 describe('backpressure', () => {
   test('a 400 MB incompressible result streams to a stalled reader with proxy RSS under 150 MB', { timeout: 300_000 }, async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'sluice-cz-big-'));
     const sb = proxy.sandbox;
-    const conf = path.join(dir, 'sluice.yaml');
-    writeFileSync(conf, JSON.stringify({ ...sandboxProxyConfig({ ...sb, dir }, 0), log: { level: 'info' } }));
-    // The built proxy in its own process, so that its RSS is the proxy's alone (as in data-path).
-    await execFileP(process.execPath, [path.join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
-    const child = spawn(process.execPath, ['dist/main.js', 'start', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const built = await startBuiltProxy(sb);
+    const port = built.port;
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let buf = '';
-        child.stderr.on('data', (d: Buffer) => {
-          buf += d.toString();
-          const m = /"port":(\d+)/.exec(buf);
-          if (m && buf.includes('sluice listening')) resolve(Number(m[1]));
-        });
-        child.once('exit', (code) => reject(new Error(`proxy exited ${code}: ${buf}`)));
-      });
       // Random bytes: what reaches the socket is as large as the result (a compressible one
       // would shrink to a few MB and prove nothing). The reader stalls for 5 s first: without
       // backpressure the proxy would take the result from the backend meanwhile and hold it.
@@ -317,11 +304,11 @@ describe('backpressure', () => {
       );
       // Batch mode escapes newlines inside values: one line per row.
       assert.equal(Number(stdout.trim()), 400000);
-      const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
+      const hwmKb = built.memoryKb('VmHWM');
       t.diagnostic(`proxy peak RSS while streaming 400 MB through compression: ${hwmKb >> 10} MB`);
       assert.ok(hwmKb < 150 * 1024, `proxy peak RSS ${hwmKb >> 10} MB`);
     } finally {
-      child.kill('SIGTERM');
+      built.stop();
     }
   });
 });

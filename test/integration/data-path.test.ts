@@ -4,15 +4,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { errnoOf, serverId, startProxy, type TestProxy } from '../helpers/proxy.js';
 import { adminConnection } from '../helpers/sandbox.js';
-import { sandboxProxyConfig } from '../../src/sandbox/index.js';
+import { startBuiltProxy } from '../helpers/built-proxy.js';
 
 const execFileP = promisify(execFile);
 
@@ -75,27 +72,11 @@ describe('the mariadb command-line client', () => {
 
 describe('large results and packets', () => {
   test('a 1 GB result streams through with proxy RSS under 150 MB', { timeout: 240_000 }, async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'sluice-big-'));
     const sb = proxy.sandbox;
-    const conf = path.join(dir, 'sluice.yaml');
-    writeFileSync(conf, JSON.stringify({ ...sandboxProxyConfig({ ...sb, dir }, 0), log: { level: 'info' } }));
-    // The proxy as it is deployed (`npm run build`, `node dist/main.js`): under tsx the on-the-fly
-    // compiler's own memory would be counted too.
-    await execFileP(process.execPath, [path.join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
-    const child = spawn(process.execPath, ['dist/main.js', 'start', '--config', conf], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const built = await startBuiltProxy(sb);
+    const port = built.port;
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let buf = '';
-        child.stderr.on('data', (d: Buffer) => {
-          buf += d.toString();
-          const m = /"port":(\d+)/.exec(buf);
-          if (m && buf.includes('sluice listening')) resolve(Number(m[1]));
-        });
-        child.once('exit', (code) => reject(new Error(`proxy exited ${code}: ${buf}`)));
-      });
-      const startKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
+      const startKb = built.memoryKb('VmRSS');
       // mariadb --quick reads row by row (mysql_use_result), so the client keeps no copy either.
       const { stdout } = await execFileP(
         'bash',
@@ -106,12 +87,11 @@ describe('large results and packets', () => {
         { maxBuffer: 1024 * 1024 },
       );
       assert.equal(Number(stdout.trim()), 1000 * (1048576 + 1));
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)![1]);
+      const hwmKb = built.memoryKb('VmHWM');
       t.diagnostic(`proxy RSS after start-up ${startKb >> 10} MB, peak while streaming 1 GB ${hwmKb >> 10} MB`);
       assert.ok(hwmKb < 150 * 1024, `proxy peak RSS ${Math.round(hwmKb / 1024)} MB (after start-up: ${startKb >> 10} MB)`);
     } finally {
-      child.kill('SIGTERM');
+      built.stop();
     }
   });
 
