@@ -34,7 +34,7 @@ import {
   type ConnectionSessionState,
 } from './backend-types.js';
 import { authResponseFor, authStep, negotiate, type AuthProgress } from './backend-auth.js';
-import { errFrom, rowsFrom } from './internal-results.js';
+import { rowsFrom } from './internal-results.js';
 import { PreparedCache, type PrepareTold, type PreparedOnBackend } from './prepared-cache.js';
 
 export * from './backend-types.js';

@@ -9,7 +9,6 @@ import type { ClientCommand } from '../protocol/commands.js';
 import { plainClassification } from '../routing/classification.js';
 import { encodeErrFor, verifyChangeUser } from './authenticate.js';
 import { readCandidates } from '../routing/router.js';
-import { BackendGoneError, BackendSqlError } from '../backend/backend-connection.js';
 import { HostUnavailable, type HeldConnection } from './session-connections.js';
 import { newSessionState, recordReset } from './session-state.js';
 import type { SessionScope } from './session-scope.js';
@@ -59,35 +58,12 @@ export class LocalCommands {
    * would otherwise land on the same one).
    */
   private async checkOnAuthority(schema: string): Promise<undefined> {
-    const scope = this.scope;
-    const view = scope.ctx.cluster();
-    const hosts = view.writer ? [view.writer, ...readCandidates(view, 2).filter((h) => h.id !== view.writer!.id)] : readCandidates(view, 2);
-    let lastFailure: HostUnavailable | undefined;
-    for (const host of hosts) {
-      let held: HeldConnection;
-      try {
-        held = await scope.backends.leaseOn(host, scope.poolKey());
-      } catch (err) {
-        if (!(err instanceof HostUnavailable)) throw err;
-        lastFailure = err;
-        continue;
-      }
-      try {
-        await this.initDbOn(held, schema);
-        return undefined;
-      } catch (err) {
-        if (err instanceof BackendSqlError) {
-          scope.backends.finishStatement(held, false);
-          throw new SqlError(err.message, err.errno, err.sqlState);
-        }
-        scope.backends.forget(held);
-        held.pools.discard(held.conn);
-        if (!(err instanceof BackendGoneError)) throw err;
-        lastFailure = new HostUnavailable(host.id, err.message);
-      }
-    }
-    if (lastFailure) throw lastFailure;
-    throw sqlError('CR_CONN_HOST_ERROR', view.dataHost, 'no backend is available');
+    const view = this.scope.ctx.cluster();
+    const readable = readCandidates(view, 2);
+    const hosts = view.writer ? [view.writer, ...readable.filter((h) => h.id !== view.writer!.id)] : readable;
+    // A host lost mid-check is skipped like one that cannot give a connection.
+    await this.runner.withBackend({ target: 'in-order', hosts, reason: 'authority' }, '', (held) => this.initDbOn(held, schema), () => true);
+    return undefined;
   }
 
   private async initDbOn(held: HeldConnection, schema: string): Promise<void> {

@@ -117,20 +117,6 @@ export class SessionConnections {
     return host;
   }
 
-  /**
-   * The connection kept on `host`, else one borrowed from it: for the proxy's own checks, which
-   * name their host themselves and so never move the read selector.
-   */
-  async leaseOn(host: HostView, key: PoolKey): Promise<HeldConnection> {
-    const kept = this.conns.get(host.id);
-    if (kept?.conn.alive) return kept;
-    if (kept) {
-      this.forget(kept);
-      kept.pools.discard(kept.conn);
-    }
-    return this.borrow(host, key);
-  }
-
   /** Borrows a connection to `host` and keeps it; gives back idle ones first if it would wait. */
   async borrow(host: HostView, key: PoolKey): Promise<HeldConnection> {
     const pools = this.ctx.pools(host.id);
@@ -214,7 +200,10 @@ export class SessionConnections {
   private pickHost(decision: RouteDecision, digest: string, excluded: ReadonlySet<string> | undefined): HostView {
     const view = this.ctx.cluster();
     let host: HostView | undefined;
-    if (decision.target === 'reader') {
+    if (decision.target === 'in-order') {
+      host = decision.hosts.find((h) => excluded === undefined || !excluded.has(h.id));
+      if (!host) throw sqlError('CR_CONN_HOST_ERROR', view.dataHost, 'no backend is available');
+    } else if (decision.target === 'reader') {
       const candidates = excluded === undefined ? decision.candidates : decision.candidates.filter((h) => !excluded.has(h.id));
       host =
         candidates.length === 0

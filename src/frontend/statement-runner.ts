@@ -112,8 +112,9 @@ export class StatementRunner {
 
   /**
    * Runs `work` on a connection for the decision. A readHost that cannot give a connection is
-   * skipped (down to the writeHost); an ERR from the session-state replay is the client's error;
-   * a connection that died is discarded and `onGone` decides whether to try again.
+   * skipped (down to the writeHost), as is each host of an in-order decision but the last; an
+   * ERR from the session-state replay is the client's error; a connection that died is
+   * discarded and `onGone` decides whether to try again (elsewhere, for readers and in-order).
    */
   async withBackend<T>(
     decision: RouteDecision,
@@ -122,7 +123,10 @@ export class StatementRunner {
     onGone: OnBackendGone,
   ): Promise<T> {
     const { backends, ctx } = this.scope;
+    const elsewhere = decision.target === 'reader' || decision.target === 'in-order';
+    const maxSkips = decision.target === 'in-order' ? decision.hosts.length : MAX_HOST_SKIPS;
     let excluded: Set<string> | undefined; // hosts that failed this statement (rare: allocated on demand)
+    let skipped: HostUnavailable | undefined;
     let skips = 0;
     for (let attempt = 0; ; attempt++) {
       let held: HeldConnection;
@@ -130,12 +134,14 @@ export class StatementRunner {
         const target = backends.resolve(decision, digest, excluded);
         held = 'conn' in target ? target : await backends.borrow(target, this.scope.poolKey());
       } catch (err) {
-        if (err instanceof HostUnavailable && decision.target === 'reader' && skips++ < MAX_HOST_SKIPS) {
+        if (err instanceof HostUnavailable && elsewhere && skips++ < maxSkips) {
           (excluded ??= new Set()).add(err.hostId);
+          skipped = err;
           ctx.stats.retries++;
           continue;
         }
-        throw err;
+        // Every host of an in-order decision failed: the last one's reason says why.
+        throw decision.target === 'in-order' && skipped !== undefined ? skipped : err;
       }
       try {
         return await work(held);
@@ -151,7 +157,10 @@ export class StatementRunner {
         if (!(err instanceof BackendGoneError)) throw err;
         if (!onGone(err, held, attempt)) throw sqlError('CR_SERVER_LOST', held.conn.hostId);
         ctx.stats.retries++;
-        if (decision.target === 'reader') (excluded ??= new Set()).add(held.conn.hostId);
+        if (elsewhere) {
+          (excluded ??= new Set()).add(held.conn.hostId);
+          skipped = new HostUnavailable(held.conn.hostId, err.message);
+        }
       }
     }
   }

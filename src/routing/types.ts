@@ -157,6 +157,7 @@ export type RouteReason =
   | 'multi-statement'
   | 'draining' // the active writeHost is offline (SET OFFLINE): started work finishes there
   | 'consistency' // no readHost applied the session's writes within consistencyTimeoutMs
+  | 'authority' // the proxy's own check, on the writeHost first (a login's schema)
   | 'unknown';
 
 export type RouteDecision =
@@ -166,6 +167,11 @@ export type RouteDecision =
   | { readonly target: 'reader'; readonly candidates: readonly HostView[]; readonly reason: RouteReason }
   /** Run on the connection that served the previous statement. */
   | { readonly target: 'last'; readonly reason: RouteReason }
+  /**
+   * Run on the first of these hosts that can serve, in this order, with no selector involved:
+   * the proxy's own checks (the schema of a login), which must not move the read rotation.
+   */
+  | { readonly target: 'in-order'; readonly hosts: readonly HostView[]; readonly reason: RouteReason }
   /** Run on the connection holding the session's transaction / pinned state. */
   | { readonly target: 'anchor'; readonly reason: RouteReason }
   /** Refuse with a MySQL error (e.g. no writeHost is available). */
