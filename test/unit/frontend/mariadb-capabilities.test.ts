@@ -20,7 +20,7 @@ import {
   encodeHandshakeResponse,
   encodeInitialHandshake,
 } from '../../../src/protocol/handshake.js';
-import { createScramble, nativePasswordHash, scrambleNativePassword } from '../../../src/protocol/auth.js';
+import { createScramble, scrambleNativePassword } from '../../../src/protocol/auth.js';
 import { encodeOk } from '../../../src/protocol/responses.js';
 
 const silent = pino({ level: 'silent' });
