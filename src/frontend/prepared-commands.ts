@@ -54,7 +54,7 @@ export class PreparedCommands {
         decision,
         c.digest,
         async (held) => {
-          if (need !== undefined && !(await this.runner.caughtUp(held.conn, need))) {
+          if (need !== undefined && !(await this.runner.causal.caughtUp(held.conn, need))) {
             scope.backends.finishStatement(held, scope.inScope());
             return false;
           }

@@ -8,8 +8,8 @@ import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { encodeErrFor } from './authenticate.js';
 import { route, toWriter } from '../routing/router.js';
-import { mergePositions, parseGtids, TRACKING_VARIABLES, waitSql, type GtidPosition } from '../cluster/gtid.js';
-import { CONSISTENCY_WAIT_BUCKETS } from './session-context.js';
+import { mergePositions, parseGtids, TRACKING_VARIABLES, type GtidPosition } from '../cluster/gtid.js';
+import { CausalReads } from './causal-reads.js';
 import type { Classification, RouteDecision } from '../routing/types.js';
 import { BackendConnection, BackendGoneError, BackendSqlError } from '../backend/backend-connection.js';
 import { inSync, syncConnection, type SyncNeeds } from '../backend/session-sync.js';
@@ -59,9 +59,6 @@ export class ResultInterrupted extends Error {
  */
 export type OnBackendGone = (err: BackendGoneError, held: HeldConnection, attempt: number) => boolean;
 
-/** MASTER_GTID_WAIT / WAIT_FOR_EXECUTED_GTID_SET answered 0: the GTIDs are applied. */
-const gtidReached = (rows: (string | null)[][]): boolean => rows[0]?.[0] === '0';
-
 /** ER_OPTION_PREVENTS_STATEMENT: what the router answers for a write to a read-only writeHost. */
 const ER_OPTION_PREVENTS_STATEMENT = 1290;
 
@@ -78,7 +75,12 @@ const WRITER_CHANGED = new SqlError(
 );
 
 export class StatementRunner {
-  constructor(private readonly scope: SessionScope) {}
+  /** Reads that must see earlier writes (session.consistency). */
+  readonly causal: CausalReads;
+
+  constructor(private readonly scope: SessionScope) {
+    this.causal = new CausalReads(scope);
+  }
 
   /**
    * Where a statement goes. Right after a failover with `failover.promote`, the new writeHost
@@ -243,22 +245,15 @@ export class StatementRunner {
         held.pools.statements++;
         scope.active = conn;
         const needs = { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId, diagnostics: c.needsLastConnection };
-        const mustWait = waitFor !== undefined && !onWriter && !ctx.positions.covers(conn.hostId, waitFor);
-        if (waitFor !== undefined && !mustWait) stats.consistency.none++;
-        const timeoutMs = ctx.config().session.consistencyTimeoutMs;
+        const mustWait = waitFor !== undefined && this.causal.mustWait(conn, waitFor);
         // The state replay (USE of a schema the session just created) or the lazy prepare (of a
         // table it just created) would fail on a replica that lacks the writes: wait before them.
         // Otherwise the wait travels in the same packet as the statement.
         const waitFirst = mustWait && (!inSync(conn, scope.s, needs) || (typeof source === 'function' && !source.ready?.(conn)));
-        if (waitFirst) {
-          const waitStarted = performance.now();
-          const reached = await this.waitOn(conn, waitFor!, timeoutMs);
-          this.recordWait((performance.now() - waitStarted) / 1000);
-          if (!reached) {
-            scope.active = undefined;
-            scope.backends.finishStatement(held, scope.inScope());
-            return false;
-          }
+        if (waitFirst && !(await this.causal.waitAlone(conn, waitFor!))) {
+          scope.active = undefined;
+          scope.backends.finishStatement(held, scope.inScope());
+          return false;
         }
         await this.sync(conn, needs);
         if (!conn.gtidTracking) await conn.trackGtids(true);
@@ -269,16 +264,13 @@ export class StatementRunner {
         const started = performance.now();
         let summary: ResponseSummary;
         if (mustWait && !waitFirst) {
-          const waited = await conn.relayAfter(waitSql(conn.flavor, waitFor!, timeoutMs), gtidReached, command, shape, scope.ch.output, firstReplySeq, okView);
-          this.recordWait(waited.prefixMs / 1000);
-          if (!waited.accepted) {
+          const relayed = await this.causal.relayAfterWait(conn, waitFor!, command, shape, scope.ch.output, firstReplySeq, okView);
+          if (relayed === undefined) {
             scope.active = undefined;
             this.dropStaleRead(held, c);
             return false;
           }
-          ctx.positions.reached(conn.hostId, waitFor!);
-          stats.consistency.waited++;
-          summary = waited.summary;
+          summary = relayed;
         } else {
           summary = await conn.relay(command, shape, scope.ch.output, firstReplySeq, okView);
         }
@@ -326,46 +318,6 @@ export class StatementRunner {
     }
     backends.forget(held);
     held.pools.discard(held.conn);
-  }
-
-  /**
-   * Whether `conn`'s host has the writes `need` names: the writeHost always, a host known to,
-   * else after a wait there (bounded by consistencyTimeoutMs). For commands that cannot carry
-   * the wait in their own packet (COM_STMT_PREPARE).
-   */
-  async caughtUp(conn: BackendConnection, need: GtidPosition): Promise<boolean> {
-    const { ctx } = this.scope;
-    if (conn.hostId === ctx.cluster().writer?.id || ctx.positions.covers(conn.hostId, need)) {
-      ctx.stats.consistency.none++;
-      return true;
-    }
-    const started = performance.now();
-    const reached = await this.waitOn(conn, need, ctx.config().session.consistencyTimeoutMs);
-    this.recordWait((performance.now() - started) / 1000);
-    return reached;
-  }
-
-  /** A wait of its own (a round trip) before anything else runs on `conn`; true when it reached `need`. */
-  private async waitOn(conn: BackendConnection, need: GtidPosition, timeoutMs: number): Promise<boolean> {
-    let reached = false;
-    try {
-      reached = gtidReached(await conn.query(waitSql(conn.flavor, need, timeoutMs)));
-    } catch (err) {
-      if (!(err instanceof BackendSqlError)) throw err; // an ERR (replication not set up): not reached
-    }
-    if (reached) {
-      this.scope.ctx.positions.reached(conn.hostId, need);
-      this.scope.ctx.stats.consistency.waited++;
-    }
-    return reached;
-  }
-
-  private recordWait(seconds: number): void {
-    const counts = this.scope.ctx.stats.consistency;
-    let i = 0;
-    while (i < CONSISTENCY_WAIT_BUCKETS.length && seconds > CONSISTENCY_WAIT_BUCKETS[i]!) i++;
-    counts.waitBuckets[i]!++;
-    counts.waitSum += seconds;
   }
 
   /**
