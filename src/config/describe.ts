@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import type { SluiceConfig } from './types.js';
+import { resolveWorkers } from './workers.js';
 
 export interface ConfigBehaviour {
   /** One line per concern: listen, writes, reads, failover, replica health, security, logs. */
@@ -33,7 +34,8 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
-export function describeConfig(c: SluiceConfig): ConfigBehaviour {
+/** `cores`: what `workers: auto` resolves against (the machine's, by default). */
+export function describeConfig(c: SluiceConfig, cores?: number): ConfigBehaviour {
   const lines: string[] = [];
   const warnings: string[] = [];
   const dh = c.dataHost;
@@ -76,6 +78,13 @@ export function describeConfig(c: SluiceConfig): ConfigBehaviour {
   lines.push(
     `TLS: ${c.tls ? `clients ${c.tls.require ? 'must use TLS' : 'may use TLS'}` : 'off for clients'}; ` +
       `${dh.tls?.enabled ? `on to the backends${dh.tls.verify ? ' (certificates verified)' : ' (certificates NOT verified)'}` : 'off to the backends'}`,
+  );
+  const workers = resolveWorkers(c.workers, cores);
+  lines.push(
+    workers.count === 1
+      ? `processes: one (${workers.why})`
+      : `processes: ${workers.count} workers relay client connections behind ${addr(c.listen)}, a primary process runs heartbeats, failover and the admin/HTTP ports (${workers.why}); ` +
+          `backend pools are shared out: at most ${dh.pool.max} connections per backend in all, about ${Math.ceil(dh.pool.max / workers.count)} per worker, ${dh.pool.min} idle kept in all`,
   );
   lines.push(
     `operations: admin port ${c.admin ? addr(c.admin) : 'off'}; HTTP ${c.http ? `${addr(c.http)} (/health, /metrics, /)` : 'off'}; ` +

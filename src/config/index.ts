@@ -7,3 +7,4 @@ export type { ValidateOptions } from './checker.js';
 export { configDifferences, planConfigChange, type ConfigChangePlan, type HostChange } from './live.js';
 export { loadConfigFile, parseConfigText, saveConfigFile, serializeConfig } from './load.js';
 export { describeConfig, type ConfigBehaviour } from './describe.js';
+export { MAX_AUTO_WORKERS, poolShare, resolveWorkers, type WorkerCount } from './workers.js';

@@ -216,8 +216,13 @@ export interface HttpConfig {
   readonly port: number;
 }
 
+/** `workers`: 'auto' (one per core, capped) or a number of worker processes (config/workers.ts). */
+export type WorkersSetting = 'auto' | number;
+
 export interface SluiceConfig {
   readonly listen: ListenConfig;
+  /** Processes that relay client connections behind the one port (node:cluster); 1 = a single process. */
+  readonly workers: WorkersSetting;
   readonly users: readonly FrontendUser[];
   readonly dataHost: DataHostConfig;
   readonly session: SessionConfig;

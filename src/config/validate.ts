@@ -14,6 +14,7 @@ import { checkLog } from './check-log.js';
 import { checkAdmin, checkHttp } from './check-admin.js';
 import { checkFrontendTls } from './check-tls.js';
 import { checkAuth } from './check-auth.js';
+import { checkWorkers } from './workers.js';
 import type {
   AdminConfig,
   AuthConfig,
@@ -25,10 +26,12 @@ import type {
   LogConfig,
   SessionConfig,
   SluiceConfig,
+  WorkersSetting,
 } from './types.js';
 
 const TOP_KEYS = [
   'listen',
+  'workers',
   'users',
   'dataHost',
   'session',
@@ -59,6 +62,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Sluice
   const root = c.mapping(raw, '', TOP_KEYS);
   const config: {
     listen: ListenConfig;
+    workers: WorkersSetting;
     users: FrontendUser[];
     dataHost: DataHostConfig;
     session: SessionConfig;
@@ -72,6 +76,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Sluice
     http?: HttpConfig;
   } = {
     listen: checkListen(c, root),
+    workers: checkWorkers(c, root),
     users: checkUsers(c, root),
     dataHost: checkDataHost(c, root, opts),
     session: checkSession(c, root),
