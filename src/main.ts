@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 import { createLogger, logsWritten, resolveLogFormat, LOG_FORMAT_ENV } from './logger.js';
 import { ConfigError, describeConfig, loadConfigFile, validateConfig } from './config/index.js';
 import { startSluice, type Sluice } from './app.js';
+import { startGroup } from './group/primary.js';
+import { resolveWorkers } from './config/index.js';
 import { describeReload } from './admin/admin-server.js';
 import { ListenError } from './frontend/listen.js';
 import { formatDnIndex, writerAddressKey } from './cluster/dnindex.js';
@@ -83,11 +85,15 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       const log = createLogger(config.log.level, undefined, resolveLogFormat(config.log.format));
-      // The path lets the admin port's SAVE CONFIG / RELOAD @@CONFIG work on this file.
-      const sluice = await startSluice(config, log, { configPath: values.config }).catch(async (err: unknown) => {
-        await logsWritten(log);
-        throw err;
-      });
+      // The path lets the admin port's SAVE CONFIG / RELOAD @@CONFIG work on this file. Several
+      // workers: this process becomes the group's primary and forks them (group/primary.ts).
+      const opts = { configPath: values.config };
+      const sluice = await (resolveWorkers(config.workers).count > 1 ? startGroup(config, log, opts) : startSluice(config, log, opts)).catch(
+        async (err: unknown) => {
+          await logsWritten(log);
+          throw err;
+        },
+      );
       // `kill -HUP`: re-read the file and apply it, exactly like the admin port's RELOAD @@CONFIG.
       const file = values.config;
       const onHangup = (): void => {

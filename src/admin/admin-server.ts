@@ -17,7 +17,6 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { HostPools } from '../backend/host-pools.js';
 import type { ClusterStore } from '../cluster/store.js';
 import { sameEndpoint } from '../config/endpoint.js';
 import { ConfigError, saveConfigFile, validateConfig } from '../config/index.js';
@@ -30,6 +29,7 @@ import { ClientChannel } from '../frontend/client-channel.js';
 import { listenOn } from '../frontend/listen.js';
 import { AuthFailed, authenticate } from '../frontend/authenticate.js';
 import { parseAdminCommand, type AdminCommand } from './admin-commands.js';
+import type { DataPath, PoolTotals } from './data-path.js';
 import { hostByNdx } from './backend-numbers.js';
 import {
   backendSocketsTable,
@@ -45,21 +45,10 @@ import {
   statsTable,
   versionTable,
   type AdminTable,
-  type SessionInfo,
-  type StatementStat,
 } from './admin-views.js';
 
 const MAX_ADMIN_PACKET = 16 * 1024 * 1024;
 const STATUS = ServerStatus.AUTOCOMMIT;
-
-/** A client session as the admin port sees it (FrontendServer sessions). */
-export interface AdminSession extends SessionInfo {
-  terminate(): void;
-}
-
-export interface StatementStatsRegistry {
-  top(n: number): readonly StatementStat[];
-}
 
 /** What `applyConfig` did with a configuration: config paths applied now / at the next start. */
 export interface ConfigApplyResult {
@@ -84,10 +73,8 @@ export interface AdminDeps {
   /** File the config was loaded from (SAVE CONFIG / RELOAD @@CONFIG need it). */
   readonly configPath?: string;
   readonly cluster: ClusterStore;
-  pools(hostId: string): HostPools | undefined;
-  sessions(): Iterable<AdminSession>;
-  /** The statement digest registry, when the proxy has one. */
-  statementStats?(): StatementStatsRegistry | undefined;
+  /** Sessions, pools and statement statistics of every process that holds client sessions. */
+  readonly dataPath: DataPath;
 }
 
 export type AdminReply =
@@ -241,10 +228,14 @@ export class AdminServer {
     }
   }
 
-  private stats = (hostId: string) => this.deps.pools(hostId)?.stats();
+  /** Pool numbers of every host, summed over the processes that hold pools. */
+  private async poolStats(): Promise<(hostId: string) => PoolTotals | undefined> {
+    const { pools } = await this.deps.dataPath.snapshot();
+    return (hostId) => pools[hostId];
+  }
 
   private async run(cmd: AdminCommand): Promise<AdminReply> {
-    const { cluster } = this.deps;
+    const { cluster, dataPath } = this.deps;
     switch (cmd.kind) {
       case 'help':
         return table(helpTable());
@@ -253,7 +244,7 @@ export class AdminServer {
       case 'version-comment':
         return table({ columns: [{ name: '@@version_comment' }], rows: [['Sluice admin']] });
       case 'backends':
-        return table(backendsTable(cluster.view, this.stats));
+        return table(backendsTable(cluster.view, await this.poolStats()));
       case 'set-offline':
       case 'set-online': {
         const h = hostByNdx(cluster.view, cmd.ndx);
@@ -267,16 +258,14 @@ export class AdminServer {
             // Every connection to the host is cut: running statements are aborted (a read that
             // has sent nothing yet retries elsewhere), a transaction held there fails with 2013
             // at its next statement, idle connections close. Sessions go on on other hosts.
-            const pools = this.deps.pools(h.id);
-            const cut = pools?.cutAll('SET OFFLINE FORCE by operator') ?? 0;
-            // Not awaited: the retired pools drain as sessions hand the cut connections back
-            // (a session in a transaction does so at its next statement).
-            void pools?.clearIdle();
+            // The retired pools drain as sessions hand the cut connections back (a session in a
+            // transaction does so at its next statement). Every worker cuts its own.
+            const cut = await dataPath.cutHost(h.id, 'SET OFFLINE FORCE by operator');
             this.log.warn({ backend: h.id, cut }, 'SET OFFLINE FORCE');
           }
         }
         this.log.warn({ backend: h.id, command: cmd.kind }, 'admin changed backend state');
-        return table(backendsTable(cluster.view, this.stats, [cmd.ndx]));
+        return table(backendsTable(cluster.view, await this.poolStats(), [cmd.ndx]));
       }
       case 'switch-datasource':
         return this.switchWriter(cmd.name, cmd.index);
@@ -334,26 +323,25 @@ export class AdminServer {
       case 'reload-config':
         return this.reload();
       case 'show-datasource':
-        return table(datasourceTable(cluster.view, this.stats, this.deps.config().dataHost.pool.max));
+        return table(datasourceTable(cluster.view, await this.poolStats(), this.deps.config().dataHost.pool.max));
       case 'show-heartbeat':
         return table(heartbeatTable(cluster.view));
       case 'show-connection':
-        return table(connectionTable(this.deps.sessions()));
+        return table(connectionTable(await dataPath.sessions()));
       case 'kill-connection': {
-        const byId = new Map([...this.deps.sessions()].map((s) => [s.id, s]));
-        const missing = cmd.ids.filter((id) => !byId.has(id));
+        const known = new Set((await dataPath.sessions()).map((s) => s.id));
+        const missing = cmd.ids.filter((id) => !known.has(id));
         if (missing.length > 0) return refused(`unknown connection id ${missing.join(', ')} (see SHOW @@CONNECTION)`);
-        for (const id of cmd.ids) byId.get(id)!.terminate();
+        await dataPath.terminate(cmd.ids);
         this.log.warn({ ids: cmd.ids }, 'admin killed client connections');
         return ok(`killed ${cmd.ids.length} connection(s)`, cmd.ids.length);
       }
-      case 'show-backend':
-        return table(backendSocketsTable(cluster.view, (id) => this.deps.pools(id)?.connections() ?? []));
-      case 'stats': {
-        const registry = this.deps.statementStats?.();
-        if (!registry || typeof registry.top !== 'function') return refused('statement statistics are not available yet');
-        return table(statsTable(registry.top(100)));
+      case 'show-backend': {
+        const sockets = await dataPath.backendSockets();
+        return table(backendSocketsTable(cluster.view, (id) => sockets[id] ?? []));
       }
+      case 'stats':
+        return table(statsTable(await dataPath.statementTop(100)));
       case 'invalid':
         return refused(cmd.reason);
       case 'unknown':

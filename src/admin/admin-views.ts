@@ -4,7 +4,7 @@
  * Sluice's own columns follow them.
  */
 import { readFileSync } from 'node:fs';
-import type { BackendSocketInfo, HostPoolStats } from '../backend/host-pools.js';
+import type { BackendSocketInfo } from '../backend/host-pools.js';
 import type { ClusterView, HostView } from '../cluster/view.js';
 import type { SluiceConfig } from '../config/types.js';
 import { nativePasswordHash } from '../protocol/auth.js';
@@ -38,6 +38,13 @@ export interface StatementStat {
   readonly reader: number;
 }
 
+/** A host's pool connections (summed over workers). */
+export interface PoolNumbers {
+  readonly borrowed: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
 /** What a client session exposes to the admin views. */
 export interface SessionInfo {
   readonly id: number;
@@ -52,6 +59,8 @@ export interface SessionInfo {
   readonly heldHosts?: readonly string[];
   /** GTIDs of the session's commits, which its reads must see (session.consistency). */
   readonly lastGtid?: string | undefined;
+  /** Worker process holding the session (1-based); 0 or absent when one process does everything. */
+  readonly worker?: number;
 }
 
 const str = (name: string): AdminColumn => ({ name });
@@ -114,7 +123,7 @@ export const BACKENDS_COLUMNS: readonly AdminColumn[] = [
 /** `SELECT * FROM backends` (all hosts, or only those whose backend_ndx is in `only`). */
 export function backendsTable(
   view: ClusterView,
-  stats: (hostId: string) => HostPoolStats | undefined,
+  stats: (hostId: string) => PoolNumbers | undefined,
   only?: readonly number[],
 ): AdminTable {
   const rows: Cell[][] = [];
@@ -161,7 +170,7 @@ export function pwdsTable(config: SluiceConfig): AdminTable {
 
 export function datasourceTable(
   view: ClusterView,
-  stats: (hostId: string) => HostPoolStats | undefined,
+  stats: (hostId: string) => PoolNumbers | undefined,
   poolMax: number,
 ): AdminTable {
   return {
@@ -234,11 +243,12 @@ export function connectionTable(sessions: Iterable<SessionInfo>, now = Date.now(
       s.transactionHost ?? null,
       s.heldHosts && s.heldHosts.length > 0 ? s.heldHosts.join(',') : null,
       s.lastGtid ?? null,
+      s.worker ? s.worker : null,
     ]);
   }
   rows.sort((a, b) => (a[0] as number) - (b[0] as number));
   return {
-    columns: [num('ID'), str('USER'), str('HOST'), str('SCHEMA'), str('INFO'), num('TIME'), str('TRANSACTION_ON'), str('BACKENDS'), str('LAST_GTID')],
+    columns: [num('ID'), str('USER'), str('HOST'), str('SCHEMA'), str('INFO'), num('TIME'), str('TRANSACTION_ON'), str('BACKENDS'), str('LAST_GTID'), num('WORKER')],
     rows,
   };
 }

@@ -43,6 +43,11 @@ export class ReplicaPositions {
     this.acknowledged = mergePositions(this.acknowledged, position);
   }
 
+  /** Every host position known, for a process that joins later (a worker starting). */
+  entries(): [HostId, GtidPosition][] {
+    return [...this.byHost];
+  }
+
   /** Every write acknowledged through this proxy so far. */
   latestAcknowledged(): GtidPosition {
     return this.acknowledged;

@@ -152,7 +152,13 @@ export class LocalCommands {
   async killTarget(targetId: number, queryOnly: boolean): Promise<SqlError | undefined> {
     const scope = this.scope;
     const target = scope.ctx.session(targetId);
-    if (!target) return sqlError('ER_NO_SUCH_THREAD', targetId);
+    if (!target) {
+      // Another worker process may hold it (connection ids are unique across the group).
+      const outcome = (await scope.ctx.killElsewhere?.(targetId, queryOnly, scope.client?.user.name)) ?? 'unknown';
+      if (outcome === 'unknown') return sqlError('ER_NO_SUCH_THREAD', targetId);
+      if (outcome === 'denied') return sqlError('ER_KILL_DENIED_ERROR', targetId);
+      return undefined;
+    }
     if (target.user !== scope.client?.user.name) return sqlError('ER_KILL_DENIED_ERROR', targetId);
     await target.interrupt(queryOnly, scope.poolKey());
     if (targetId === scope.id && !queryOnly) return sqlError('ER_CONNECTION_KILLED');

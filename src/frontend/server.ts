@@ -1,6 +1,10 @@
 /**
  * The client-facing listener: accepts sockets, gives each a proxy connection id and a Session,
  * and keeps the registry KILL and the admin views read.
+ *
+ * Connection ids: a worker process numbers its connections within its own block of ids
+ * (`firstConnectionId`, CONNECTION_ID_BLOCK ids), so ids are unique across the group and the
+ * block says which worker holds a session (KILL from another worker, the admin port).
  */
 import net, { isIP } from 'node:net';
 import { encodePacket } from '../protocol/framer.js';
@@ -10,18 +14,35 @@ import type { Logger } from 'pino';
 import { ClientChannel } from './client-channel.js';
 import { listenOn } from './listen.js';
 import { Session, type SessionContext } from './session.js';
+import { ConnectionCounts, type ConnectionLimits } from './connection-limits.js';
+
+/** Connection ids one worker numbers its sessions with (then it starts its block again). */
+export const CONNECTION_ID_BLOCK = 1 << 24;
+
+export interface FrontendOptions {
+  /** First connection id of this process's block (default 1). */
+  readonly firstConnectionId?: number;
+  /** Where client connections are counted against the limits (default: in this process). */
+  readonly limits?: ConnectionLimits;
+}
 
 export class FrontendServer {
   private readonly server: net.Server;
   private readonly sessions = new Map<number, Session>();
-  private nextId = 1;
+  private readonly firstId: number;
+  private nextId: number;
+  private readonly limits: ConnectionLimits;
   private readonly log: Logger;
 
   constructor(
-    private readonly ctx: Omit<SessionContext, 'session' | 'connectionsOf'>,
+    private readonly ctx: Omit<SessionContext, 'session' | 'limits'>,
     log: Logger,
+    opts: FrontendOptions = {},
   ) {
     this.log = log;
+    this.firstId = opts.firstConnectionId ?? 1;
+    this.nextId = this.firstId;
+    this.limits = opts.limits ?? new ConnectionCounts();
     this.server = net.createServer((socket) => this.accept(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
     // One timer for all sessions (not one per statement): gives back the connections of
@@ -37,6 +58,7 @@ export class FrontendServer {
   }
 
   private sweeper: NodeJS.Timeout | undefined;
+  private closing = false;
   /** The `clients` whitelist built from `allowedFrom`; undefined = everybody may connect. */
   private allowed: net.BlockList | undefined;
   private allowedFrom: readonly string[] | undefined;
@@ -57,12 +79,6 @@ export class FrontendServer {
     socket.destroySoon();
   }
 
-  /** Sessions of `user` right now (per-user maxConnections). */
-  connectionsOf(user: string): number {
-    let n = 0;
-    for (const s of this.sessions.values()) if (s.user === user) n++;
-    return n;
-  }
   /** Sessions still running (their cleanup gives connections back to the pools). */
   private readonly running = new Set<Promise<void>>();
 
@@ -75,24 +91,57 @@ export class FrontendServer {
       this.refuse(socket, sqlError('ER_HOST_NOT_PRIVILEGED', address), 'client address not in the clients whitelist');
       return;
     }
-    if (cfg.maxConnections > 0 && this.sessions.size >= cfg.maxConnections) {
-      this.refuse(socket, sqlError('ER_CON_COUNT_ERROR'), `maxConnections (${cfg.maxConnections}) reached`);
-      return;
+    const place = this.limits.open(cfg.maxConnections);
+    if (place === true) this.start(socket);
+    else if (place === false) this.refuseFull(socket, cfg.maxConnections);
+    else {
+      // The group counts connections in its primary process: the socket waits for the answer.
+      socket.pause();
+      place.then(
+        (ok) => {
+          if (!ok) return this.refuseFull(socket, cfg.maxConnections);
+          if (socket.destroyed || this.closing) return this.limits.close(undefined);
+          this.start(socket);
+          socket.resume();
+        },
+        (err: unknown) => {
+          this.log.warn({ err: (err as Error).message }, 'connection refused: the connection count is not available');
+          socket.destroy();
+        },
+      );
     }
-    const id = this.nextId++;
+  }
+
+  private refuseFull(socket: net.Socket, max: number): void {
+    this.refuse(socket, sqlError('ER_CON_COUNT_ERROR'), `maxConnections (${max}) reached`);
+  }
+
+  private start(socket: net.Socket): void {
+    const id = this.allocateId();
     const ch = new ClientChannel(socket, this.ctx.config().session.maxPacketSize);
-    const session = new Session(
-      id,
-      ch,
-      { ...this.ctx, session: (n) => this.sessions.get(n), connectionsOf: (u) => this.connectionsOf(u) },
-      this.log,
-    );
+    const session = new Session(id, ch, { ...this.ctx, session: (n) => this.sessions.get(n), limits: this.limits }, this.log);
     this.sessions.set(id, session);
     const running = session.run().finally(() => {
       this.sessions.delete(id);
       this.running.delete(running);
+      this.limits.close(session.countedUser);
     });
     this.running.add(running);
+  }
+
+  /** The next id of this process's block that no open session has (ids wrap within the block). */
+  private allocateId(): number {
+    for (;;) {
+      const id = this.nextId;
+      const blockEnd = (Math.floor(this.firstId / CONNECTION_ID_BLOCK) + 1) * CONNECTION_ID_BLOCK;
+      this.nextId = id + 1 >= blockEnd ? this.firstId : id + 1;
+      if (!this.sessions.has(id)) return id;
+    }
+  }
+
+  /** The session with this connection id, when this process holds it. */
+  session(id: number): Session | undefined {
+    return this.sessions.get(id);
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -109,6 +158,7 @@ export class FrontendServer {
 
   /** Stops accepting, then closes every client connection. */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) s.terminate();

@@ -11,6 +11,10 @@ import type { HostPools, PoolKey } from '../backend/host-pools.js';
 import type { FrontendSecurity } from './tls.js';
 import type { StatementStats } from './statement-stats.js';
 import type { PinReason } from './session-state.js';
+import type { ConnectionLimits } from './connection-limits.js';
+import type { GtidPosition } from '../cluster/gtid.js';
+
+export type KillOutcome = 'killed' | 'unknown' | 'denied';
 
 /** Another session as KILL sees it. */
 export interface KillTarget {
@@ -27,10 +31,20 @@ export interface SessionContext {
   readonly selector: Selector;
   /** How far each backend has applied, and the latest acknowledged write (causal reads). */
   readonly positions: ReplicaPositions;
-  /** Other sessions by proxy connection id (KILL). */
+  /** Other sessions of this process by proxy connection id (KILL). */
   session(id: number): KillTarget | undefined;
-  /** Authenticated sessions of a user (per-user maxConnections). */
-  connectionsOf(user: string): number;
+  /**
+   * KILL of a session another worker process holds; absent when one process holds every
+   * session. 'unknown': no session has that id; 'denied': it belongs to another user.
+   */
+  killElsewhere?(id: number, queryOnly: boolean, user: string | undefined): Promise<KillOutcome>;
+  /**
+   * Makes a commit known to every worker process before its OK reaches the client
+   * (consistency: global); absent when one process holds every session.
+   */
+  publishWrite?(position: GtidPosition): Promise<void>;
+  /** Counts logins against users[].maxConnections (over the whole process group). */
+  readonly limits: ConnectionLimits;
   serverVersion(): string;
   /** MariaDB extended capabilities every backend offers (the greeting offers what it honours of them). */
   mariadbCapabilities(): number;

@@ -41,6 +41,8 @@ export class Session implements KillTarget {
   private idleSince = 0;
   /** Login or a command is running: the sweeper must not touch the connections. */
   private busy = true;
+  /** The user this session's login was counted for (ConnectionLimits.close at its end). */
+  countedUser: string | undefined;
   /** Closes the client after the session's own wait_timeout of idleness (armWaitTimeout). */
   private waitTimer: NodeJS.Timeout | undefined;
 
@@ -108,14 +110,14 @@ export class Session implements KillTarget {
       if (!client) return;
       scope.client = client;
       const limit = client.user.maxConnections ?? 0;
-      // This session already counts itself once authenticated (user is set).
-      if (limit > 0 && ctx.connectionsOf(client.user.name) > limit) {
+      if (!(await ctx.limits.login(client.user.name, limit))) {
         ch.send(
           encodeErrFor(sqlError('ER_USER_LIMIT_REACHED', client.user.name, 'max_user_connections', limit)),
           (client.lastSeq + 1) & 0xff,
         );
         return;
       }
+      this.countedUser = client.user.name;
       const multi = (client.capabilities & Capability.MULTI_STATEMENTS) !== 0;
       scope.state = newSessionState(scope.id, client.charset, multi, ctx.serverSqlModeUnmodelled());
       if (client.database !== undefined) {
@@ -289,6 +291,11 @@ export class Session implements KillTarget {
   terminate(): void {
     this.scope.killed = true;
     this.scope.ch.destroy();
+  }
+
+  /** KILL from a session of another worker process: the backend KILL uses this session's account. */
+  interruptFromElsewhere(queryOnly: boolean): Promise<void> {
+    return this.interrupt(queryOnly, this.scope.poolKey());
   }
 
   /** Called by another session's KILL. */

@@ -4,6 +4,7 @@
  * relay the backend's answer as raw bytes, then record what the answer changed and observe it
  * (statistics, SQL log, slow log). The only place that loops over "borrow, try, retry elsewhere".
  */
+import { HoldLastSink } from '../backend/hold-last-sink.js';
 import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { encodeErrFor } from './authenticate.js';
@@ -263,6 +264,12 @@ export class StatementRunner {
         const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
         const started = performance.now();
         let summary: ResponseSummary;
+        // consistency: global across worker processes: the write's OK waits until every worker
+        // knows its GTID (publishWrite), so no read anywhere can start after it without it.
+        const holdBack =
+          onWriter && ctx.publishWrite !== undefined && ctx.config().session.consistency === 'global' && (mayWrite(c) || c.kind === 'commit')
+            ? new HoldLastSink(scope.ch.output)
+            : undefined;
         if (mustWait && !waitFirst) {
           const relayed = await this.causal.relayAfterWait(conn, waitFor!, command, shape, scope.ch.output, firstReplySeq, okView);
           if (relayed === undefined) {
@@ -272,15 +279,22 @@ export class StatementRunner {
           }
           summary = relayed;
         } else {
-          summary = await conn.relay(command, shape, scope.ch.output, firstReplySeq, okView);
+          summary = await conn.relay(command, shape, holdBack ?? scope.ch.output, firstReplySeq, okView);
         }
         if (onWriter) stats.routedToWriter++;
         else stats.routedToReader++;
-        if (summary.localInfile) summary = await this.relayLocalInfile(conn, okView);
+        if (summary.localInfile) {
+          holdBack?.release(); // the client must see the file request to answer it
+          summary = await this.relayLocalInfile(conn, okView);
+        }
         this.observe(c, conn, summary, performance.now() - started);
         scope.active = undefined;
         onRelayed?.(held, summary);
         this.afterStatement(c, summary, held);
+        if (holdBack) {
+          if (summary.gtid !== undefined) await this.publishWrite(summary.gtid);
+          holdBack.release();
+        }
         return true;
       },
       (err, held, attempt) => {
@@ -410,6 +424,15 @@ export class StatementRunner {
       this.scope.ctx.positions.acknowledge(committed);
     } else if (!conn.gtidTracking && summary.error === undefined && (mayWrite(c) || c.kind === 'commit')) {
       s.untrackedWriteAt = Date.now();
+    }
+  }
+
+  /** Makes a commit known to every worker process (consistency: global); a failure is logged, not the client's. */
+  private async publishWrite(gtid: string): Promise<void> {
+    try {
+      await this.scope.ctx.publishWrite?.(parseGtids(gtid));
+    } catch (err) {
+      this.scope.log.warn({ err: (err as Error).message }, 'could not tell the other workers about a write (consistency: global)');
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * The proxy as it is deployed (`tsc`, then `node dist/main.js start`), in its own process in
  * front of a sandbox: for tests that measure the proxy's own memory (under tsx the on-the-fly
- * compiler's memory would be counted too).
+ * compiler's memory would be counted too) and for worker groups (node:cluster forks the built
+ * worker entry point).
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,31 +16,73 @@ const execFileP = promisify(execFile);
 
 export interface BuiltProxy {
   readonly port: number;
+  readonly pid: number;
+  /** The config file it was started with. */
+  readonly configFile: string;
   /** A field of /proc/<pid>/status in kB (`VmRSS`, `VmHWM`). */
   memoryKb(field: 'VmRSS' | 'VmHWM'): number;
-  stop(): void;
+  /** Everything it logged so far (JSON lines). */
+  log(): string;
+  /** Pids of its child processes (the workers of a group). */
+  children(): number[];
+  /** Sends SIGTERM and waits for the exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  signal(sig: NodeJS.Signals): void;
 }
 
-export async function startBuiltProxy(sb: SandboxInfo): Promise<BuiltProxy> {
+let built: Promise<unknown> | undefined;
+
+/** One build per test process (tsc takes seconds). */
+function build(): Promise<unknown> {
+  built ??= execFileP(process.execPath, [path.join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+  return built;
+}
+
+/**
+ * `top`: top-level config keys added to the sandbox's proxy config (workers, admin, http …);
+ * `workers` is 1 unless given (the default `auto` would depend on the machine).
+ */
+export async function startBuiltProxy(sb: SandboxInfo, top: Record<string, unknown> = {}): Promise<BuiltProxy> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-built-'));
   const conf = path.join(dir, 'sluice.yaml');
-  writeFileSync(conf, JSON.stringify({ ...sandboxProxyConfig({ ...sb, dir }, 0), log: { level: 'info' } }));
-  await execFileP(process.execPath, [path.join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
-  const child = spawn(process.execPath, ['dist/main.js', 'start', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(conf, JSON.stringify({ ...sandboxProxyConfig({ ...sb, dir }, 0), log: { level: 'info' }, workers: 1, ...top }));
+  await build();
+  const child = spawn(process.execPath, ['dist/main.js', 'start', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SLUICE_LOG_FORMAT: 'json' } });
+  let buf = '';
+  child.stderr.on('data', (d: Buffer) => {
+    buf += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      let buf = '';
-      child.stderr.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const m = /"port":(\d+)/.exec(buf);
-        if (m && buf.includes('sluice listening')) resolve(Number(m[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`proxy exited ${code}: ${buf}`)));
+      const check = (): void => {
+        const line = buf.split('\n').find((l) => l.includes('sluice listening'));
+        const m = line && /"port":(\d+)/.exec(line);
+        if (m) {
+          child.stderr.off('data', check);
+          resolve(Number(m[1]));
+        }
+      };
+      child.stderr.on('data', check);
+      void exited.then((code) => reject(new Error(`proxy exited ${code}: ${buf}`)));
     });
     return {
       port,
+      pid: child.pid!,
+      configFile: conf,
       memoryKb: (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]),
-      stop: () => child.kill('SIGTERM'),
+      log: () => buf,
+      children: () =>
+        readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number),
+      signal: (sig) => child.kill(sig),
+      stop: async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        return exited;
+      },
     };
   } catch (err) {
     child.kill('SIGTERM');

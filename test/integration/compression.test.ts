@@ -308,7 +308,7 @@ describe('backpressure', () => {
       t.diagnostic(`proxy peak RSS while streaming 400 MB through compression: ${hwmKb >> 10} MB`);
       assert.ok(hwmKb < 150 * 1024, `proxy peak RSS ${hwmKb >> 10} MB`);
     } finally {
-      built.stop();
+      await built.stop();
     }
   });
 });

@@ -91,7 +91,7 @@ describe('large results and packets', () => {
       t.diagnostic(`proxy RSS after start-up ${startKb >> 10} MB, peak while streaming 1 GB ${hwmKb >> 10} MB`);
       assert.ok(hwmKb < 150 * 1024, `proxy peak RSS ${Math.round(hwmKb / 1024)} MB (after start-up: ${startKb >> 10} MB)`);
     } finally {
-      built.stop();
+      await built.stop();
     }
   });
 

@@ -72,7 +72,7 @@ export async function startHttpServer(src: HttpSources, host: string, port: numb
         send(req, res, 200, metrics.contentType, await metrics.render());
         return;
       case '/status.json':
-        sendJson(req, res, 200, tracker.snapshot());
+        sendJson(req, res, 200, tracker.snapshot(await src.dataPath.snapshot()));
         return;
       default:
         send(req, res, 200, 'text/html; charset=utf-8', STATUS_PAGE_HTML);

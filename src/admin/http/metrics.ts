@@ -1,13 +1,17 @@
 /**
  * Prometheus metrics (`GET /metrics`) on a private prom-client Registry. Values that live in
  * Sluice's own counters (SessionStats, the cluster view, pool stats) are read at scrape time in
- * `collect` callbacks; only failovers are counted here, from the store's 'change' events.
- * The statement latency histogram is rendered from StatementStats' buckets (already counted by
- * the data path) by a small custom collector.
+ * `collect` callbacks, from one data-path snapshot taken per scrape (summed over workers); only
+ * failovers are counted here, from the store's 'change' events. The statement latency histogram
+ * is rendered from StatementStats' buckets (already counted by the data path) by a small custom
+ * collector. With worker processes, their process metrics (CPU, memory, event loop) are added to
+ * this process's by prom-client's AggregatorRegistry, so `process_cpu_seconds_total` is the
+ * group's.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { StatementStats } from '../../frontend/statement-stats.js';
-import { CONSISTENCY_WAIT_BUCKETS, type ConsistencyCounts } from '../../frontend/session-context.js';
+import { CONSISTENCY_WAIT_BUCKETS, newSessionStats, type ConsistencyCounts } from '../../frontend/session-context.js';
+import type { DataPathSnapshot } from '../data-path.js';
 import type { ClusterView } from '../../cluster/view.js';
 import type { Transition } from '../../cluster/state.js';
 import type { HttpSources } from './sources.js';
@@ -21,16 +25,31 @@ export interface Metrics {
   close(): void;
 }
 
+const EMPTY_SNAPSHOT: DataPathSnapshot = {
+  clientConnections: 0,
+  stats: newSessionStats(),
+  pools: {},
+  histogram: new StatementStats().histogram,
+  workers: [],
+};
+
 export function createMetrics(src: HttpSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  /** The data path as of this scrape (render() takes it before the collectors run). */
+  let data = EMPTY_SNAPSHOT;
+  const stats = {
+    get current() {
+      return data.stats;
+    },
+  };
 
   new Gauge({
     name: 'sluice_client_connections',
     help: 'Open client sessions.',
     registers: [registry],
     collect() {
-      this.set(src.sessionCount());
+      this.set(data.clientConnections);
     },
   });
   // SessionStats counters are monotonic; exposed as counters whose value is copied at scrape time.
@@ -41,8 +60,8 @@ export function createMetrics(src: HttpSources): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      this.inc({ route: 'writer' }, src.stats.routedToWriter);
-      this.inc({ route: 'reader' }, src.stats.routedToReader);
+      this.inc({ route: 'writer' }, stats.current.routedToWriter);
+      this.inc({ route: 'reader' }, stats.current.routedToReader);
     },
   });
   new Counter({
@@ -51,7 +70,7 @@ export function createMetrics(src: HttpSources): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(src.stats.errors);
+      this.inc(stats.current.errors);
     },
   });
   new Counter({
@@ -60,7 +79,7 @@ export function createMetrics(src: HttpSources): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(src.stats.retries);
+      this.inc(stats.current.retries);
     },
   });
   new Counter({
@@ -70,7 +89,7 @@ export function createMetrics(src: HttpSources): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, n] of Object.entries(src.stats.pins)) this.inc({ reason }, n);
+      for (const [reason, n] of Object.entries(stats.current.pins)) this.inc({ reason }, n);
     },
   });
 
@@ -118,7 +137,7 @@ export function createMetrics(src: HttpSources): Metrics {
     collect() {
       this.reset();
       for (const h of view().hosts) {
-        const s = src.pools(h.id)?.stats();
+        const s = data.pools[h.id];
         if (!s) continue;
         this.set({ host: h.id, state: 'borrowed' }, s.borrowed);
         this.set({ host: h.id, state: 'idle' }, s.idle);
@@ -134,7 +153,7 @@ export function createMetrics(src: HttpSources): Metrics {
     collect() {
       this.reset();
       for (const h of view().hosts) {
-        const pools = src.pools(h.id);
+        const pools = data.pools[h.id];
         if (pools) this.inc({ host: h.id, role: h.role }, pools.statements);
       }
     },
@@ -147,7 +166,13 @@ export function createMetrics(src: HttpSources): Metrics {
       this.set(view().writerIndex);
     },
   });
-  if (src.statementStats) registry.registerMetric(durationHistogram(src.statementStats) as unknown as Metric);
+  registry.registerMetric(
+    durationHistogram({
+      get histogram() {
+        return data.histogram;
+      },
+    }) as unknown as Metric,
+  );
   new Counter({
     name: 'sluice_consistency_waits_total',
     help: 'Reads that had to see earlier writes (session.consistency), by what it took: none (a readHost known to have them), waited (waited on the readHost), fallback (ran on the writeHost).',
@@ -155,13 +180,13 @@ export function createMetrics(src: HttpSources): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      const c = src.stats.consistency;
+      const c = stats.current.consistency;
       this.inc({ outcome: 'none' }, c.none);
       this.inc({ outcome: 'waited' }, c.waited);
       this.inc({ outcome: 'fallback' }, c.fallback);
     },
   });
-  registry.registerMetric(consistencyWaitHistogram(src.stats.consistency) as unknown as Metric);
+  registry.registerMetric(consistencyWaitHistogram(() => data.stats.consistency) as unknown as Metric);
   const failovers = new Counter({
     name: 'sluice_failovers_total',
     help: 'Writer switches (automatic or manual) since start.',
@@ -176,7 +201,12 @@ export function createMetrics(src: HttpSources): Metrics {
   return {
     registry,
     contentType: registry.contentType,
-    render: () => registry.metrics(),
+    async render() {
+      data = await src.dataPath.snapshot();
+      const others = (await src.processMetrics?.()) ?? [];
+      if (others.length === 0) return registry.metrics();
+      return AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...others]).metrics();
+    },
     close: () => {
       src.cluster.off('change', onChange);
     },
@@ -184,7 +214,7 @@ export function createMetrics(src: HttpSources): Metrics {
 }
 
 /** `sluice_consistency_wait_seconds` from the sessions' wait buckets. */
-function consistencyWaitHistogram(c: ConsistencyCounts) {
+function consistencyWaitHistogram(counts: () => ConsistencyCounts) {
   const name = 'sluice_consistency_wait_seconds';
   return {
     name,
@@ -192,6 +222,7 @@ function consistencyWaitHistogram(c: ConsistencyCounts) {
     type: 'histogram',
     aggregator: 'sum',
     get() {
+      const c = counts();
       const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
       let cumulative = 0;
       c.waitBuckets.forEach((n, i) => {

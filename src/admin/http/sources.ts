@@ -1,25 +1,24 @@
 /**
  * What the HTTP operations surface reads from a running Sluice. Structural, so the HTTP modules
- * do not import the composition root (app.ts) and tests can hand in fakes.
+ * do not import the composition roots (app.ts, the process group) and tests can hand in fakes.
  */
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { ClusterStore } from '../../cluster/store.js';
-import type { SessionStats } from '../../frontend/session-context.js';
-import type { StatementStats } from '../../frontend/statement-stats.js';
+import type { DataPath } from '../data-path.js';
 
-export interface PoolStatsSource {
-  stats(): { borrowed: number; idle: number; waiting: number };
-  /** Statements sent to the host since it was added. */
-  readonly statements: number;
-}
+/** prom-client's JSON form of a registry's metrics (`Registry.getMetricsAsJSON`). */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 export interface HttpSources {
   readonly cluster: ClusterStore;
-  readonly stats: SessionStats;
-  /** Open client sessions. */
-  sessionCount(): number;
   /** Whether the MySQL front end is listening (accepting client connections). */
   accepting(): boolean;
-  pools(hostId: string): PoolStatsSource | undefined;
-  /** Latency histogram by route; absent = no `sluice_statement_duration_seconds`. */
-  readonly statementStats?: Pick<StatementStats, 'histogram'>;
+  /** Sessions, counters and pools of the processes that hold client sessions, summed. */
+  readonly dataPath: Pick<DataPath, 'snapshot'>;
+  /**
+   * The process metrics (CPU, memory, event loop) of the other processes of the group — the
+   * workers — to be aggregated with this process's (prom-client AggregatorRegistry); absent when
+   * one process does everything.
+   */
+  processMetrics?(): Promise<readonly MetricsJson[]>;
 }

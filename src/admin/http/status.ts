@@ -5,6 +5,7 @@
 import type { ClusterView, HostView } from '../../cluster/view.js';
 import type { Transition } from '../../cluster/state.js';
 import type { HttpSources } from './sources.js';
+import type { DataPathSnapshot, WorkerRow } from '../data-path.js';
 import { backendNdx, switchDatasourceArg } from '../backend-numbers.js';
 
 export const MAX_TRANSITIONS = 50;
@@ -61,6 +62,8 @@ export interface StatusSnapshot {
   readonly retries: number;
   readonly failovers: number;
   readonly backends: readonly BackendStatus[];
+  /** One row per worker process (empty when one process does everything). */
+  readonly workers: readonly WorkerRow[];
   readonly transitions: readonly TransitionRecord[];
 }
 
@@ -109,9 +112,10 @@ export class StatusTracker {
     this.src.cluster.off('change', this.onChange);
   }
 
-  snapshot(): StatusSnapshot {
+  /** `data`: the data path's counters at this moment (HttpSources.dataPath). */
+  snapshot(data: DataPathSnapshot): StatusSnapshot {
     const v = this.src.cluster.view;
-    const st = this.src.stats;
+    const st = data.stats;
     const activeWriter = v.hosts.find((h) => h.role === 'write' && h.index === v.writerIndex);
     const now = Date.now();
     const uptime = Math.max(0, (now - this.startedAt) / 1000);
@@ -124,7 +128,7 @@ export class StatusTracker {
       writerIndex: v.writerIndex,
       writer: v.writer?.id ?? null,
       writerBlocked: v.writer ? null : (v.writerBlocked ?? (activeWriter ? writerDownReason(activeWriter) : 'no writeHost')),
-      clientConnections: this.src.sessionCount(),
+      clientConnections: data.clientConnections,
       statements: {
         total: st.statements,
         writer: st.routedToWriter,
@@ -136,8 +140,7 @@ export class StatusTracker {
       retries: st.retries,
       failovers: this.failoverCount,
       backends: v.hosts.map((h, i) => {
-        const source = this.src.pools(h.id);
-        const pools = source?.stats();
+        const pools = data.pools[h.id];
         return {
           backendNdx: backendNdx(i),
           id: h.id,
@@ -153,9 +156,10 @@ export class StatusTracker {
           lagSeconds: h.replication?.isReplica ? h.replication.lagSeconds : null,
           lastError: h.lastError ?? null,
           connections: pools ? { borrowed: pools.borrowed, idle: pools.idle, waiting: pools.waiting } : null,
-          statements: source ? source.statements : null,
+          statements: pools ? pools.statements : null,
         };
       }),
+      workers: data.workers,
       transitions: [...this.recent].reverse(),
     };
   }

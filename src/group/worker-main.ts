@@ -1,0 +1,4 @@
+/** Entry point of a worker process (forked by the primary, group/primary.ts). */
+import { runWorker } from './worker.js';
+
+runWorker();

@@ -1,0 +1,193 @@
+/**
+ * A worker process of the group: client sessions and backend pools (the data path), nothing
+ * else. It waits for the primary's first message — the running configuration and the frozen
+ * cluster view — before it builds its pools and listens, applies every view and configuration
+ * the primary sends after, and answers the primary's questions (sessions, counters, KILL).
+ * It never decides a writer: the view it routes on is the primary's.
+ */
+import { EventEmitter } from 'node:events';
+import cluster from 'node:cluster';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from 'pino';
+import { createLogger, resolveLogFormat } from '../logger.js';
+import { deepFreeze, poolShare } from '../config/index.js';
+import type { SluiceConfig } from '../config/types.js';
+import type { ClusterView } from '../cluster/view.js';
+import type { Transition } from '../cluster/state.js';
+import { ReplicaPositions } from '../cluster/positions.js';
+import { loadBackendTls } from '../backend/backend-tls.js';
+import { loadFrontendSecurity } from '../frontend/tls.js';
+import type { ConnectionLimits } from '../frontend/connection-limits.js';
+import type { KillOutcome } from '../frontend/session-context.js';
+import type { GtidPosition } from '../cluster/gtid.js';
+import { DataPlane } from '../data-plane.js';
+import { Rpc, serve } from './rpc.js';
+import { isGroupMessage, type PrimaryQuery, type ToPrimary, type ToWorker, type WorkerInit, type WorkerQuery } from './messages.js';
+
+/** The primary's cluster view, as this worker last received it. */
+class ClusterFollower extends EventEmitter<{ change: [ClusterView, readonly Transition[]] }> {
+  constructor(private current: ClusterView) {
+    super();
+  }
+
+  get view(): ClusterView {
+    return this.current;
+  }
+
+  apply(view: ClusterView, transitions: readonly Transition[]): void {
+    this.current = deepFreeze(view);
+    this.emit('change', this.current, transitions);
+  }
+}
+
+/** Client connections counted by the primary for the whole group. */
+class GroupLimits implements ConnectionLimits {
+  constructor(
+    private readonly rpc: Rpc<PrimaryQuery>,
+    private readonly tell: (m: ToPrimary) => void,
+  ) {}
+
+  open(max: number): boolean | Promise<boolean> {
+    // Without a limit nothing needs an answer: the count goes along without a round trip.
+    if (max === 0) {
+      this.tell({ t: 'count', op: 'open' });
+      return true;
+    }
+    return this.rpc.request<boolean>({ k: 'open', max });
+  }
+
+  login(user: string, limit: number): boolean | Promise<boolean> {
+    if (limit === 0) {
+      this.tell({ t: 'count', op: 'login', user });
+      return true;
+    }
+    return this.rpc.request<boolean>({ k: 'login', user, limit });
+  }
+
+  close(user: string | undefined): void {
+    this.tell({ t: 'count', op: 'close', ...(user !== undefined ? { user } : {}) });
+  }
+}
+
+export function runWorker(): void {
+  if (!cluster.isWorker || !process.send) throw new Error('runWorker: not a worker process of the group');
+  const tell = (m: ToPrimary): void => {
+    if (process.connected) process.send!(m);
+  };
+  const rpc = new Rpc<PrimaryQuery>((m) => tell(m));
+  // The terminal's Ctrl-C and hangup reach the whole process group: the primary decides what
+  // they mean (drain all, reload once) and tells the workers.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGHUP', () => undefined);
+  let worker: Promise<WorkerProcess> | undefined;
+  process.on('message', (m: unknown) => {
+    if (!isGroupMessage(m)) return;
+    const msg = m as ToWorker;
+    if (msg.t === 'init') {
+      worker = startWorker(msg, rpc, tell).catch((err: unknown) => {
+        process.stderr.write(`sluice worker ${msg.slot}: cannot start: ${(err as Error).message}\n`);
+        process.exit(1);
+      });
+      return;
+    }
+    if (msg.t === 'res') {
+      rpc.answer(msg);
+      return;
+    }
+    void worker?.then((w) => w.handle(msg));
+  });
+  tell({ t: 'hello' });
+  // The primary is gone (it crashed or was killed): nobody routes clients here any more.
+  process.on('disconnect', () => {
+    rpc.failAll('the primary process is gone');
+    void (worker ? worker.then((w) => w.stop()) : Promise.resolve()).finally(() => process.exit(0));
+  });
+}
+
+interface WorkerProcess {
+  handle(msg: ToWorker): void;
+  stop(): Promise<void>;
+}
+
+async function startWorker(init: WorkerInit, rpc: Rpc<PrimaryQuery>, tell: (m: ToPrimary) => void): Promise<WorkerProcess> {
+  let config = deepFreeze(init.config);
+  const log: Logger = createLogger(config.log.level, undefined, resolveLogFormat(config.log.format)).child({ worker: init.slot });
+  const follower = new ClusterFollower(deepFreeze(init.view));
+  const positions = new ReplicaPositions();
+  for (const [host, p] of init.observed) positions.observed(host, p);
+  positions.acknowledge(init.acknowledged);
+  const data = new DataPlane({
+    config: () => config,
+    cluster: follower,
+    positions,
+    pool: poolShare(config.dataHost.pool, init.workers, init.slot - 1),
+    security: loadFrontendSecurity(config),
+    backendTls: loadBackendTls(config.dataHost.tls),
+    frontend: { firstConnectionId: init.firstConnectionId, limits: new GroupLimits(rpc, tell) },
+    killElsewhere: (id, queryOnly, user) => rpc.request<KillOutcome>({ k: 'kill', id, queryOnly, user }),
+    publishWrite: async (position: GtidPosition) => {
+      if (config.session.consistency === 'global') await rpc.request<boolean>({ k: 'acknowledged', position });
+    },
+    log,
+  });
+  // This process's CPU, memory and event loop, for the primary's /metrics (AggregatorRegistry).
+  const processRegistry = new Registry();
+  collectDefaultMetrics({ register: processRegistry });
+  await data.prepare();
+  const address = await data.listen(config.listen.host, config.listen.port);
+  tell({ t: 'ready', address });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= data.close());
+  // SIGTERM to this process alone: finish like a drain (the primary starts a replacement).
+  process.once('SIGTERM', () => void stop().finally(() => process.exit(0)));
+
+  const answer = async (q: WorkerQuery): Promise<unknown> => {
+    switch (q.k) {
+      case 'snapshot':
+        return data.snapshot();
+      case 'process-metrics':
+        return processRegistry.getMetricsAsJSON();
+      case 'sessions':
+        return data.sessions(init.slot);
+      case 'terminate':
+        return data.terminate(q.ids);
+      case 'sockets':
+        return data.backendSockets();
+      case 'cut-host':
+        return data.cutHost(q.hostId, q.reason);
+      case 'statement-top':
+        return data.statementTop(q.n);
+      case 'kill':
+        return data.killFromElsewhere(q.id, q.queryOnly, q.user);
+      case 'acknowledged':
+        positions.acknowledge(q.position);
+        return true;
+    }
+  };
+
+  return {
+    handle(msg: ToWorker): void {
+      switch (msg.t) {
+        case 'view':
+          follower.apply(msg.view, msg.transitions);
+          return;
+        case 'config':
+          config = deepFreeze(msg.config);
+          return;
+        case 'observed':
+          positions.observed(msg.hostId, msg.position);
+          return;
+        case 'req':
+          void serve(msg, answer, (r) => tell(r));
+          return;
+        case 'drain':
+          void stop().finally(() => process.exit(0));
+          return;
+        default:
+          return;
+      }
+    },
+    stop,
+  };
+}
