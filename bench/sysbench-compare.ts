@@ -39,17 +39,20 @@ const USAGE = `usage: bash bench/run.sh [options]      (or: npm run bench -- [op
   --rounds N            interleaved rounds per workload: direct, then each proxy (default 3)
   --workers LIST        comma-separated worker counts, one proxy each (config \`workers: N\`), measured
                         side by side in every round (default 1; e.g. 1,2 or 1,2,4,8)
+  --threads LIST        sysbench thread counts of the multi-threaded workloads (default 8; e.g. 8,16,64)
   --time S              seconds per sysbench run (default 10)
   --warmup S            warm-up seconds before round 1, direct and through the proxy (default 5; 0 = none)
   --tables N            sysbench tables (default 4)
   --table-size N        rows per table (default 10000)
-  --only LIST           comma-separated workload ids (default all): ${'point_select_t1,point_select_t8,read_only_t8,ps_point_select_t8,ps_read_only_t8'}
+  --only LIST           comma-separated workload ids (default all): point_select_t1 and, for every N in
+                        --threads, point_select_tN, read_only_tN, ps_point_select_tN, ps_read_only_tN
   --write               put the results into bench/RESULTS.md (newest first)
   --profile             afterwards, profile a proxy (workers: 1, node --cpu-prof) during point_select at
-                        8 threads
+                        the first --threads count
   --profile-only        only the profile run (no rounds; implies --profile)
   --perf                afterwards, \`perf record -e cpu-clock -g\` a proxy (workers: 1, node --perf-basic-prof)
-                        during point_select at 8 threads: CPU-time split kernel / V8+native / JS and top symbols
+                        during point_select at the first --threads count: CPU-time split kernel / V8+native
+                        / JS and top symbols
   --perf-only           only the perf run (no rounds; implies --perf)
   --pin-client CPUS     run sysbench under \`taskset -c CPUS\` (e.g. 0)
   --pin-servers CPUS    pin the sandbox's mariadbd processes and the proxy to CPUS (e.g. 1, or 0 for
@@ -66,6 +69,7 @@ const { values: opt } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     workers: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '8' },
     time: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '5' },
     tables: { type: 'string', default: '4' },
@@ -126,6 +130,7 @@ function intList(name: string, v: string | undefined, min: number, max: number):
 }
 /** Worker counts, one proxy each (the config validator allows 1-256). */
 const WORKERS = intList('workers', opt.workers, 1, 256);
+const THREADS = intList('threads', opt.threads, 1, 10_000);
 const REPO = process.cwd();
 const OUT = path.resolve(opt.out);
 const STAMP = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
@@ -139,17 +144,23 @@ interface Workload {
   readonly queriesPerEvent: number;
 }
 
+/** point_select at 1 thread (where added latency is judged), then per --threads count N (default 8). */
 const WORKLOADS: readonly Workload[] = [
   { id: 'point_select_t1', script: 'oltp_point_select', threads: 1, extra: [], queriesPerEvent: 1 },
-  { id: 'point_select_t8', script: 'oltp_point_select', threads: 8, extra: [], queriesPerEvent: 1 },
-  // 10 point selects + 4 range queries per event; --skip-trx drops BEGIN/COMMIT.
-  { id: 'read_only_t8', script: 'oltp_read_only', threads: 8, extra: ['--skip-trx=on'], queriesPerEvent: 14 },
+  ...THREADS.flatMap((n): Workload[] => [
+    ...(n === 1 ? [] : [{ id: `point_select_t${n}`, script: 'oltp_point_select', threads: n, extra: [], queriesPerEvent: 1 }]),
+    // 10 point selects + 4 range queries per event; --skip-trx drops BEGIN/COMMIT.
+    { id: `read_only_t${n}`, script: 'oltp_read_only', threads: n, extra: ['--skip-trx=on'], queriesPerEvent: 14 },
+  ]),
   // The same through server-side prepared statements (sysbench's default mode): the proxy
   // prepares lazily on each backend and relays binary result sets.
-  { id: 'ps_point_select_t8', script: 'oltp_point_select', threads: 8, extra: ['--db-ps-mode=auto'], queriesPerEvent: 1 },
-  { id: 'ps_read_only_t8', script: 'oltp_read_only', threads: 8, extra: ['--db-ps-mode=auto', '--skip-trx=on'], queriesPerEvent: 14 },
+  ...THREADS.flatMap((n): Workload[] => [
+    { id: `ps_point_select_t${n}`, script: 'oltp_point_select', threads: n, extra: ['--db-ps-mode=auto'], queriesPerEvent: 1 },
+    { id: `ps_read_only_t${n}`, script: 'oltp_read_only', threads: n, extra: ['--db-ps-mode=auto', '--skip-trx=on'], queriesPerEvent: 14 },
+  ]),
 ];
-const PROFILE_WORKLOAD = WORKLOADS[1]!;
+/** --profile / --perf: point_select at the first --threads count. */
+const PROFILE_WORKLOAD = WORKLOADS.find((w) => w.id === `point_select_t${THREADS[0]!}`)!;
 
 const selected: readonly Workload[] = (() => {
   if (opt.only === undefined) return WORKLOADS;
