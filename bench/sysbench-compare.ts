@@ -7,16 +7,16 @@
  *    (--primary h:p --replicas h:p,h:p);
  * 2. `sysbench oltp_read_only prepare` on the PRIMARY, then waits until both replicas applied it;
  * 3. starts one proxy per `--workers` count from the compiled build (`node dist/main.js start
- *    --config <yaml>`), each a separate process (group, with its workers) for the whole run:
+ *    --config <yaml>`), each a separate process (with its workers) for the whole run:
  *    primary = writeHost, both replicas = readHosts, balance 1, `workers: N`, log level info;
  * 4. for each round, for each workload: direct (one replica), then each proxy in --workers order,
  *    `--db-ps-mode=disable`;
  * 5. around every proxy run reads utime+stime of the proxy's processes (the started one and its
  *    descendants, bench/proc-group.ts) → CPU µs/statement, and their VmRSS;
  * 6. prints medians per workload (markdown) and with --write puts them into bench/RESULTS.md;
- * 7. --profile: one extra proxy process under `node --cpu-prof` for point_select at 8 threads,
- *    summarised by self time (bench/profile-top.ts);
- * 8. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
+ * 7. --profile: one extra proxy process (workers: 1) under `node --cpu-prof` for point_select at the
+ *    first --threads count (8), summarised by self time (bench/profile-top.ts);
+ * 8. cleans up (proxies with their workers, sandbox) on exit, errors and Ctrl-C.
  */
 import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sh, sluiceLine } from './util.js';
 import { BenchLifecycle, groupLeader, waitExit } from './lifecycle.js';
