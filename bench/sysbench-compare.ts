@@ -41,7 +41,7 @@ const USAGE = `usage: bash bench/run.sh [options]      (or: npm run bench -- [op
                         side by side in every round (default 1; e.g. 1,2 or 1,2,4,8)
   --threads LIST        sysbench thread counts of the multi-threaded workloads (default 8; e.g. 8,16,64)
   --time S              seconds per sysbench run (default 10)
-  --warmup S            warm-up seconds before round 1, direct and through the proxy (default 5; 0 = none)
+  --warmup S            warm-up seconds before round 1, direct and through each proxy (default 5; 0 = none)
   --tables N            sysbench tables (default 4)
   --table-size N        rows per table (default 10000)
   --only LIST           comma-separated workload ids (default all): point_select_t1 and, for every N in
