@@ -6,18 +6,21 @@
  * 1. starts a sandbox (MariaDB primary + 2 GTID replicas on free ports), or uses existing servers
  *    (--primary h:p --replicas h:p,h:p);
  * 2. `sysbench oltp_read_only prepare` on the PRIMARY, then waits until both replicas applied it;
- * 3. starts the proxy from the compiled build (`node dist/main.js start --config <yaml>`) as a
- *    separate process: primary = writeHost, both replicas = readHosts, balance 1, log level warn;
- * 4. for each round, for each workload: direct (one replica) then proxy, `--db-ps-mode=disable`;
- * 5. around every proxy run reads the proxy's utime+stime from /proc/<pid>/stat → CPU µs/statement,
- *    and its VmRSS / VmHWM;
+ * 3. starts one proxy per `--workers` count from the compiled build (`node dist/main.js start
+ *    --config <yaml>`), each a separate process (with its workers) for the whole run:
+ *    primary = writeHost, both replicas = readHosts, balance 1, `workers: N`, log level info;
+ * 4. for each round, for each workload: direct (one replica), then each proxy in --workers order,
+ *    `--db-ps-mode=disable`;
+ * 5. around every proxy run reads utime+stime of the proxy's processes (the started one and its
+ *    descendants, bench/proc-group.ts) → CPU µs/statement, and their VmRSS;
  * 6. prints medians per workload (markdown) and with --write puts them into bench/RESULTS.md;
- * 7. --profile: one extra proxy process under `node --cpu-prof` for point_select at 8 threads,
- *    summarised by self time (bench/profile-top.ts);
- * 8. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
+ * 7. --profile: one extra proxy process (workers: 1) under `node --cpu-prof` for point_select at the
+ *    first --threads count (8), summarised by self time (bench/profile-top.ts);
+ * 8. cleans up (proxies with their workers, sandbox) on exit, errors and Ctrl-C.
  */
 import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sh, sluiceLine } from './util.js';
-import { BenchLifecycle, waitExit } from './lifecycle.js';
+import { BenchLifecycle, groupLeader, waitExit } from './lifecycle.js';
+import { groupDelta, groupMemory, groupPids, snapshot, type GroupSnapshot } from './proc-group.js';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,17 +36,23 @@ import { perfMarkdown, summarizePerf } from './perf-report.js';
 // Options
 
 const USAGE = `usage: bash bench/run.sh [options]      (or: npm run bench -- [options])
-  --rounds N            interleaved direct/proxy rounds per workload (default 3)
+  --rounds N            interleaved rounds per workload: direct, then each proxy (default 3)
+  --workers LIST        comma-separated worker counts, one proxy each (config \`workers: N\`), measured
+                        side by side in every round (default 1; e.g. 1,2 or 1,2,4,8)
+  --threads LIST        sysbench thread counts of the multi-threaded workloads (default 8; e.g. 8,16,64)
   --time S              seconds per sysbench run (default 10)
-  --warmup S            warm-up seconds before round 1, direct and through the proxy (default 5; 0 = none)
+  --warmup S            warm-up seconds before round 1, direct and through each proxy (default 5; 0 = none)
   --tables N            sysbench tables (default 4)
   --table-size N        rows per table (default 10000)
-  --only LIST           comma-separated workload ids (default all): ${'point_select_t1,point_select_t8,read_only_t8,ps_point_select_t8,ps_read_only_t8'}
+  --only LIST           comma-separated workload ids (default all): point_select_t1 and, for every N in
+                        --threads, point_select_tN, read_only_tN, ps_point_select_tN, ps_read_only_tN
   --write               put the results into bench/RESULTS.md (newest first)
-  --profile             afterwards, profile the proxy (node --cpu-prof) during point_select at 8 threads
+  --profile             afterwards, profile a proxy (workers: 1, node --cpu-prof) during point_select at
+                        the first --threads count
   --profile-only        only the profile run (no rounds; implies --profile)
-  --perf                afterwards, \`perf record -e cpu-clock -g\` a proxy (node --perf-basic-prof) during
-                        point_select at 8 threads: CPU-time split kernel / V8+native / JS and top symbols
+  --perf                afterwards, \`perf record -e cpu-clock -g\` a proxy (workers: 1, node --perf-basic-prof)
+                        during point_select at the first --threads count: CPU-time split kernel / V8+native
+                        / JS and top symbols
   --perf-only           only the perf run (no rounds; implies --perf)
   --pin-client CPUS     run sysbench under \`taskset -c CPUS\` (e.g. 0)
   --pin-servers CPUS    pin the sandbox's mariadbd processes and the proxy to CPUS (e.g. 1, or 0 for
@@ -52,13 +61,15 @@ const USAGE = `usage: bash bench/run.sh [options]      (or: npm run bench -- [op
   --replicas H:P,H:P    existing replicas (the first one is the "direct" target)
   --skip-prepare        tables already exist (existing servers only)
   --user U --password P --db D   account / schema (default app / app / sluice_test)
-  --proxy-port N        port for the proxy (default: a free one)
+  --proxy-port N        port for the first proxy, N+1 for the second … (default: free ones)
   --out DIR             logs, generated config, profiles (default bench/out)
 Environment: SLUICE_BENCH_PRIMARY, SLUICE_BENCH_REPLICAS work like --primary / --replicas.`;
 
 const { values: opt } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
+    workers: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '8' },
     time: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '5' },
     tables: { type: 'string', default: '4' },
@@ -107,6 +118,19 @@ for (const k of ['pin-client', 'pin-servers'] as const) {
     process.exit(2);
   }
 }
+/** A comma-separated list of distinct integers in [min, max], in the order given. */
+function intList(name: string, v: string | undefined, min: number, max: number): number[] {
+  const parts = (v ?? '').split(',').map((x) => x.trim());
+  const xs = parts.map(Number);
+  if (parts.some((x) => x === '') || xs.some((n) => !Number.isInteger(n) || n < min || n > max) || new Set(xs).size !== xs.length) {
+    process.stderr.write(`--${name}: expected distinct integers ${min}-${max} separated by commas, got "${String(v)}"\n${USAGE}\n`);
+    process.exit(2);
+  }
+  return xs;
+}
+/** Worker counts, one proxy each (the config validator allows 1-256). */
+const WORKERS = intList('workers', opt.workers, 1, 256);
+const THREADS = intList('threads', opt.threads, 1, 10_000);
 const REPO = process.cwd();
 const OUT = path.resolve(opt.out);
 const STAMP = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
@@ -120,17 +144,23 @@ interface Workload {
   readonly queriesPerEvent: number;
 }
 
+/** point_select at 1 thread (where added latency is judged), then per --threads count N (default 8). */
 const WORKLOADS: readonly Workload[] = [
   { id: 'point_select_t1', script: 'oltp_point_select', threads: 1, extra: [], queriesPerEvent: 1 },
-  { id: 'point_select_t8', script: 'oltp_point_select', threads: 8, extra: [], queriesPerEvent: 1 },
-  // 10 point selects + 4 range queries per event; --skip-trx drops BEGIN/COMMIT.
-  { id: 'read_only_t8', script: 'oltp_read_only', threads: 8, extra: ['--skip-trx=on'], queriesPerEvent: 14 },
+  ...THREADS.flatMap((n): Workload[] => [
+    ...(n === 1 ? [] : [{ id: `point_select_t${n}`, script: 'oltp_point_select', threads: n, extra: [], queriesPerEvent: 1 }]),
+    // 10 point selects + 4 range queries per event; --skip-trx drops BEGIN/COMMIT.
+    { id: `read_only_t${n}`, script: 'oltp_read_only', threads: n, extra: ['--skip-trx=on'], queriesPerEvent: 14 },
+  ]),
   // The same through server-side prepared statements (sysbench's default mode): the proxy
   // prepares lazily on each backend and relays binary result sets.
-  { id: 'ps_point_select_t8', script: 'oltp_point_select', threads: 8, extra: ['--db-ps-mode=auto'], queriesPerEvent: 1 },
-  { id: 'ps_read_only_t8', script: 'oltp_read_only', threads: 8, extra: ['--db-ps-mode=auto', '--skip-trx=on'], queriesPerEvent: 14 },
+  ...THREADS.flatMap((n): Workload[] => [
+    { id: `ps_point_select_t${n}`, script: 'oltp_point_select', threads: n, extra: ['--db-ps-mode=auto'], queriesPerEvent: 1 },
+    { id: `ps_read_only_t${n}`, script: 'oltp_read_only', threads: n, extra: ['--db-ps-mode=auto', '--skip-trx=on'], queriesPerEvent: 14 },
+  ]),
 ];
-const PROFILE_WORKLOAD = WORKLOADS[1]!;
+/** --profile / --perf: point_select at the first --threads count. */
+const PROFILE_WORKLOAD = WORKLOADS.find((w) => w.id === `point_select_t${THREADS[0]!}`)!;
 
 const selected: readonly Workload[] = (() => {
   if (opt.only === undefined) return WORKLOADS;
@@ -177,20 +207,10 @@ function median(xs: readonly number[]): number {
 
 const CLK_TCK = Number(sh('getconf', ['CLK_TCK'])) || 100;
 
-/** utime and stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuTicks(pid: number): { user: number; sys: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Field 2 (comm) may contain spaces and parentheses: count fields after the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state) → field 14 is rest[11], field 15 is rest[12].
-  return { user: Number(rest[11]), sys: Number(rest[12]) };
-}
-
-/** Context switches of the main thread (voluntary, involuntary). */
-function ctxSwitches(pid: number): { vol: number; invol: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const n = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-  return { vol: n('voluntary_ctxt_switches'), invol: n('nonvoluntary_ctxt_switches') };
+/** CPU seconds (user, sys) of a proxy's processes between two snapshots (bench/proc-group.ts). */
+function cpuSeconds(a: GroupSnapshot, b: GroupSnapshot): { user: number; sys: number } {
+  const d = groupDelta(a, b);
+  return { user: d.user / CLK_TCK, sys: d.sys / CLK_TCK };
 }
 
 /** `taskset -a -p -c CPUS PID`: every thread of a running process (new threads inherit it). */
@@ -199,11 +219,10 @@ function pin(pid: number, cpus: string | undefined): void {
   execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 
-/** VmRSS and VmHWM in MiB. */
-function memory(pid: number): { rssMiB: number; hwmMiB: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+/** Σ VmRSS and Σ VmHWM (per-process peaks) of a proxy's processes, MiB. */
+function memory(root: number): { rssMiB: number; hwmMiB: number } {
+  const m = groupMemory(snapshot(root));
+  return { rssMiB: m.rssKiB / 1024, hwmMiB: m.hwmKiB / 1024 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,15 +330,22 @@ interface Backends {
   readonly replicas: readonly Endpoint[];
   readonly version: string;
   waitForReplication(): Promise<void>;
+  /** Every server accepts at least `n` connections (sandbox: raised; existing servers: a warning). */
+  ensureMaxConnections(n: number): Promise<void>;
 }
 
-async function query(ep: Endpoint, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+interface Account {
+  readonly user: string;
+  readonly password: string;
+}
+
+async function query(ep: Endpoint, sql: string, params: unknown[] = [], account?: Account): Promise<Record<string, unknown>[]> {
   const conn = await mysql.createConnection({
     host: ep.host,
     port: ep.port,
-    user: opt.user,
-    password: opt.password,
-    database: opt.db,
+    user: account?.user ?? opt.user,
+    password: account?.password ?? opt.password,
+    ...(account === undefined ? { database: opt.db } : {}),
     connectTimeout: 5_000,
   });
   try {
@@ -352,6 +378,12 @@ async function backends(): Promise<Backends> {
           if (Number(res[0]?.['r']) !== 0) throw new Error(`replica ${r.host}:${r.port} did not reach ${pos}`);
         }
       },
+      async ensureMaxConnections(n) {
+        for (const ep of [primary, ...replicas]) {
+          const max = Number((await query(ep, 'SELECT @@max_connections AS m'))[0]?.['m']);
+          if (max < n) log(`WARNING: ${ep.host}:${ep.port} has max_connections ${max}; this run may need up to ${n} (idle proxies keep their pools)`);
+        }
+      },
     };
   }
   if (opt['skip-prepare']) {
@@ -371,21 +403,44 @@ async function backends(): Promise<Backends> {
     replicas: sb.replicas,
     version: sb.version,
     waitForReplication: () => sb.waitForReplication(300_000),
+    async ensureMaxConnections(n) {
+      const admin = { user: sb.adminUser, password: sb.adminPassword };
+      for (const ep of sb.servers) {
+        const max = Number((await query(ep, 'SELECT @@max_connections AS m', [], admin))[0]?.['m']);
+        if (max >= n) continue;
+        await query(ep, `SET GLOBAL max_connections = ${n}`, [], admin);
+        log(`raised max_connections on ${ep.port} from ${max} to ${n} (idle proxies keep their pools)`);
+      }
+    },
   };
 }
 
 interface Proxy {
+  /** The started process: with `workers > 1` the primary, whose children are the workers. */
   readonly pid: number;
+  /** `workers:` in its config. */
+  readonly workers: number;
+  /** Processes in its group once it listened (1 for `workers: 1`; workers + 1 with node:cluster). */
+  readonly processes: number;
   readonly endpoint: Endpoint;
   readonly logFile: string;
   stop(): Promise<void>;
 }
 
-async function startProxy(b: Backends, name: string, nodeFlags: readonly string[]): Promise<Proxy> {
+/** The line a proxy logs once it accepts clients (with workers: once all of them listen). */
+const LISTENING = 'sluice listening';
+
+/**
+ * One proxy from dist/ with `workers: N`, as its own process (with workers: a primary and its
+ * children; the lifecycle SIGTERMs the primary and SIGKILLs all of them if it has to). Ready = it
+ * logged `sluice listening` and a MySQL login through it works.
+ */
+async function startProxy(b: Backends, name: string, nodeFlags: readonly string[], workers: number, port: number): Promise<Proxy> {
   if (life.aborted) throw new Error('life.aborted');
-  const port = opt['proxy-port'] !== undefined ? intOpt('proxy-port', opt['proxy-port'], 1) : await freePort();
   const config = {
     listen: { host: '127.0.0.1', port },
+    // Always explicit: the default is `auto` (one worker per core).
+    workers,
     users: [{ name: opt.user, password: opt.password }],
     dataHost: {
       name: 'bench',
@@ -394,53 +449,79 @@ async function startProxy(b: Backends, name: string, nodeFlags: readonly string[
       password: opt.password,
       writeHosts: [{ host: b.primary.host, port: b.primary.port }],
       readHosts: b.replicas.map((r) => ({ host: r.host, port: r.port })),
-      failover: { enabled: false, dnindexFile: path.join(OUT, `dnindex-${STAMP}.properties`) },
+      failover: { enabled: false, dnindexFile: path.join(OUT, `dnindex-${name}-${STAMP}.properties`) },
     },
-    log: { level: 'warn' },
+    // info: the start-up lines, `sluice listening` among them; nothing is logged per statement.
+    log: { level: 'info', format: 'json' },
   };
   const configFile = path.join(OUT, `sluice-${name}-${STAMP}.yaml`);
   fs.writeFileSync(configFile, YAML.stringify(config));
   const logFile = path.join(OUT, `proxy-${name}-${STAMP}.log`);
   const fd = fs.openSync(logFile, 'w');
   const args = [...nodeFlags, path.join(REPO, 'dist/main.js'), 'start', '--config', configFile];
-  log(`starting proxy: node ${args.map((a) => path.relative(REPO, a) || a).join(' ')}`);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], cwd: REPO });
+  log(`starting proxy (workers: ${workers}): node ${args.map((a) => path.relative(REPO, a) || a).join(' ')}`);
+  const env = { ...process.env };
+  delete env['SLUICE_LOG_FORMAT'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], cwd: REPO, env });
   fs.closeSync(fd);
   children.add(child);
+  groupLeader(child);
   child.once('exit', () => children.delete(child));
   const pid = child.pid;
   if (pid === undefined) throw new Error('proxy did not start');
+  // Workers forked later inherit the CPU affinity; the group is pinned once more below.
   pin(pid, opt['pin-servers']);
   const endpoint = { host: '127.0.0.1', port };
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await waitExit(child, 15_000);
+  };
 
-  // Listening = a MySQL login through it works.
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`proxy exited (${child.exitCode ?? child.signalCode}) during start-up; see ${logFile}:\n${fs.readFileSync(logFile, 'utf8')}`);
-    }
-    try {
-      await query(endpoint, 'SELECT 1');
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`proxy not accepting logins on ${port} after 30 s: ${String(err)}`);
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  const failed = (why: string): Error =>
+    new Error(`proxy (workers: ${workers}) ${why}; see ${logFile}:\n${fs.readFileSync(logFile, 'utf8').slice(-4000)}`);
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!fs.readFileSync(logFile, 'utf8').includes(LISTENING)) {
+      if (exited()) throw failed(`exited (${child.exitCode ?? child.signalCode}) during start-up`);
+      if (Date.now() > deadline) throw failed(`did not log "${LISTENING}" within 60 s`);
       await delay(100);
     }
+    for (;;) {
+      if (exited()) throw failed(`exited (${child.exitCode ?? child.signalCode}) during start-up`);
+      try {
+        await query(endpoint, 'SELECT 1');
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw failed(`logged "${LISTENING}" but accepts no logins on ${port}: ${String(err)}`);
+        await delay(100);
+      }
+    }
+    // node:cluster: a primary and its workers. A build that does not know the setting yet runs
+    // one process whatever `workers` says: reported, not fatal, so the harness runs against it.
+    const expected = workers === 1 ? 1 : workers + 1;
+    let pids = groupPids(pid);
+    for (let i = 0; i < 30 && pids.length < expected; i++) {
+      await delay(100);
+      pids = groupPids(pid);
+    }
+    if (opt['pin-servers'] !== undefined) for (const p of pids) pin(p, opt['pin-servers']);
+    if (pids.length !== expected) {
+      log(
+        `WARNING: proxy with workers: ${workers} runs ${pids.length} process(es), expected ${expected}` +
+          (pids.length === 1 ? ' (this build runs one process whatever `workers` says?)' : ''),
+      );
+    }
+    return { pid, workers, processes: pids.length, endpoint, logFile, stop };
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  return {
-    pid,
-    endpoint,
-    logFile,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await waitExit(child, 15_000);
-    },
-  };
 }
 
 /**
- * The proxy's log at level warn: counts by message; "notable" = anything but the start-up
- * `backend state change … → up` lines (errors, DOWN transitions, unparseable output).
+ * The proxy's log: counts by message; "notable" = warnings and worse, and unparseable output
+ * (the start-up lines and `backend state change … → up` are info).
  */
 function proxyLog(file: string): { summary: string; notable: string[] } {
   const text = fs.readFileSync(file, 'utf8').trim();
@@ -452,7 +533,7 @@ function proxyLog(file: string): { summary: string; notable: string[] } {
     try {
       const j = JSON.parse(l) as { level?: number; msg?: string; to?: string };
       key = `${j.msg ?? '?'}${j.to !== undefined ? ` (→ ${j.to})` : ''}`;
-      if (!(j.msg === 'backend state change' && j.to === 'up')) notable.push(l);
+      if ((j.level ?? 60) >= 40) notable.push(l);
     } catch {
       notable.push(l);
     }
@@ -490,19 +571,28 @@ async function routingCheck(proxy: Proxy, replicaIds: ReadonlySet<number>): Prom
 // ---------------------------------------------------------------------------------------------
 // The runs
 
+/** What a run went through: straight to replica 1, or the proxy with this many workers. */
+type TargetKey = 'direct' | number;
+const targetLabel = (t: TargetKey): string => (t === 'direct' ? 'direct' : `proxy workers=${t}`);
+/** Short form for log lines and file names. */
+const targetTag = (t: TargetKey): string => (t === 'direct' ? 'direct' : `w${t}`);
+
 interface RunRecord {
   readonly workload: Workload;
   readonly round: number;
-  readonly mode: 'direct' | 'proxy';
+  readonly target: TargetKey;
   readonly r: SysbenchResult;
-  /** Proxy runs only: utime+stime ÷ queries, and the user / system parts of it. */
+  /** Proxy runs only: utime+stime of its processes ÷ queries, and the user / system parts of it. */
   readonly cpuUsPerStmt?: number;
   readonly userUsPerStmt?: number;
   readonly sysUsPerStmt?: number;
   readonly cpuSeconds?: number;
+  /** Σ VmRSS of the proxy's processes at the end of the run. */
   readonly rssMiB?: number;
-  /** Proxy main thread context switches per statement (voluntary + involuntary). */
+  /** Main-thread context switches of the proxy's processes per statement (voluntary + involuntary). */
   readonly ctxPerStmt?: number;
+  /** Processes in the proxy's group at the end of the run. */
+  readonly processes?: number;
   /** Share of SELECTs each server executed during the run (primary first), in %. */
   readonly readShares?: readonly number[];
 }
@@ -519,44 +609,45 @@ async function comSelect(servers: readonly Endpoint[]): Promise<number[]> {
 
 let allServers: readonly Endpoint[] = [];
 
-async function runOne(w: Workload, round: number, mode: 'direct' | 'proxy', target: Endpoint, proxy?: Proxy): Promise<RunRecord> {
+async function runOne(w: Workload, round: number, target: TargetKey, endpoint: Endpoint, proxy?: Proxy): Promise<RunRecord> {
   const sel0 = proxy !== undefined ? await comSelect(allServers) : [];
-  const before = proxy !== undefined ? cpuTicks(proxy.pid) : { user: 0, sys: 0 };
-  const ctx0 = proxy !== undefined ? ctxSwitches(proxy.pid) : { vol: 0, invol: 0 };
-  const r = await runSysbench(sysbenchArgs(w, target, TIME), `sysbench-${STAMP}-${w.id}-r${round}-${mode}.log`);
+  const before = proxy !== undefined ? snapshot(proxy.pid) : undefined;
+  const r = await runSysbench(sysbenchArgs(w, endpoint, TIME), `sysbench-${STAMP}-${w.id}-r${round}-${targetTag(target)}.log`);
   let extra: Partial<RunRecord> = {};
-  if (proxy !== undefined) {
-    const after = cpuTicks(proxy.pid);
-    const userS = (after.user - before.user) / CLK_TCK;
-    const sysS = (after.sys - before.sys) / CLK_TCK;
+  if (proxy !== undefined && before !== undefined) {
+    const d = groupDelta(before, snapshot(proxy.pid));
+    const userS = d.user / CLK_TCK;
+    const sysS = d.sys / CLK_TCK;
+    if (d.started > 0 || d.ended > 0) {
+      log(`WARNING: ${targetLabel(target)}: ${d.started} process(es) started and ${d.ended} ended during the run (crashed workers?)`);
+    }
     extra = {
       cpuSeconds: userS + sysS,
       cpuUsPerStmt: ((userS + sysS) * 1e6) / r.queries,
       userUsPerStmt: (userS * 1e6) / r.queries,
       sysUsPerStmt: (sysS * 1e6) / r.queries,
-      rssMiB: memory(proxy.pid).rssMiB,
-      ctxPerStmt: (() => {
-        const c = ctxSwitches(proxy.pid);
-        return (c.vol - ctx0.vol + c.invol - ctx0.invol) / r.queries;
-      })(),
+      rssMiB: d.rssKiB / 1024,
+      ctxPerStmt: d.ctx / r.queries,
+      processes: d.processes,
     };
     const sel1 = await comSelect(allServers);
     const deltas = sel1.map((v, i) => v - (sel0[i] ?? 0));
     const total = deltas.reduce((a, b) => a + b, 0);
-    extra = { ...extra, readShares: deltas.map((d) => (100 * d) / total) };
+    extra = { ...extra, readShares: deltas.map((x) => (100 * x) / total) };
   }
-  const rec: RunRecord = { workload: w, round, mode, r, ...extra };
+  const rec: RunRecord = { workload: w, round, target, r, ...extra };
   const trouble = [
     r.ok ? '' : ` FAILED (exit ${r.exitCode}; see ${path.relative(REPO, r.logFile)})`,
     r.errors > 0 ? ` errors=${r.errors}` : '',
     r.reconnects > 0 ? ` reconnects=${r.reconnects}` : '',
   ].join('');
   log(
-    `${w.id.padEnd(16)} round ${round} ${mode.padEnd(6)} ${r.qps.toFixed(0).padStart(7)} q/s  ` +
+    `${w.id.padEnd(16)} round ${round} ${targetTag(target).padEnd(6)} ${r.qps.toFixed(0).padStart(7)} q/s  ` +
       `avg ${r.latAvgMs.toFixed(3)} ms  p95 ${r.latP95Ms.toFixed(3)} ms` +
       (rec.readShares !== undefined ? `  reads ${sharesText(rec.readShares)}` : '') +
       (rec.cpuUsPerStmt !== undefined
-        ? `  proxy CPU ${rec.cpuUsPerStmt.toFixed(1)} µs/stmt (user ${f1(rec.userUsPerStmt ?? NaN)} + sys ${f1(rec.sysUsPerStmt ?? NaN)})`
+        ? `  proxy CPU ${rec.cpuUsPerStmt.toFixed(1)} µs/stmt (user ${f1(rec.userUsPerStmt ?? NaN)} + sys ${f1(rec.sysUsPerStmt ?? NaN)}` +
+          `, ${rec.processes ?? '?'} process${rec.processes === 1 ? '' : 'es'})`
         : '') +
       trouble,
   );
@@ -572,59 +663,78 @@ function sharesText(shares: readonly number[]): string {
   return shares.map((x, i) => `${i === 0 ? 'P' : `R${i}`} ${Number.isFinite(x) ? x.toFixed(0) : '?'}`).join(' / ');
 }
 
-interface Summary {
-  readonly w: Workload;
-  readonly directQps: number;
-  readonly proxyQps: number;
+/** One target of one workload, medians over rounds. */
+interface TargetSummary {
+  readonly target: TargetKey;
+  readonly qps: number;
+  /** Median q/s ÷ direct's median q/s (1 for direct). */
   readonly ratio: number;
+  /** Proxy targets only (NaN for direct). */
   readonly cpuUs: number;
   readonly userUs: number;
   readonly sysUs: number;
-  readonly directAvgUs: number;
-  readonly proxyAvgUs: number;
-  readonly directP95Us: number;
-  readonly proxyP95Us: number;
-  /** Added latency per sysbench event (median proxy avg − median direct avg), µs. */
+  readonly rssMiB: number;
+  /** Most processes seen at the end of a run (NaN for direct). */
+  readonly processes: number;
+  readonly avgUs: number;
+  readonly p95Us: number;
+  /** Added latency per sysbench event (median avg − direct's median avg), µs; 0 for direct. */
   readonly addedPerEventUs: number;
   readonly addedPerStmtUs: number;
+  /** Smallest and largest per-round added latency per statement (this round's avg − direct's). */
+  readonly addedRange: readonly [number, number];
   readonly errors: number;
   readonly reconnects: number;
   readonly failed: number;
-  /** max ÷ min q/s over rounds, per mode. */
-  readonly directSpread: number;
-  readonly proxySpread: number;
+  /** max ÷ min q/s over rounds. */
+  readonly spread: number;
 }
+
+interface Summary {
+  readonly w: Workload;
+  readonly direct: TargetSummary;
+  /** One per --workers count, in that order. */
+  readonly proxies: readonly TargetSummary[];
+}
+
+const TARGETS: readonly TargetKey[] = ['direct', ...WORKERS];
 
 function summarize(records: readonly RunRecord[]): Summary[] {
   return selected.map((w) => {
-    const of = (mode: 'direct' | 'proxy'): RunRecord[] => records.filter((x) => x.workload === w && x.mode === mode && x.r.ok);
-    const d = of('direct');
-    const p = of('proxy');
-    const directAvgUs = median(d.map((x) => x.r.latAvgMs * 1000));
-    const proxyAvgUs = median(p.map((x) => x.r.latAvgMs * 1000));
-    const directQps = median(d.map((x) => x.r.qps));
-    const proxyQps = median(p.map((x) => x.r.qps));
-    const all = records.filter((x) => x.workload === w);
-    return {
-      w,
-      directQps,
-      proxyQps,
-      ratio: proxyQps / directQps,
-      cpuUs: median(p.map((x) => x.cpuUsPerStmt ?? NaN)),
-      userUs: median(p.map((x) => x.userUsPerStmt ?? NaN)),
-      sysUs: median(p.map((x) => x.sysUsPerStmt ?? NaN)),
-      directAvgUs,
-      proxyAvgUs,
-      directP95Us: median(d.map((x) => x.r.latP95Ms * 1000)),
-      proxyP95Us: median(p.map((x) => x.r.latP95Ms * 1000)),
-      addedPerEventUs: proxyAvgUs - directAvgUs,
-      addedPerStmtUs: (proxyAvgUs - directAvgUs) / w.queriesPerEvent,
-      errors: all.reduce((s, x) => s + (Number.isFinite(x.r.errors) ? x.r.errors : 0), 0),
-      reconnects: all.reduce((s, x) => s + (Number.isFinite(x.r.reconnects) ? x.r.reconnects : 0), 0),
-      failed: all.filter((x) => !x.r.ok).length,
-      directSpread: Math.max(...d.map((x) => x.r.qps)) / Math.min(...d.map((x) => x.r.qps)),
-      proxySpread: Math.max(...p.map((x) => x.r.qps)) / Math.min(...p.map((x) => x.r.qps)),
+    const ok = (t: TargetKey): RunRecord[] => records.filter((x) => x.workload === w && x.target === t && x.r.ok);
+    const directRuns = ok('direct');
+    const directAvgUs = median(directRuns.map((x) => x.r.latAvgMs * 1000));
+    const directQps = median(directRuns.map((x) => x.r.qps));
+    const one = (t: TargetKey): TargetSummary => {
+      const runs = ok(t);
+      const all = records.filter((x) => x.workload === w && x.target === t);
+      const avgUs = median(runs.map((x) => x.r.latAvgMs * 1000));
+      const qps = median(runs.map((x) => x.r.qps));
+      const perRound = runs.flatMap((x) => {
+        const d = directRuns.find((y) => y.round === x.round);
+        return d === undefined ? [] : [((x.r.latAvgMs - d.r.latAvgMs) * 1000) / w.queriesPerEvent];
+      });
+      return {
+        target: t,
+        qps,
+        ratio: qps / directQps,
+        cpuUs: median(runs.map((x) => x.cpuUsPerStmt ?? NaN)),
+        userUs: median(runs.map((x) => x.userUsPerStmt ?? NaN)),
+        sysUs: median(runs.map((x) => x.sysUsPerStmt ?? NaN)),
+        rssMiB: median(runs.map((x) => x.rssMiB ?? NaN)),
+        processes: runs.reduce((m, x) => (x.processes === undefined ? m : Number.isNaN(m) ? x.processes : Math.max(m, x.processes)), NaN),
+        avgUs,
+        p95Us: median(runs.map((x) => x.r.latP95Ms * 1000)),
+        addedPerEventUs: avgUs - directAvgUs,
+        addedPerStmtUs: (avgUs - directAvgUs) / w.queriesPerEvent,
+        addedRange: perRound.length === 0 ? [NaN, NaN] : [Math.min(...perRound), Math.max(...perRound)],
+        errors: all.reduce((s, x) => s + (Number.isFinite(x.r.errors) ? x.r.errors : 0), 0),
+        reconnects: all.reduce((s, x) => s + (Number.isFinite(x.r.reconnects) ? x.r.reconnects : 0), 0),
+        failed: all.filter((x) => !x.r.ok).length,
+        spread: Math.max(...runs.map((x) => x.r.qps)) / Math.min(...runs.map((x) => x.r.qps)),
+      };
     };
+    return { w, direct: one('direct'), proxies: WORKERS.map((n) => one(n)) };
   });
 }
 
@@ -635,54 +745,60 @@ const sign = (x: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}$
 
 function resultsTable(s: readonly Summary[]): string {
   const lines = [
-    '| workload | threads | direct q/s | proxy q/s | proxy/direct | proxy CPU µs/stmt (user+sys) | direct avg / p95 (µs) | proxy avg / p95 (µs) | added latency µs/stmt | errors / reconnects |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | threads | target | processes | q/s | ÷ direct | proxy CPU µs/stmt (user+sys) | avg / p95 latency (µs) | added latency µs/stmt | proxy RSS MiB | errors / reconnects |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const x of s) {
-    const perEvent = x.w.queriesPerEvent === 1 ? '' : ` (${sign(x.addedPerEventUs)}/event of ${x.w.queriesPerEvent})`;
-    const name = `${x.w.script}${x.w.extra.length > 0 ? ' ' + x.w.extra.join(' ') : ''}`;
-    lines.push(
-      `| ${name} | ${x.w.threads} | ${f0(x.directQps)} | ${f0(x.proxyQps)} | ${f2(x.ratio)}× | ${f1(x.cpuUs)} (${f1(x.userUs)}+${f1(x.sysUs)}) | ` +
-        `${f0(x.directAvgUs)} / ${f0(x.directP95Us)} | ${f0(x.proxyAvgUs)} / ${f0(x.proxyP95Us)} | ` +
-        `${sign(x.addedPerStmtUs)}${perEvent} | ${x.errors} / ${x.reconnects}${x.failed > 0 ? ` (${x.failed} runs failed)` : ''} |`,
-    );
-  }
-  return lines.join('\n');
-}
-
-function roundsTable(records: readonly RunRecord[]): string {
-  const lines = [
-    '| workload | round | direct q/s | proxy q/s | ratio | direct avg µs | proxy avg µs | proxy CPU µs/stmt (user+sys) | proxy ctx switches/stmt | proxy RSS MiB | proxy reads landed, % (primary / replicas) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-  ];
-  for (const w of selected) {
-    for (let round = 1; round <= ROUNDS; round++) {
-      const d = records.find((x) => x.workload === w && x.round === round && x.mode === 'direct');
-      const p = records.find((x) => x.workload === w && x.round === round && x.mode === 'proxy');
-      if (d === undefined && p === undefined) continue;
-      const dq = d?.r.qps ?? NaN;
-      const pq = p?.r.qps ?? NaN;
+    const name = `${x.w.id} (${x.w.script}${x.w.extra.length > 0 ? ' ' + x.w.extra.join(' ') : ''})`;
+    for (const t of [x.direct, ...x.proxies]) {
+      const direct = t.target === 'direct';
+      const perEvent = x.w.queriesPerEvent === 1 || direct ? '' : ` (${sign(t.addedPerEventUs)}/event of ${x.w.queriesPerEvent})`;
       lines.push(
-        `| ${w.id} | ${round} | ${f0(dq)} | ${f0(pq)} | ${f2(pq / dq)} | ${f0((d?.r.latAvgMs ?? NaN) * 1000)} | ` +
-          `${f0((p?.r.latAvgMs ?? NaN) * 1000)} | ${f1(p?.cpuUsPerStmt ?? NaN)} (${f1(p?.userUsPerStmt ?? NaN)}+${f1(p?.sysUsPerStmt ?? NaN)}) | ` +
-          `${f2(p?.ctxPerStmt ?? NaN)} | ${f1(p?.rssMiB ?? NaN)} | ${p?.readShares ? sharesText(p.readShares) : 'n/a'} |`,
+        `| ${name} | ${x.w.threads} | ${targetLabel(t.target)} | ${direct ? '–' : f0(t.processes)} | ${f0(t.qps)} | ` +
+          `${direct ? '1' : `${f2(t.ratio)}×`} | ${direct ? '–' : `${f1(t.cpuUs)} (${f1(t.userUs)}+${f1(t.sysUs)})`} | ` +
+          `${f0(t.avgUs)} / ${f0(t.p95Us)} | ${direct ? '–' : `${sign(t.addedPerStmtUs)}${perEvent}`} | ${direct ? '–' : f1(t.rssMiB)} | ` +
+          `${t.errors} / ${t.reconnects}${t.failed > 0 ? ` (${t.failed} runs failed)` : ''} |`,
       );
     }
   }
   return lines.join('\n');
 }
 
-/** Flags workloads whose rounds disagree (max/min q/s > 1.3): medians of 3 are then a coin toss. */
+function roundsTable(records: readonly RunRecord[]): string {
+  const lines = [
+    '| workload | round | target | q/s | ÷ direct (this round) | avg µs | proxy CPU µs/stmt (user+sys) | proxy ctx switches/stmt | processes | proxy RSS MiB | proxy reads landed, % (primary / replicas) |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const w of selected) {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const d = records.find((x) => x.workload === w && x.round === round && x.target === 'direct');
+      for (const t of TARGETS) {
+        const p = records.find((x) => x.workload === w && x.round === round && x.target === t);
+        if (p === undefined) continue;
+        const direct = t === 'direct';
+        lines.push(
+          `| ${w.id} | ${round} | ${targetLabel(t)} | ${f0(p.r.qps)} | ${direct ? '1' : f2(p.r.qps / (d?.r.qps ?? NaN))} | ` +
+            `${f0(p.r.latAvgMs * 1000)} | ${direct ? '–' : `${f1(p.cpuUsPerStmt ?? NaN)} (${f1(p.userUsPerStmt ?? NaN)}+${f1(p.sysUsPerStmt ?? NaN)})`} | ` +
+            `${direct ? '–' : f2(p.ctxPerStmt ?? NaN)} | ${direct ? '–' : (p.processes ?? 'n/a')} | ${direct ? '–' : f1(p.rssMiB ?? NaN)} | ` +
+            `${p.readShares ? sharesText(p.readShares) : '–'} |`,
+        );
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Flags targets whose rounds disagree (max/min q/s > 1.3): medians of 3 are then a coin toss. */
 const UNSTABLE = 1.3;
 function spreadNote(s: readonly Summary[]): string {
   const parts = s.map(
     (x) =>
-      `${x.w.id} direct ${f2(x.directSpread)}×${x.directSpread > UNSTABLE ? ' ⚠' : ''}, ` +
-      `proxy ${f2(x.proxySpread)}×${x.proxySpread > UNSTABLE ? ' ⚠' : ''}`,
+      `${x.w.id} ` +
+      [x.direct, ...x.proxies].map((t) => `${targetTag(t.target)} ${f2(t.spread)}×${t.spread > UNSTABLE ? ' ⚠' : ''}`).join(', '),
   );
-  const bad = s.some((x) => x.directSpread > UNSTABLE || x.proxySpread > UNSTABLE);
+  const bad = s.some((x) => [x.direct, ...x.proxies].some((t) => t.spread > UNSTABLE));
   return (
-    `Spread over rounds (max ÷ min q/s): ${parts.join('; ')}.` +
+    `Spread over rounds (max ÷ min q/s; wN = proxy with N workers): ${parts.join('; ')}.` +
     (bad
       ? ' ⚠ = rounds disagree by more than 1.3×; see "Per round". On a 2-vCPU VM, where the scheduler happens ' +
         'to place sysbench, MariaDB and the proxy moves q/s a lot (threads on the same vCPU ping-pong far faster ' +
@@ -692,52 +808,76 @@ function spreadNote(s: readonly Summary[]): string {
   );
 }
 
-interface Target {
-  readonly what: string;
-  readonly target: string;
+/** One cell of the targets table: a value and whether it meets the goal (undefined: cannot say). */
+interface Verdict {
   readonly value: string;
   readonly pass: boolean | undefined;
 }
 
+interface Target {
+  readonly what: string;
+  readonly goal: string;
+  /** One per --workers count, in that order. */
+  readonly cells: readonly Verdict[];
+  /** HAProxy TCP, ProxySQL, Atlas (measured on this machine earlier). */
+  readonly yardsticks: readonly string[];
+}
+
+/** Added latency may differ from workers=1's by this much before it counts as grown, at least. */
+const LATENCY_SLACK_US = 5;
+
 function targets(s: readonly Summary[]): Target[] {
   const ps8 = s.find((x) => x.w.id === 'point_select_t8');
   const ps1 = s.find((x) => x.w.id === 'point_select_t1');
-  const out: Target[] = [];
   const check = (v: number | undefined, ok: (v: number) => boolean): boolean | undefined =>
     v === undefined || !Number.isFinite(v) ? undefined : ok(v);
-  out.push({
-    what: 'point_select, 8 threads: proxy q/s ÷ direct q/s',
-    target: '≥ 0.36×',
-    value: ps8 ? `${f2(ps8.ratio)}×` : 'not run',
-    pass: check(ps8?.ratio, (v) => v >= 0.36),
-  });
-  out.push({
-    what: 'proxy CPU per statement (point_select, 8 threads)',
-    target: '≤ 35 µs',
-    value: ps8 ? `${f1(ps8.cpuUs)} µs` : 'not run',
-    pass: check(ps8?.cpuUs, (v) => v <= 35),
-  });
-  out.push({
-    what: 'added latency per statement (point_select, 1 thread)',
-    target: '≤ +55 µs',
-    value: ps1 ? `${sign(ps1.addedPerStmtUs)} µs` : 'not run',
-    pass: check(ps1?.addedPerStmtUs, (v) => v <= 55),
-  });
+  const cells = (x: Summary | undefined, cell: (t: TargetSummary, i: number) => Verdict): Verdict[] =>
+    WORKERS.map((_, i) => (x === undefined ? { value: 'not run', pass: undefined } : cell(x.proxies[i]!, i)));
+  const out: Target[] = [
+    {
+      what: 'point_select, 8 threads: proxy q/s ÷ direct q/s',
+      goal: '≥ 0.36×',
+      cells: cells(ps8, (t) => ({ value: `${f2(t.ratio)}×`, pass: check(t.ratio, (v) => v >= 0.36) })),
+      yardsticks: ['0.46×', '0.34×', '0.26×'],
+    },
+    {
+      what: 'proxy CPU per statement (point_select, 8 threads)',
+      goal: '≤ 35 µs',
+      cells: cells(ps8, (t) => ({ value: `${f1(t.cpuUs)} µs`, pass: check(t.cpuUs, (v) => v <= 35) })),
+      yardsticks: ['27.5 µs', '37.4 µs', '60.6 µs'],
+    },
+    {
+      what: 'added latency per statement (point_select, 1 thread)',
+      goal: '≤ +55 µs',
+      cells: cells(ps1, (t) => ({ value: `${sign(t.addedPerStmtUs)} µs`, pass: check(t.addedPerStmtUs, (v) => v <= 55) })),
+      yardsticks: ['+38 µs', '+68 µs', '+146 µs'],
+    },
+  ];
+  const first = ps1?.proxies[0];
+  if (WORKERS.length > 1 && ps1 !== undefined && first !== undefined) {
+    // Noise = the larger of the two targets' per-round ranges of added latency.
+    const range = (t: TargetSummary): number => t.addedRange[1] - t.addedRange[0];
+    out.push({
+      what: `added latency at 1 thread does not grow with workers: difference to workers=${first.target}`,
+      goal: `≤ round-to-round range (min ${LATENCY_SLACK_US} µs)`,
+      cells: cells(ps1, (t, i) => {
+        if (i === 0) return { value: 'ref.', pass: undefined };
+        const diff = t.addedPerStmtUs - first.addedPerStmtUs;
+        const noise = Math.max(LATENCY_SLACK_US, range(t), range(first));
+        return { value: `${sign(diff)} µs (range ${f0(noise)} µs)`, pass: check(diff, (v) => v <= noise) };
+      }),
+      yardsticks: ['–', '–', '–'],
+    });
+  }
   return out;
 }
 
 function targetsTable(t: readonly Target[]): string {
+  const mark = (p: boolean | undefined): string => (p === undefined ? '' : p ? ' **pass**' : ' **MISS**');
   return [
-    '| target | goal | measured | | HAProxy TCP | ProxySQL | Atlas |',
-    '|---|---|---|---|---|---|---|',
-    ...t.map((x, i) => {
-      const yard = [
-        ['0.46×', '0.34×', '0.26×'],
-        ['27.5 µs', '37.4 µs', '60.6 µs'],
-        ['+38 µs', '+68 µs', '+146 µs'],
-      ][i]!;
-      return `| ${x.what} | ${x.target} | ${x.value} | ${x.pass === undefined ? '–' : x.pass ? '**pass**' : '**MISS**'} | ${yard.join(' | ')} |`;
-    }),
+    `| target | goal | ${WORKERS.map((n) => `workers=${n}`).join(' | ')} | HAProxy TCP | ProxySQL | Atlas |`,
+    `|---|---|${WORKERS.map(() => '---|').join('')}---|---|---|`,
+    ...t.map((x) => `| ${x.what} | ${x.goal} | ${x.cells.map((c) => `${c.value}${mark(c.pass)}`).join(' | ')} | ${x.yardsticks.join(' | ')} |`),
   ].join('\n');
 }
 
@@ -765,13 +905,18 @@ function markdown(version: string, records: readonly RunRecord[], s: readonly Su
   if (records.length > 0) {
     sections.push(
       `- sysbench: \`--db-ps-mode=disable (ps_* workloads: auto, i.e. server-side prepared statements) --tables=${TABLES} --table-size=${TABLE_SIZE} --time=${TIME}\`, ${ROUNDS} round(s), ` +
-        `interleaved direct → proxy per workload per round${WARMUP > 0 ? `, ${WARMUP} s warm-up of each first` : ''}; ` +
+        `interleaved per workload per round: direct → ${WORKERS.map((n) => `proxy workers=${n}`).join(' → ')}` +
+        `${WARMUP > 0 ? `, ${WARMUP} s warm-up of each first` : ''}; ` +
         'direct = replica 1, proxy = Sluice (balance 1: reads over both replicas)',
+      `- proxies: one per worker count (\`workers: ${WORKERS.join('` / `workers: ')}\` in its config), each started once from ` +
+        'dist/ as its own process (a primary and its workers) and kept for the whole run; the others sit idle while one is measured',
       '',
       'Medians over rounds. Latency is sysbench\'s per-event latency: one event = 1 query for ' +
         'oltp_point_select, 14 queries (10 point + 4 range selects, `--skip-trx`) for oltp_read_only; ' +
         '"added latency µs/stmt" = (median proxy avg − median direct avg) ÷ queries per event. ' +
-        'Proxy CPU = the proxy process\'s utime+stime (/proc/<pid>/stat) during the run ÷ queries sysbench reported.',
+        'Proxy CPU = utime+stime (with cutime+cstime: reaped children) of the proxy\'s processes — the started one and ' +
+        'its descendants, i.e. primary + workers — during the run ÷ queries sysbench reported; RSS = Σ VmRSS over them; ' +
+        '"processes" = how many there were (1 = one process relays everything).',
       '',
       resultsTable(s),
       '',
@@ -814,17 +959,21 @@ function writeResults(section: string): void {
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/** The port of the i-th proxy of the run: --proxy-port + i, or a free one. */
+async function proxyPort(i: number): Promise<number> {
+  return opt['proxy-port'] !== undefined ? intOpt('proxy-port', opt['proxy-port'], 1) + i : freePort();
+}
+
 async function profileRun(b: Backends): Promise<{ md: string; summary: ProfileSummary; qps: number }> {
   const name = `proxy-${PROFILE_WORKLOAD.id}-${STAMP}.cpuprofile`;
-  const proxy = await startProxy(b, 'profile', [`--cpu-prof`, `--cpu-prof-dir=${OUT}`, `--cpu-prof-name=${name}`]);
+  const proxy = await startProxy(b, 'profile', [`--cpu-prof`, `--cpu-prof-dir=${OUT}`, `--cpu-prof-name=${name}`], 1, await proxyPort(0));
   let r: SysbenchResult;
   let cpu: { user: number; sys: number };
   try {
     log(`profiling: ${PROFILE_WORKLOAD.id} through the proxy for ${TIME} s (node --cpu-prof)`);
-    const before = cpuTicks(proxy.pid);
+    const before = snapshot(proxy.pid);
     r = await runSysbench(sysbenchArgs(PROFILE_WORKLOAD, proxy.endpoint, TIME), `sysbench-${STAMP}-profile.log`);
-    const after = cpuTicks(proxy.pid);
-    cpu = { user: (after.user - before.user) / CLK_TCK, sys: (after.sys - before.sys) / CLK_TCK };
+    cpu = cpuSeconds(before, snapshot(proxy.pid));
     log(
       `profile run: ${r.qps.toFixed(0)} q/s (with the profiler on), proxy CPU ${(cpu.user + cpu.sys).toFixed(2)} s ` +
         `(user ${cpu.user.toFixed(2)} + sys ${cpu.sys.toFixed(2)})${r.ok ? '' : ' FAILED'}`,
@@ -839,7 +988,7 @@ async function profileRun(b: Backends): Promise<{ md: string; summary: ProfileSu
   const byFile = summarizeProfile(file, { top: 12, root: REPO, by: 'file' });
   const md = [
     '',
-    `### CPU profile: ${PROFILE_WORKLOAD.id} through the proxy (separate proxy process under \`node --cpu-prof\`, ` +
+    `### CPU profile: ${PROFILE_WORKLOAD.id} through the proxy (separate proxy process, \`workers: 1\`, under \`node --cpu-prof\`, ` +
       `${TIME} s, ${f0(r.qps)} q/s with the profiler on)`,
     '',
     `During the run the proxy process used ${(cpu.user + cpu.sys).toFixed(2)} s of CPU (user ${cpu.user.toFixed(2)} s + ` +
@@ -862,7 +1011,7 @@ async function profileRun(b: Backends): Promise<{ md: string; summary: ProfileSu
 
 async function perfRun(b: Backends): Promise<string> {
   if (sh('perf', ['--version']) === '') return '\n(--perf: `perf` not found on PATH; skipped)';
-  const proxy = await startProxy(b, 'perf', ['--perf-basic-prof']);
+  const proxy = await startProxy(b, 'perf', ['--perf-basic-prof'], 1, await proxyPort(0));
   const data = path.join(OUT, `perf-${PROFILE_WORKLOAD.id}-${STAMP}.data`);
   let r: SysbenchResult;
   let cpuS = NaN;
@@ -875,10 +1024,10 @@ async function perfRun(b: Backends): Promise<string> {
     let perfErr = '';
     perf.stderr.on('data', (d: Buffer) => (perfErr += d.toString()));
     await delay(500);
-    const before = cpuTicks(proxy.pid);
+    const before = snapshot(proxy.pid);
     r = await runSysbench(sysbenchArgs(PROFILE_WORKLOAD, proxy.endpoint, TIME), `sysbench-${STAMP}-perf.log`);
-    const after = cpuTicks(proxy.pid);
-    cpuS = (after.user - before.user + after.sys - before.sys) / CLK_TCK;
+    const cpu = cpuSeconds(before, snapshot(proxy.pid));
+    cpuS = cpu.user + cpu.sys;
     perf.kill('SIGINT');
     await waitExit(perf, 30_000);
     children.delete(perf);
@@ -892,7 +1041,7 @@ async function perfRun(b: Backends): Promise<string> {
   fs.rmSync(`/tmp/perf-${proxy.pid}.map`, { force: true });
   return [
     '',
-    `### perf: ${PROFILE_WORKLOAD.id} through the proxy (separate proxy process under \`node --perf-basic-prof\`, ` +
+    `### perf: ${PROFILE_WORKLOAD.id} through the proxy (separate proxy process, \`workers: 1\`, under \`node --perf-basic-prof\`, ` +
       `${TIME} s, ${f0(r.qps)} q/s, proxy CPU ${cpuS.toFixed(2)} s = ${f1((cpuS * 1e6) / r.queries)} µs/stmt)`,
     '',
     `\`npx tsx bench/perf-report.ts ${path.relative(REPO, data)}\` (JS names resolve only while /tmp/perf-<pid>.map exists; ` +
@@ -937,37 +1086,54 @@ async function main(): Promise<void> {
 
   const records: RunRecord[] = [];
   const extra: string[] = [];
-  let proxyMem: { rssMiB: number; hwmMiB: number } | undefined;
 
   if (!PROFILE_ONLY && !opt['perf-only']) {
-    const proxy = await startProxy(b, 'bench', []);
-    const routed = await routingCheck(proxy, replicaIds);
-    log(`proxy pid ${proxy.pid} on ${proxy.endpoint.port}; 8 reads on one connection through it answered by ${routed}`);
-    const rss0 = memory(proxy.pid);
+    // Idle proxies keep their pools (up to pool.max per host, 64 by default, but no more than the
+    // threads that ever ran through them) while another is measured, and direct runs add theirs.
+    const maxThreads = Math.max(...selected.map((w) => w.threads));
+    await b.ensureMaxConnections(WORKERS.reduce((n, k) => n + Math.min(64, maxThreads) + 4 + k, maxThreads + 20));
+
+    // One proxy per worker count for the whole run, started one after the other.
+    const proxies: Proxy[] = [];
+    for (const [i, n] of WORKERS.entries()) {
+      const proxy = await startProxy(b, `bench-w${n}`, [], n, await proxyPort(i));
+      proxies.push(proxy);
+      const routed = await routingCheck(proxy, replicaIds);
+      log(
+        `proxy workers=${n}: pid ${proxy.pid} (${proxy.processes} process${proxy.processes === 1 ? '' : 'es'}) on ${proxy.endpoint.port}; ` +
+          `8 reads on one connection through it answered by ${routed}`,
+      );
+    }
+    const rss0 = proxies.map((p) => memory(p.pid));
 
     if (WARMUP > 0) {
-      log(`warm-up: ${WARMUP} s oltp_read_only at 8 threads, direct and through the proxy`);
+      log(`warm-up: ${WARMUP} s oltp_read_only at 8 threads, direct and through each proxy`);
       const wu = { script: 'oltp_read_only', threads: 8, extra: ['--skip-trx=on'] };
       await runSysbench(sysbenchArgs(wu, direct, WARMUP), `sysbench-${STAMP}-warmup-direct.log`);
-      await runSysbench(sysbenchArgs(wu, proxy.endpoint, WARMUP), `sysbench-${STAMP}-warmup-proxy.log`);
+      for (const p of proxies) await runSysbench(sysbenchArgs(wu, p.endpoint, WARMUP), `sysbench-${STAMP}-warmup-w${p.workers}.log`);
     }
     for (let round = 1; round <= ROUNDS; round++) {
       for (const w of selected) {
         records.push(await runOne(w, round, 'direct', direct));
-        records.push(await runOne(w, round, 'proxy', proxy.endpoint, proxy));
+        for (const p of proxies) records.push(await runOne(w, round, p.workers, p.endpoint, p));
       }
     }
-    proxyMem = memory(proxy.pid);
-    await proxy.stop();
-    const pl = proxyLog(proxy.logFile);
-    extra.push(
-      '',
-      `Proxy memory: VmRSS ${f1(rss0.rssMiB)} MiB after start-up, ${f1(proxyMem.rssMiB)} MiB at the end; ` +
-        `VmHWM (peak) ${f1(proxyMem.hwmMiB)} MiB. Proxy log (level warn): ${pl.summary}.`,
-    );
-    if (pl.notable.length > 0) {
-      log(`the proxy logged ${pl.notable.length} notable line(s); first ones (full log: ${path.relative(REPO, proxy.logFile)}):`);
-      for (const l of pl.notable.slice(0, 8)) log(`  ${l.slice(0, 400)}`);
+    const mem = proxies.map((p) => memory(p.pid));
+    await Promise.all(proxies.map((p) => p.stop()));
+    for (const [i, p] of proxies.entries()) {
+      const pl = proxyLog(p.logFile);
+      extra.push(
+        '',
+        `Proxy workers=${p.workers} (${p.processes} process${p.processes === 1 ? '' : 'es'}): Σ VmRSS ${f1(rss0[i]!.rssMiB)} MiB after start-up, ` +
+          `${f1(mem[i]!.rssMiB)} MiB at the end; Σ VmHWM (each process's peak) ${f1(mem[i]!.hwmMiB)} MiB. ` +
+          `Proxy log (level info): ${pl.summary}.`,
+      );
+      if (pl.notable.length > 0) {
+        log(
+          `proxy workers=${p.workers} logged ${pl.notable.length} warning(s) or worse; first ones (full log: ${path.relative(REPO, p.logFile)}):`,
+        );
+        for (const l of pl.notable.slice(0, 8)) log(`  ${l.slice(0, 400)}`);
+      }
     }
   }
 
