@@ -167,7 +167,8 @@ scan('\n');
 
 if (totals.size > 0) {
   for (const k of SUMMARY_KEYS) if (totals.has(k)) out(`# ${k} ${totals.get(k)}`);
-  out(`${totals.get('pass') ?? 0} passed, ${totals.get('fail') ?? 0} failed, ${totals.get('skipped') ?? 0} skipped`);
+  const cancelled = Number(totals.get('cancelled') ?? 0);
+  out(`${totals.get('pass') ?? 0} passed, ${totals.get('fail') ?? 0} failed, ${cancelled > 0 ? `${cancelled} cancelled, ` : ''}${totals.get('skipped') ?? 0} skipped`);
 } else {
   out('# no summary from the test runner');
 }
