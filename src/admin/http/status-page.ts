@@ -4,6 +4,9 @@
  * load the average since start (status.json's perSecondSinceStart), so the card is never empty;
  * from then on the difference of the statements counter between two fetches.
  *
+ * With worker processes a table lists each worker (pid, its clients, statements, restarts); the
+ * cards are the group's totals.
+ *
  * Backends carry the same numbers as the admin port: backend_ndx (SET OFFLINE/ONLINE, REMOVE
  * BACKEND) and, for writeHosts, the SWITCH @@DATASOURCE argument.
  */
@@ -71,6 +74,15 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 </table>
 <p class="legend mute">Every statement sent to each backend since it was added (reads and, on the active writeHost, writes):
 the read split. Prometheus: <code>sluice_backend_statements_total</code>.</p>
+<section id="workers-section" hidden>
+<h2>Worker processes</h2>
+<table id="workers">
+  <thead><tr><th>worker</th><th>pid</th><th>client connections</th><th>statements</th><th>errors</th><th>restarts</th></tr></thead>
+  <tbody></tbody>
+</table>
+<p class="legend mute">Each client connection lives in one worker; the numbers above are the sum of these rows.
+<code>SHOW @@CONNECTION</code> on the admin port names each session's worker.</p>
+</section>
 <h2>Recent transitions</h2>
 <ol id="transitions"></ol>
 <p id="no-transitions" class="mute" hidden>no transitions yet</p>
@@ -157,6 +169,21 @@ the read split. Prometheus: <code>sluice_backend_statements_total</code>.</p>
     });
     var splitBody = document.querySelector('#split tbody');
     splitBody.replaceChildren.apply(splitBody, split);
+    var workers = s.workers || [];
+    document.getElementById('workers-section').hidden = workers.length === 0;
+    var workerRows = workers.map(function (w) {
+      var tr = el('tr');
+      tr.setAttribute('data-worker', w.worker);
+      tr.appendChild(el('td', w.worker, 'num'));
+      tr.appendChild(el('td', w.pid, 'num'));
+      tr.appendChild(el('td', w.clientConnections, 'num clients'));
+      tr.appendChild(el('td', w.statements, 'num'));
+      tr.appendChild(el('td', w.errors, 'num'));
+      tr.appendChild(el('td', w.restarts, 'num'));
+      return tr;
+    });
+    var workersBody = document.querySelector('#workers tbody');
+    workersBody.replaceChildren.apply(workersBody, workerRows);
     var ol = document.getElementById('transitions');
     var items = s.transitions.map(function (t) {
       var li = el('li');
