@@ -63,6 +63,8 @@ export type ToPrimary =
   /** The worker listens for messages now: the primary sends `init`. */
   | { readonly t: 'hello' }
   | { readonly t: 'ready'; readonly address: { host: string; port: number } }
+  /** The worker could not start (`code`: the errno of a listen failure); it exits next. */
+  | { readonly t: 'failed'; readonly message: string; readonly code?: string }
   /** Counting without asking (no limit configured): a connection opened / a login / an end. */
   | { readonly t: 'count'; readonly op: 'open' | 'login' | 'close'; readonly user?: string }
   | { readonly t: 'req'; readonly id: number; readonly q: PrimaryQuery }

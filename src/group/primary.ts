@@ -144,6 +144,10 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
     switch (m.t) {
       case 'hello':
         return;
+      case 'failed':
+        log.error({ worker: s.slot, err: m.message }, 'worker could not start');
+        if (address === undefined) readyWaiters?.reject(Object.assign(new Error(m.message), m.code !== undefined ? { code: m.code } : {}));
+        return;
       case 'ready':
         s.ready = true;
         address ??= m.address;
@@ -249,11 +253,8 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
   } catch (err) {
     await stopWorkers();
     await control.close();
-    const message = (err as Error).message;
-    // The workers' listen error (a busy port) is what they logged; say it in the setting's words.
-    const listenErr = /EADDRINUSE|EACCES|EADDRNOTAVAIL/.exec(message);
-    if (listenErr) throw listenProblem('listen', config.listen.host, config.listen.port, Object.assign(new Error(message), { code: listenErr[0] }));
-    throw err;
+    // A worker's listen failure (a busy port) in the setting's words, as for one process.
+    throw listenProblem('listen', config.listen.host, config.listen.port, err);
   } finally {
     clearTimeout(timer);
   }

@@ -85,8 +85,11 @@ export function runWorker(): void {
     const msg = m as ToWorker;
     if (msg.t === 'init') {
       worker = startWorker(msg, rpc, tell).catch((err: unknown) => {
-        process.stderr.write(`sluice worker ${msg.slot}: cannot start: ${(err as Error).message}\n`);
-        process.exit(1);
+        // The primary reports it (a busy port in the setting's words) and stops the start.
+        const code = (err as NodeJS.ErrnoException).code;
+        tell({ t: 'failed', message: (err as Error).message, ...(code !== undefined ? { code } : {}) });
+        setTimeout(() => process.exit(1), 100);
+        return new Promise<never>(() => undefined);
       });
       return;
     }

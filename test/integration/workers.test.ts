@@ -236,6 +236,33 @@ describe('one port, two workers', () => {
     assert.equal(proxy.log().split('\n').filter((l) => l.includes('"source":"SIGHUP"') && l.includes('configuration applied')).length, 2, 'one reload per SIGHUP');
   });
 
+  test('users[].maxConnections counts the whole group (admin RELOAD @@CONFIG)', async () => {
+    const file = proxy.configFile;
+    const original = readFileSync(file, 'utf8');
+    const conf = JSON.parse(original) as { users: Record<string, unknown>[] };
+    writeFileSync(file, JSON.stringify({ ...conf, users: conf.users.map((u) => ({ ...u, maxConnections: 2 })) }));
+    await adminRows('RELOAD @@CONFIG');
+    const open: mysql.Connection[] = [];
+    try {
+      for (let i = 0; i < 2; i++) open.push(await connect());
+      for (let i = 0; i < 2; i++) await assert.rejects(connect(), (err: { errno?: number }) => err.errno === 1226);
+    } finally {
+      await Promise.all(open.map((c) => c.end()));
+      writeFileSync(file, original);
+      await adminRows('RELOAD @@CONFIG');
+    }
+    // The sessions that ended gave their places back, in the group's count.
+    const again = await Promise.all([connect(), connect(), connect()]);
+    await Promise.all(again.map((c) => c.end()));
+  });
+
+  test('a busy port stops a group from starting, naming the setting', async () => {
+    await assert.rejects(
+      startBuiltProxy(info, groupConfig({ listen: { host: '127.0.0.1', port: proxy.port }, admin: undefined, http: undefined })),
+      /listen\.port: 127\.0\.0\.1:\d+ is in use/,
+    );
+  });
+
   test('REMOVE BACKEND and ADD SLAVE on the admin port reach both workers', async () => {
     const replica2 = sb.replicas[1]!;
     const { all } = await onBothWorkers();

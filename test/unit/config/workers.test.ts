@@ -9,7 +9,7 @@ const base = {
   dataHost: { name: 'dh1', user: 'app', password: 'app', writeHosts: [{ host: '127.0.0.1', port: 3311 }] },
 };
 
-function problems(workers: unknown): string[] {
+function problems(workers: unknown): readonly string[] {
   try {
     validateConfig({ ...base, workers });
     return [];

@@ -12,7 +12,7 @@ function snapshot(n: number, pools: DataPathSnapshot['pools']): DataPathSnapshot
   stats.routedToReader = 7 * n;
   stats.routedToWriter = 3 * n;
   stats.errors = n;
-  stats.pins.prepared = n;
+  stats.pins['named-lock'] = n;
   stats.consistency.waited = n;
   stats.consistency.waitBuckets[2] = n;
   stats.consistency.waitSum = 0.5 * n;
@@ -32,7 +32,7 @@ test('sumSnapshots adds counters, pools by host and histogram buckets', () => {
   assert.equal(sum.stats.routedToReader, 21);
   assert.equal(sum.stats.routedToWriter, 9);
   assert.equal(sum.stats.errors, 3);
-  assert.equal(sum.stats.pins.prepared, 3);
+  assert.equal(sum.stats.pins['named-lock'], 3);
   assert.equal(sum.stats.consistency.waited, 3);
   assert.equal(sum.stats.consistency.waitBuckets[2], 3);
   assert.equal(sum.stats.consistency.waitSum, 1.5);
