@@ -60,6 +60,9 @@ interface Slot {
   rpc: Rpc<WorkerQuery>;
   /** Client connections this process counted (taken back from the group's when it dies). */
   counts: ConnectionCounts;
+  /** It has its `init`: every later view, config and position goes to it too (in order). */
+  initialized: boolean;
+  /** It listens: it holds clients and answers questions. */
   ready: boolean;
   block: number;
   restarts: number;
@@ -82,11 +85,13 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
   let spawned = 0;
   let stopping = false;
   const live = (): Slot[] => slots.filter((s) => s.ready && !s.worker.isDead());
+  /** Workers that have their init: a change made while one starts must reach it too. */
+  const following = (): Slot[] => slots.filter((s) => s.initialized && !s.worker.isDead());
   const send = (s: Slot, msg: ToWorker): void => {
     if (s.worker.isConnected()) s.worker.send(msg);
   };
-  const broadcast = (msg: ToWorker, except?: Slot): void => {
-    for (const s of slots) if (s !== except && s.ready) send(s, msg);
+  const broadcast = (msg: ToWorker): void => {
+    for (const s of following()) send(s, msg);
   };
   // Workers follow the one owner of cluster state.
   control.cluster.on('change', (view, transitions) => broadcast({ t: 'view', view, transitions }));
@@ -110,6 +115,7 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
       worker,
       rpc: new Rpc<WorkerQuery>((m) => worker.send(m)),
       counts: new ConnectionCounts(),
+      initialized: false,
       ready: false,
       block,
       restarts,
@@ -130,6 +136,7 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
         acknowledged: control.positions.latestAcknowledged(),
       };
       worker.send(msg);
+      slot.initialized = true;
     };
     worker.on('message', (m: unknown) => {
       if (!isGroupMessage(m)) return;
@@ -192,7 +199,7 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
         // consistency: global — the writing worker holds its client's OK until every worker
         // knows the GTID, so a read that starts after the OK, in any worker, waits for it.
         control.positions.acknowledge(q.position);
-        await Promise.allSettled(live().filter((x) => x !== s).map((x) => x.rpc.request({ k: 'acknowledged', position: q.position })));
+        await Promise.allSettled(following().filter((x) => x !== s).map((x) => x.rpc.request({ k: 'acknowledged', position: q.position })));
         return true;
       }
       case 'kill': {
@@ -206,6 +213,7 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
   const onExit = (s: Slot, code: number | null, signal: string | null): void => {
     const wasReady = s.ready;
     s.ready = false;
+    s.initialized = false;
     s.rpc.failAll('the worker exited');
     groupCounts.subtract(s.counts);
     if (stopping) return;

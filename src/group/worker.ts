@@ -79,80 +79,125 @@ export function runWorker(): void {
   // they mean (drain all, reload once) and tells the workers.
   process.on('SIGINT', () => undefined);
   process.on('SIGHUP', () => undefined);
-  let worker: Promise<WorkerProcess> | undefined;
+  let worker: WorkerProcess | undefined;
   process.on('message', (m: unknown) => {
     if (!isGroupMessage(m)) return;
     const msg = m as ToWorker;
     if (msg.t === 'init') {
-      worker = startWorker(msg, rpc, tell).catch((err: unknown) => {
-        // The primary reports it (a busy port in the setting's words) and stops the start.
-        const code = (err as NodeJS.ErrnoException).code;
-        tell({ t: 'failed', message: (err as Error).message, ...(code !== undefined ? { code } : {}) });
-        setTimeout(() => process.exit(1), 100);
-        return new Promise<never>(() => undefined);
-      });
+      try {
+        worker = new WorkerProcess(msg, rpc, tell);
+      } catch (err) {
+        failed(err);
+        return;
+      }
+      worker.start().catch(failed);
       return;
     }
     if (msg.t === 'res') {
       rpc.answer(msg);
       return;
     }
-    void worker?.then((w) => w.handle(msg));
+    worker?.handle(msg);
   });
+  /** The primary reports it (a busy port in the setting's words) and stops the start. */
+  const failed = (err: unknown): void => {
+    const code = (err as NodeJS.ErrnoException).code;
+    tell({ t: 'failed', message: (err as Error).message, ...(code !== undefined ? { code } : {}) });
+    setTimeout(() => process.exit(1), 100);
+  };
   tell({ t: 'hello' });
   // The primary is gone (it crashed or was killed): nobody routes clients here any more.
   process.on('disconnect', () => {
     rpc.failAll('the primary process is gone');
-    void (worker ? worker.then((w) => w.stop()) : Promise.resolve()).finally(() => process.exit(0));
+    void (worker?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
   });
 }
 
-interface WorkerProcess {
-  handle(msg: ToWorker): void;
-  stop(): Promise<void>;
-}
+/**
+ * One worker's data path. From its init on it follows the primary's views, configuration and
+ * positions and answers questions (messages are handled in the order they come); it accepts
+ * clients only once start() has its pools ready and its listener bound.
+ */
+class WorkerProcess {
+  private config: SluiceConfig;
+  private readonly follower: ClusterFollower;
+  private readonly positions = new ReplicaPositions();
+  private readonly data: DataPlane;
+  /** This process's CPU, memory and event loop, for the primary's /metrics (AggregatorRegistry). */
+  private readonly processRegistry = new Registry();
+  private stopping: Promise<void> | undefined;
 
-async function startWorker(init: WorkerInit, rpc: Rpc<PrimaryQuery>, tell: (m: ToPrimary) => void): Promise<WorkerProcess> {
-  let config = deepFreeze(init.config);
-  const log: Logger = createLogger(config.log.level, undefined, resolveLogFormat(config.log.format)).child({ worker: init.slot });
-  const follower = new ClusterFollower(deepFreeze(init.view));
-  const positions = new ReplicaPositions();
-  for (const [host, p] of init.observed) positions.observed(host, p);
-  positions.acknowledge(init.acknowledged);
-  const data = new DataPlane({
-    config: () => config,
-    cluster: follower,
-    positions,
-    pool: poolShare(config.dataHost.pool, init.workers, init.slot - 1),
-    security: loadFrontendSecurity(config),
-    backendTls: loadBackendTls(config.dataHost.tls),
-    frontend: { firstConnectionId: init.firstConnectionId, limits: new GroupLimits(rpc, tell) },
-    killElsewhere: (id, queryOnly, user) => rpc.request<KillOutcome>({ k: 'kill', id, queryOnly, user }),
-    publishWrite: async (position: GtidPosition) => {
-      if (config.session.consistency === 'global') await rpc.request<boolean>({ k: 'acknowledged', position });
-    },
-    log,
-  });
-  // This process's CPU, memory and event loop, for the primary's /metrics (AggregatorRegistry).
-  const processRegistry = new Registry();
-  collectDefaultMetrics({ register: processRegistry });
-  await data.prepare();
-  const address = await data.listen(config.listen.host, config.listen.port);
-  tell({ t: 'ready', address });
+  constructor(
+    private readonly init: WorkerInit,
+    rpc: Rpc<PrimaryQuery>,
+    private readonly tell: (m: ToPrimary) => void,
+  ) {
+    this.config = deepFreeze(init.config);
+    const config = (): SluiceConfig => this.config;
+    const log: Logger = createLogger(this.config.log.level, undefined, resolveLogFormat(this.config.log.format)).child({ worker: init.slot });
+    this.follower = new ClusterFollower(deepFreeze(init.view));
+    for (const [host, p] of init.observed) this.positions.observed(host, p);
+    this.positions.acknowledge(init.acknowledged);
+    this.data = new DataPlane({
+      config,
+      cluster: this.follower,
+      positions: this.positions,
+      pool: poolShare(this.config.dataHost.pool, init.workers, init.slot - 1),
+      security: loadFrontendSecurity(this.config),
+      backendTls: loadBackendTls(this.config.dataHost.tls),
+      frontend: { firstConnectionId: init.firstConnectionId, limits: new GroupLimits(rpc, tell) },
+      killElsewhere: (id, queryOnly, user) => rpc.request<KillOutcome>({ k: 'kill', id, queryOnly, user }),
+      publishWrite: async (position: GtidPosition) => {
+        if (config().session.consistency === 'global') await rpc.request<boolean>({ k: 'acknowledged', position });
+      },
+      log,
+    });
+    collectDefaultMetrics({ register: this.processRegistry });
+  }
 
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= data.close());
-  // SIGTERM to this process alone: finish like a drain (the primary starts a replacement).
-  process.once('SIGTERM', () => void stop().finally(() => process.exit(0)));
+  async start(): Promise<void> {
+    await this.data.prepare();
+    const address = await this.data.listen(this.config.listen.host, this.config.listen.port);
+    // SIGTERM to this process alone: finish like a drain (the primary starts a replacement).
+    process.once('SIGTERM', () => void this.stop().finally(() => process.exit(0)));
+    this.tell({ t: 'ready', address });
+  }
 
-  const answer = async (q: WorkerQuery): Promise<unknown> => {
+  stop(): Promise<void> {
+    return (this.stopping ??= this.data.close());
+  }
+
+  handle(msg: ToWorker): void {
+    switch (msg.t) {
+      case 'view':
+        this.follower.apply(msg.view, msg.transitions);
+        return;
+      case 'config':
+        this.config = deepFreeze(msg.config);
+        return;
+      case 'observed':
+        this.positions.observed(msg.hostId, msg.position);
+        return;
+      case 'req':
+        void serve(msg, (q) => this.answer(q), (r) => this.tell(r));
+        return;
+      case 'drain':
+        void this.stop().finally(() => process.exit(0));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async answer(q: WorkerQuery): Promise<unknown> {
+    const data = this.data;
     switch (q.k) {
       case 'snapshot':
         return data.snapshot();
       case 'process-metrics':
-        return processRegistry.getMetricsAsJSON();
+        return this.processRegistry.getMetricsAsJSON();
       case 'sessions':
-        return data.sessions(init.slot);
+        return data.sessions(this.init.slot);
       case 'terminate':
         return data.terminate(q.ids);
       case 'sockets':
@@ -164,33 +209,8 @@ async function startWorker(init: WorkerInit, rpc: Rpc<PrimaryQuery>, tell: (m: T
       case 'kill':
         return data.killFromElsewhere(q.id, q.queryOnly, q.user);
       case 'acknowledged':
-        positions.acknowledge(q.position);
+        this.positions.acknowledge(q.position);
         return true;
     }
-  };
-
-  return {
-    handle(msg: ToWorker): void {
-      switch (msg.t) {
-        case 'view':
-          follower.apply(msg.view, msg.transitions);
-          return;
-        case 'config':
-          config = deepFreeze(msg.config);
-          return;
-        case 'observed':
-          positions.observed(msg.hostId, msg.position);
-          return;
-        case 'req':
-          void serve(msg, answer, (r) => tell(r));
-          return;
-        case 'drain':
-          void stop().finally(() => process.exit(0));
-          return;
-        default:
-          return;
-      }
-    },
-    stop,
-  };
+  }
 }
