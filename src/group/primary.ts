@@ -152,8 +152,10 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
       case 'hello':
         return;
       case 'failed':
-        log.error({ worker: s.slot, err: m.message }, 'worker could not start');
+        // At start-up the start fails with it (main says why, in one sentence); later, a
+        // replacement that cannot start is retried (onExit).
         if (address === undefined) readyWaiters?.reject(Object.assign(new Error(m.message), m.code !== undefined ? { code: m.code } : {}));
+        else log.error({ worker: s.slot, err: m.message }, 'worker could not start');
         return;
       case 'ready':
         s.ready = true;

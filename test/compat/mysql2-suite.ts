@@ -23,11 +23,13 @@
  *   --timeout <s>        per-file limit (default 60)
  *   --only direct|sluice run one side only
  *   --out <dir>          where per-file logs, the sandbox and proxy logs go (default: a new temp dir)
+ *   --workers <n>        run Sluice as a group of n worker processes (the built proxy, `node
+ *                        dist/main.js start`; build first) instead of one process in this one
  *
  * Exit status: 0 when no file fails only through Sluice, 1 otherwise, 2 on bad usage.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,7 +55,7 @@ interface FileResult {
   readonly log: string;
 }
 
-const USAGE = 'usage: npx tsx test/compat/mysql2-suite.ts <node-mysql2 checkout> [filter…] [--timeout 60] [--only direct|sluice] [--out dir]';
+const USAGE = 'usage: npx tsx test/compat/mysql2-suite.ts <node-mysql2 checkout> [filter…] [--timeout 60] [--only direct|sluice] [--out dir] [--workers n]';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -66,6 +68,7 @@ const { values, positionals } = parseArgs({
     timeout: { type: 'string' },
     only: { type: 'string' },
     out: { type: 'string' },
+    workers: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   allowPositionals: true,
@@ -84,6 +87,8 @@ const timeoutMs = Number(values.timeout ?? 60) * 1000;
 if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) fail('--timeout must be a positive number of seconds');
 if (values.only !== undefined && values.only !== 'direct' && values.only !== 'sluice') fail('--only must be direct or sluice');
 const modes: Mode[] = values.only === undefined ? ['direct', 'sluice'] : [values.only as Mode];
+const workers = Number(values.workers ?? 1);
+if (!Number.isInteger(workers) || workers < 1) fail('--workers must be a positive integer');
 const outDir = values.out !== undefined ? path.resolve(values.out) : mkdtempSync(path.join(tmpdir(), 'mysql2-suite-'));
 mkdirSync(outDir, { recursive: true });
 
@@ -206,7 +211,7 @@ async function runMode(mode: Mode, files: readonly string[]): Promise<Map<string
   const sandboxLog: Logger = pino({ level: 'info' }, pino.destination({ dest: path.join(outDir, `${mode}-sandbox.log`), sync: true }));
   const results = new Map<string, FileResult>();
   let sb: Sandbox | undefined;
-  let sluice: Sluice | undefined;
+  let sluice: Pick<Sluice, 'close'> | undefined;
   try {
     sb = await startSandbox({ replicas: 2, semiSync: true, logger: sandboxLog });
     await prepareSandbox(sb);
@@ -218,9 +223,16 @@ async function runMode(mode: Mode, files: readonly string[]): Promise<Map<string
           0,
         ),
       );
-      const proxyLog = createLogger(config.log.level, pino.destination({ dest: path.join(outDir, 'sluice.log'), sync: true }));
-      sluice = await startSluice(config, proxyLog);
-      port = sluice.address.port;
+      if (workers > 1) {
+        const group = await startGroupProcess({ ...config, workers }, path.join(outDir, 'sluice.log'));
+        sluice = group;
+        port = group.port;
+      } else {
+        const proxyLog = createLogger(config.log.level, pino.destination({ dest: path.join(outDir, 'sluice.log'), sync: true }));
+        const one = await startSluice(config, proxyLog);
+        sluice = one;
+        port = one.address.port;
+      }
     }
     process.stdout.write(`${mode}: ${sb.kind} ${sb.version}, ${mode === 'direct' ? 'primary' : 'Sluice'} at 127.0.0.1:${port}; ${files.length} files\n`);
     const env = suiteEnv(port);
@@ -247,6 +259,35 @@ async function runMode(mode: Mode, files: readonly string[]): Promise<Map<string
     await sb?.stop().catch((err: Error) => process.stderr.write(`stopping the sandbox: ${err.message}\n`));
   }
   return results;
+}
+
+/** The built proxy as a group of worker processes (`sluice start`), its log in `logFile`. */
+async function startGroupProcess(config: object, logFile: string): Promise<{ port: number; close(): Promise<void> }> {
+  const confFile = path.join(outDir, 'sluice-group.yaml');
+  writeFileSync(confFile, JSON.stringify(config));
+  const child = spawn(process.execPath, ['dist/main.js', 'start', '--config', confFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SLUICE_LOG_FORMAT: 'json' },
+  });
+  const log = createWriteStream(logFile);
+  child.stderr.pipe(log);
+  let text = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = /"port":(\d+)[^\n]*"msg":"sluice listening"/.exec(text);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the proxy exited (${code}) before listening: see ${logFile}`)));
+  });
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 const ok = (r: FileResult | undefined): boolean => r !== undefined && (r.status === 'pass' || r.status === 'skip');
