@@ -87,10 +87,12 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
   const live = (): Slot[] => slots.filter((s) => s.ready && !s.worker.isDead());
   /** Workers that have their init: a change made while one starts must reach it too. */
   const following = (): Slot[] => slots.filter((s) => s.initialized && !s.worker.isDead());
+  /** A worker that is exiting cannot take messages; what it misses no longer matters. */
   const send = (s: Slot, msg: ToWorker): void => {
-    if (s.worker.isConnected()) s.worker.send(msg);
+    if (s.worker.isConnected() && !s.worker.isDead()) s.worker.send(msg, (err: Error | null) => err && log.debug({ worker: s.slot, err: err.message }, 'message to a worker not delivered'));
   };
   const broadcast = (msg: ToWorker): void => {
+    if (stopping) return;
     for (const s of following()) send(s, msg);
   };
   // Workers follow the one owner of cluster state.
@@ -113,7 +115,10 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
     const slot: Slot = {
       slot: slotNo,
       worker,
-      rpc: new Rpc<WorkerQuery>((m) => worker.send(m)),
+      rpc: new Rpc<WorkerQuery>((m) => {
+        if (!worker.isConnected()) throw new Error('the worker is not connected');
+        worker.send(m);
+      }),
       counts: new ConnectionCounts(),
       initialized: false,
       ready: false,
@@ -135,7 +140,7 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
         observed: control.positions.entries(),
         acknowledged: control.positions.latestAcknowledged(),
       };
-      worker.send(msg);
+      send(slot, msg);
       slot.initialized = true;
     };
     worker.on('message', (m: unknown) => {
@@ -144,6 +149,8 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
       else onMessage(slot, m as ToPrimary);
     });
     worker.on('exit', (code, signal) => onExit(slot, code, signal));
+    // A write to a worker that just exited fails (EPIPE); its exit is handled above.
+    worker.on('error', (err) => log.debug({ worker: slotNo, err: err.message }, 'worker channel error'));
     return slot;
   };
 

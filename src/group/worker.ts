@@ -72,7 +72,8 @@ class GroupLimits implements ConnectionLimits {
 export function runWorker(): void {
   if (!cluster.isWorker || !process.send) throw new Error('runWorker: not a worker process of the group');
   const tell = (m: ToPrimary): void => {
-    if (process.connected) process.send!(m);
+    // Not delivered only when the primary is gone ('disconnect' below ends this process).
+    if (process.connected) process.send!(m, undefined, undefined, () => undefined);
   };
   const rpc = new Rpc<PrimaryQuery>((m) => tell(m));
   // The terminal's Ctrl-C and hangup reach the whole process group: the primary decides what
@@ -126,6 +127,8 @@ class WorkerProcess {
   /** This process's CPU, memory and event loop, for the primary's /metrics (AggregatorRegistry). */
   private readonly processRegistry = new Registry();
   private stopping: Promise<void> | undefined;
+  /** start() while it runs: a stop waits for it (closing a listener whose cluster listen is still pending crashes node). */
+  private starting: Promise<void> | undefined;
 
   constructor(
     private readonly init: WorkerInit,
@@ -155,8 +158,14 @@ class WorkerProcess {
     collectDefaultMetrics({ register: this.processRegistry });
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting = this.listen();
+    return this.starting;
+  }
+
+  private async listen(): Promise<void> {
     await this.data.prepare();
+    if (this.stopping) return; // drained while it prepared: never listens
     const address = await this.data.listen(this.config.listen.host, this.config.listen.port);
     // SIGTERM to this process alone: finish like a drain (the primary starts a replacement).
     process.once('SIGTERM', () => void this.stop().finally(() => process.exit(0)));
@@ -164,7 +173,11 @@ class WorkerProcess {
   }
 
   stop(): Promise<void> {
-    return (this.stopping ??= this.data.close());
+    this.stopping ??= (async () => {
+      await this.starting?.catch(() => undefined);
+      await this.data.close();
+    })();
+    return this.stopping;
   }
 
   handle(msg: ToWorker): void {
