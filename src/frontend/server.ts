@@ -100,7 +100,11 @@ export class FrontendServer {
       place.then(
         (ok) => {
           if (!ok) return this.refuseFull(socket, cfg.maxConnections);
-          if (socket.destroyed || this.closing) return this.limits.close(undefined);
+          if (socket.destroyed || this.closing) {
+            this.limits.close(undefined);
+            socket.destroy();
+            return;
+          }
           this.start(socket);
           socket.resume();
         },

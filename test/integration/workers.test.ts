@@ -17,8 +17,14 @@ import net from 'node:net';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { Sandbox } from '../../src/sandbox/index.js';
-import { SANDBOX_PROXY_ADMIN_USER } from '../../src/sandbox/index.js';
+import { pino } from 'pino';
 import { startBuiltProxy, type BuiltProxy } from '../helpers/built-proxy.js';
+import { validateConfig } from '../../src/config/index.js';
+import { SANDBOX_PROXY_ADMIN_USER, sandboxProxyConfig } from '../../src/sandbox/index.js';
+import { ControlPlane } from '../../src/control-plane.js';
+import { DataPlane } from '../../src/data-plane.js';
+import { loadFrontendSecurity } from '../../src/frontend/tls.js';
+import { formatPosition } from '../../src/cluster/gtid.js';
 import { sandboxInfo, startPrivateSandbox, waitFor, type SandboxInfo } from '../helpers/sandbox.js';
 
 const HEARTBEAT = { intervalMs: 300, timeoutMs: 300, retries: 3 };
@@ -318,6 +324,50 @@ describe('consistency: global across workers', () => {
         await r.query('START SLAVE');
       }
       await sb.waitForReplication();
+    }
+  });
+});
+
+describe('consistency: global holds the OK of a write until the workers know it', () => {
+  test('the client sees the OK only after publishWrite resolved; reads and autocommit-off writes too', async () => {
+    const config = validateConfig({ ...sandboxProxyConfig({ ...info, dir: sb.dir }, 0), session: { consistency: 'global' }, log: { level: 'silent' } });
+    const log = pino({ level: 'silent' });
+    const control = new ControlPlane(config, undefined, log, { monitor: false });
+    const published: string[] = [];
+    let release: () => void = () => undefined;
+    const data = new DataPlane({
+      config: () => control.config,
+      cluster: control.cluster,
+      positions: control.positions,
+      pool: config.dataHost.pool,
+      security: loadFrontendSecurity(config),
+      backendTls: undefined,
+      publishWrite: (p) => {
+        published.push(formatPosition(p));
+        return new Promise<void>((r) => (release = r));
+      },
+      log,
+    });
+    await control.start();
+    await data.prepare();
+    const { port } = await data.listen('127.0.0.1', 0);
+    const c = await mysql.createConnection({ host: '127.0.0.1', port, user: info.user, password: info.password, database: info.database });
+    try {
+      let done = false;
+      const insert = c.query('INSERT INTO w_t (v) VALUES (4)').then(() => (done = true));
+      await waitFor(() => published.length === 1, { what: 'the write published' });
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(done, false, 'the OK is held while the workers are told');
+      release();
+      await insert;
+      assert.match(published[0]!, /^\d+-\d+-\d+$/);
+      // A read holds nothing back.
+      await c.query('SELECT COUNT(*) FROM w_t');
+      assert.equal(published.length, 1);
+    } finally {
+      await c.end();
+      await data.close();
+      await control.close();
     }
   });
 });
