@@ -269,6 +269,30 @@ describe('one port, two workers', () => {
     );
   });
 
+  test('SET OFFLINE n FORCE cuts the connections to that host in both workers', async () => {
+    const { w1, w2, all } = await onBothWorkers();
+    try {
+      // A read-only transaction on readHost 3 (server_id 3) in each worker.
+      for (const c of [w1, w2]) {
+        await waitFor(async () => {
+          await c.query('START TRANSACTION READ ONLY');
+          if ((await serverId(c)) === 3) return true;
+          await c.query('COMMIT');
+          return false;
+        }, { what: 'a transaction on backend 3' });
+      }
+      const sockets = async (): Promise<number> => (await adminRows('SHOW @@BACKEND')).filter((r) => String(r['HOST']).endsWith(`:${sb.replicas[1]!.port}`) && r['STATE'] !== 'idle').length;
+      assert.ok((await sockets()) >= 2, 'both workers hold a connection to backend 3');
+      await adminRows('SET OFFLINE 3 FORCE');
+      for (const c of [w1, w2]) await assert.rejects(serverId(c), (err: { errno?: number }) => err.errno === 2013);
+      assert.equal(await sockets(), 0);
+      for (const c of [w1, w2]) assert.notEqual(await serverId(c), 3, 'the session goes on elsewhere');
+    } finally {
+      await adminRows('SET ONLINE 3');
+      await Promise.all(all.map((c) => c.end()));
+    }
+  });
+
   test('REMOVE BACKEND and ADD SLAVE on the admin port reach both workers', async () => {
     const replica2 = sb.replicas[1]!;
     const { all } = await onBothWorkers();
