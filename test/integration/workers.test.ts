@@ -12,12 +12,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { pino } from 'pino';
+import { chromium } from 'playwright-core';
 import { startBuiltProxy, type BuiltProxy } from '../helpers/built-proxy.js';
 import { validateConfig } from '../../src/config/index.js';
 import { SANDBOX_PROXY_ADMIN_USER, sandboxProxyConfig } from '../../src/sandbox/index.js';
@@ -29,6 +30,7 @@ import { sandboxInfo, startPrivateSandbox, waitFor, type SandboxInfo } from '../
 
 const HEARTBEAT = { intervalMs: 300, timeoutMs: 300, retries: 3 };
 const ADMIN_PASSWORD = 'workers-admin';
+const CHROMIUM = '/usr/bin/chromium';
 
 let sb: Sandbox;
 let info: SandboxInfo;
@@ -213,6 +215,21 @@ describe('one port, two workers', () => {
       assert.deepEqual(status.workers.map((w) => w.worker).sort(), [1, 2]);
       assert.equal(status.workers.reduce((n, w) => n + w.clientConnections, 0), all.length);
       assert.deepEqual(status.workers.map((w) => w.pid).sort(), proxy.children().sort());
+      // The status page shows one row per worker, and the total.
+      if (existsSync(CHROMIUM)) {
+        const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+        try {
+          const page = await browser.newPage();
+          await page.goto(`http://127.0.0.1:${httpPort}/`);
+          await page.waitForSelector('#workers tbody tr');
+          const rows = (await page.evaluate(`[...document.querySelectorAll('#workers tbody tr')].map((tr) => [...tr.cells].map((td) => td.textContent))`)) as string[][];
+          assert.deepEqual(rows.map((r) => r[0]).sort(), ['1', '2']);
+          assert.equal(rows.reduce((n, r) => n + Number(r[2]), 0), all.length);
+          assert.equal(await page.textContent('#clients'), String(all.length));
+        } finally {
+          await browser.close();
+        }
+      } else if (process.env['CI'] === 'true') assert.fail(`${CHROMIUM} missing (CI=true: .ci/install-deps installs it)`);
     } finally {
       await Promise.all(all.map((c) => c.end()));
     }
