@@ -12,7 +12,7 @@
  * 5. around every proxy run reads the proxy's utime+stime from /proc/<pid>/stat → CPU µs/statement,
  *    and its VmRSS / VmHWM;
  * 6. prints medians per workload (markdown) and with --write puts them into bench/RESULTS.md;
- * 7. --profile: one extra proxy process under `node --cpu-prof` for point_select at 8 threads,
+ * 7. --profile: one extra proxy process under `node --cpu-prof` for point_select at 8 threads (or at each of --threads),
  *    summarised by self time (bench/profile-top.ts);
  * 8. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
  */
@@ -38,7 +38,10 @@ const USAGE = `usage: bash bench/run.sh [options]      (or: npm run bench -- [op
   --warmup S            warm-up seconds before round 1, direct and through the proxy (default 5; 0 = none)
   --tables N            sysbench tables (default 4)
   --table-size N        rows per table (default 10000)
-  --only LIST           comma-separated workload ids (default all): ${'point_select_t1,point_select_t8,read_only_t8,ps_point_select_t8,ps_read_only_t8'}
+  --only LIST           comma-separated workload ids (default all): ${'point_select_t1,point_select_t8,read_only_t8,ps_point_select_t8,ps_read_only_t8'};
+                        point_select_t<N> runs oltp_point_select at any N threads
+  --threads LIST        point_select at these thread counts (e.g. 8,64,256; = --only point_select_t8,…),
+                        and --profile / --perf at each of them: does the cost per query grow with clients?
   --write               put the results into bench/RESULTS.md (newest first)
   --profile             afterwards, profile the proxy (node --cpu-prof) during point_select at 8 threads
   --profile-only        only the profile run (no rounds; implies --profile)
@@ -64,6 +67,7 @@ const { values: opt } = parseArgs({
     tables: { type: 'string', default: '4' },
     'table-size': { type: 'string', default: '10000' },
     only: { type: 'string' },
+    threads: { type: 'string' },
     write: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'profile-only': { type: 'boolean', default: false },
@@ -130,18 +134,36 @@ const WORKLOADS: readonly Workload[] = [
   { id: 'ps_point_select_t8', script: 'oltp_point_select', threads: 8, extra: ['--db-ps-mode=auto'], queriesPerEvent: 1 },
   { id: 'ps_read_only_t8', script: 'oltp_read_only', threads: 8, extra: ['--db-ps-mode=auto', '--skip-trx=on'], queriesPerEvent: 14 },
 ];
-const PROFILE_WORKLOAD = WORKLOADS[1]!;
+/** `point_select_t<N>`: oltp_point_select at N threads (any N; per-client cost comparisons). */
+function workloadById(id: string): Workload | undefined {
+  const known = WORKLOADS.find((w) => w.id === id);
+  if (known !== undefined) return known;
+  const m = /^point_select_t([1-9]\d*)$/.exec(id);
+  return m === null ? undefined : { id, script: 'oltp_point_select', threads: Number(m[1]), extra: [], queriesPerEvent: 1 };
+}
+
+const threadIds: readonly string[] | undefined = (() => {
+  if (opt.threads === undefined) return undefined;
+  const counts = opt.threads.split(',').map((s) => s.trim());
+  if (counts.some((n) => !/^[1-9]\d*$/.test(n))) {
+    process.stderr.write(`--threads: expected thread counts like 8,64,256, got "${opt.threads}"\n`);
+    process.exit(2);
+  }
+  return counts.map((n) => `point_select_t${n}`);
+})();
 
 const selected: readonly Workload[] = (() => {
-  if (opt.only === undefined) return WORKLOADS;
-  const ids = opt.only.split(',').map((s) => s.trim());
-  const bad = ids.filter((id) => !WORKLOADS.some((w) => w.id === id));
+  if (opt.only === undefined && threadIds === undefined) return WORKLOADS;
+  const ids = [...(opt.only ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''), ...(threadIds ?? [])];
+  const bad = ids.filter((id) => workloadById(id) === undefined);
   if (bad.length > 0) {
     process.stderr.write(`--only: unknown workload(s) ${bad.join(', ')}\n${USAGE}\n`);
     process.exit(2);
   }
-  return WORKLOADS.filter((w) => ids.includes(w.id));
+  return [...new Set(ids)].map((id) => workloadById(id)!);
 })();
+/** What --profile / --perf measure: point_select at 8 threads, or at each of --threads. */
+const PROFILE_WORKLOADS: readonly Workload[] = threadIds?.map((id) => workloadById(id)!) ?? [WORKLOADS[1]!];
 
 interface Endpoint {
   readonly host: string;
@@ -396,6 +418,8 @@ async function startProxy(b: Backends, name: string, nodeFlags: readonly string[
       readHosts: b.replicas.map((r) => ({ host: r.host, port: r.port })),
       failover: { enabled: false, dnindexFile: path.join(OUT, `dnindex-${STAMP}.properties`) },
     },
+    // One process: these figures are per process (CPU from /proc/<pid>/stat of that process).
+    workers: 1,
     log: { level: 'warn' },
   };
   const configFile = path.join(OUT, `sluice-${name}-${STAMP}.yaml`);
@@ -814,15 +838,15 @@ function writeResults(section: string): void {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-async function profileRun(b: Backends): Promise<{ md: string; summary: ProfileSummary; qps: number }> {
-  const name = `proxy-${PROFILE_WORKLOAD.id}-${STAMP}.cpuprofile`;
-  const proxy = await startProxy(b, 'profile', [`--cpu-prof`, `--cpu-prof-dir=${OUT}`, `--cpu-prof-name=${name}`]);
+async function profileRun(b: Backends, w: Workload): Promise<{ md: string; summary: ProfileSummary; qps: number }> {
+  const name = `proxy-${w.id}-${STAMP}.cpuprofile`;
+  const proxy = await startProxy(b, `profile-${w.id}`, [`--cpu-prof`, `--cpu-prof-dir=${OUT}`, `--cpu-prof-name=${name}`]);
   let r: SysbenchResult;
   let cpu: { user: number; sys: number };
   try {
-    log(`profiling: ${PROFILE_WORKLOAD.id} through the proxy for ${TIME} s (node --cpu-prof)`);
+    log(`profiling: ${w.id} through the proxy for ${TIME} s (node --cpu-prof)`);
     const before = cpuTicks(proxy.pid);
-    r = await runSysbench(sysbenchArgs(PROFILE_WORKLOAD, proxy.endpoint, TIME), `sysbench-${STAMP}-profile.log`);
+    r = await runSysbench(sysbenchArgs(w, proxy.endpoint, TIME), `sysbench-${STAMP}-${w.id}-profile.log`);
     const after = cpuTicks(proxy.pid);
     cpu = { user: (after.user - before.user) / CLK_TCK, sys: (after.sys - before.sys) / CLK_TCK };
     log(
@@ -839,7 +863,7 @@ async function profileRun(b: Backends): Promise<{ md: string; summary: ProfileSu
   const byFile = summarizeProfile(file, { top: 12, root: REPO, by: 'file' });
   const md = [
     '',
-    `### CPU profile: ${PROFILE_WORKLOAD.id} through the proxy (separate proxy process under \`node --cpu-prof\`, ` +
+    `### CPU profile: ${w.id} through the proxy (separate proxy process under \`node --cpu-prof\`, ` +
       `${TIME} s, ${f0(r.qps)} q/s with the profiler on)`,
     '',
     `During the run the proxy process used ${(cpu.user + cpu.sys).toFixed(2)} s of CPU (user ${cpu.user.toFixed(2)} s + ` +
@@ -860,14 +884,14 @@ async function profileRun(b: Backends): Promise<{ md: string; summary: ProfileSu
   return { md, summary, qps: r.qps };
 }
 
-async function perfRun(b: Backends): Promise<string> {
+async function perfRun(b: Backends, w: Workload): Promise<string> {
   if (sh('perf', ['--version']) === '') return '\n(--perf: `perf` not found on PATH; skipped)';
-  const proxy = await startProxy(b, 'perf', ['--perf-basic-prof']);
-  const data = path.join(OUT, `perf-${PROFILE_WORKLOAD.id}-${STAMP}.data`);
+  const proxy = await startProxy(b, `perf-${w.id}`, ['--perf-basic-prof']);
+  const data = path.join(OUT, `perf-${w.id}-${STAMP}.data`);
   let r: SysbenchResult;
   let cpuS = NaN;
   try {
-    log(`perf: ${PROFILE_WORKLOAD.id} through the proxy for ${TIME} s (perf record -e cpu-clock -g on pid ${proxy.pid})`);
+    log(`perf: ${w.id} through the proxy for ${TIME} s (perf record -e cpu-clock -g on pid ${proxy.pid})`);
     const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '999', '-g', '-o', data, '-p', String(proxy.pid)], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -876,7 +900,7 @@ async function perfRun(b: Backends): Promise<string> {
     perf.stderr.on('data', (d: Buffer) => (perfErr += d.toString()));
     await delay(500);
     const before = cpuTicks(proxy.pid);
-    r = await runSysbench(sysbenchArgs(PROFILE_WORKLOAD, proxy.endpoint, TIME), `sysbench-${STAMP}-perf.log`);
+    r = await runSysbench(sysbenchArgs(w, proxy.endpoint, TIME), `sysbench-${STAMP}-${w.id}-perf.log`);
     const after = cpuTicks(proxy.pid);
     cpuS = (after.user - before.user + after.sys - before.sys) / CLK_TCK;
     perf.kill('SIGINT');
@@ -892,7 +916,7 @@ async function perfRun(b: Backends): Promise<string> {
   fs.rmSync(`/tmp/perf-${proxy.pid}.map`, { force: true });
   return [
     '',
-    `### perf: ${PROFILE_WORKLOAD.id} through the proxy (separate proxy process under \`node --perf-basic-prof\`, ` +
+    `### perf: ${w.id} through the proxy (separate proxy process under \`node --perf-basic-prof\`, ` +
       `${TIME} s, ${f0(r.qps)} q/s, proxy CPU ${cpuS.toFixed(2)} s = ${f1((cpuS * 1e6) / r.queries)} µs/stmt)`,
     '',
     `\`npx tsx bench/perf-report.ts ${path.relative(REPO, data)}\` (JS names resolve only while /tmp/perf-<pid>.map exists; ` +
@@ -972,10 +996,9 @@ async function main(): Promise<void> {
   }
 
   if (PROFILE) {
-    const p = await profileRun(b);
-    extra.push(p.md);
+    for (const w of PROFILE_WORKLOADS) extra.push((await profileRun(b, w)).md);
   }
-  if (PERF) extra.push(await perfRun(b));
+  if (PERF) for (const w of PROFILE_WORKLOADS) extra.push(await perfRun(b, w));
 
   const s = summarize(records);
   const md = markdown(b.version, records, s, extra);
