@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { ClientChannel } from './client-channel.js';
 import { listenOn } from './listen.js';
 import { Session, type SessionContext } from './session.js';
+import { IdleSweeper } from './idle-sweeper.js';
 
 export class FrontendServer {
   private readonly server: net.Server;
@@ -18,7 +19,7 @@ export class FrontendServer {
   private readonly log: Logger;
 
   constructor(
-    private readonly ctx: Omit<SessionContext, 'session' | 'connectionsOf'>,
+    private readonly ctx: Omit<SessionContext, 'session' | 'connectionsOf' | 'idleSweeper'>,
     log: Logger,
   ) {
     this.log = log;
@@ -27,16 +28,11 @@ export class FrontendServer {
     // One timer for all sessions (not one per statement): gives back the connections of
     // sessions that have been idle for holdConnectionMs.
     const holdMs = ctx.config().session.holdConnectionMs;
-    if (holdMs > 0) {
-      this.sweeper = setInterval(() => {
-        const now = Date.now();
-        for (const s of this.sessions.values()) s.sweep(now);
-      }, Math.max(5, Math.floor(holdMs / 2)));
-      this.sweeper.unref();
-    }
+    if (holdMs > 0) this.sweeper = new IdleSweeper(Math.max(5, Math.floor(holdMs / 2)));
   }
 
-  private sweeper: NodeJS.Timeout | undefined;
+  /** Visits the sessions that keep connections (idle-sweeper.ts); exposed for tests. */
+  readonly sweeper: IdleSweeper | undefined;
   /** The `clients` whitelist built from `allowedFrom`; undefined = everybody may connect. */
   private allowed: net.BlockList | undefined;
   private allowedFrom: readonly string[] | undefined;
@@ -84,7 +80,7 @@ export class FrontendServer {
     const session = new Session(
       id,
       ch,
-      { ...this.ctx, session: (n) => this.sessions.get(n), connectionsOf: (u) => this.connectionsOf(u) },
+      { ...this.ctx, session: (n) => this.sessions.get(n), connectionsOf: (u) => this.connectionsOf(u), idleSweeper: this.sweeper },
       this.log,
     );
     this.sessions.set(id, session);
@@ -109,7 +105,7 @@ export class FrontendServer {
 
   /** Stops accepting, then closes every client connection. */
   async close(): Promise<void> {
-    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper?.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) s.terminate();
     // Wait for every session to give its backend connections back before the pools close.

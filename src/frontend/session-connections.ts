@@ -167,6 +167,12 @@ export class SessionConnections {
     if (this.ctx.config().session.holdConnectionMs === 0) this.releaseIdle();
   }
 
+  /** Whether a kept connection could be given back when idle (not the anchor, no open cursor). */
+  keepsReleasable(): boolean {
+    for (const held of this.conns.values()) if (held !== this.anchor && !this.cursorHolds.has(held)) return true;
+    return false;
+  }
+
   /** Gives back all but the anchor once the session has been idle for holdConnectionMs. */
   sweep(now: number, idleSince: number): void {
     if (this.conns.size > 0 && now - idleSince >= this.ctx.config().session.holdConnectionMs) this.releaseIdle();

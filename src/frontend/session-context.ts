@@ -11,6 +11,7 @@ import type { HostPools, PoolKey } from '../backend/host-pools.js';
 import type { FrontendSecurity } from './tls.js';
 import type { StatementStats } from './statement-stats.js';
 import type { PinReason } from './session-state.js';
+import type { Sweepable } from './idle-sweeper.js';
 
 /** Another session as KILL sees it. */
 export interface KillTarget {
@@ -41,6 +42,8 @@ export interface SessionContext {
   readonly security: FrontendSecurity;
   /** Per-digest statistics every statement is recorded in. */
   readonly statementStats: StatementStats;
+  /** Gives back the connections of sessions idle for holdConnectionMs (absent when that is 0). */
+  readonly idleSweeper?: { watch(s: Sweepable): void };
 }
 
 /** Counters a session bumps; read by metrics and admin views. */

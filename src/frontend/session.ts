@@ -28,10 +28,11 @@ import { ResultInterrupted, StatementRunner } from './statement-runner.js';
 import { PreparedCommands } from './prepared-commands.js';
 import { LocalCommands, parseKill } from './local-commands.js';
 import { killsInMultiStatement } from '../routing/multi-kill.js';
+import type { Sweepable } from './idle-sweeper.js';
 
 export type { SessionContext } from './session-context.js';
 
-export class Session implements KillTarget {
+export class Session implements KillTarget, Sweepable {
   readonly connectedAt = Date.now();
   private readonly scope: SessionScope;
   private readonly runner: StatementRunner;
@@ -129,8 +130,7 @@ export class Session implements KillTarget {
       // Compression starts after this OK (the OK itself is plain), in both directions.
       if (client.capabilities & Capability.COMPRESS) ch.startCompression();
       scope.log.debug({ user: client.user.name }, 'client authenticated');
-      this.busy = false;
-      this.idleSince = Date.now();
+      this.becameIdle();
       await this.commandLoop();
     } catch (err) {
       if (!(err instanceof AuthFailed)) scope.log.error({ err }, 'session failed');
@@ -164,8 +164,7 @@ export class Session implements KillTarget {
       } catch (err) {
         this.replyError(err);
       } finally {
-        this.busy = false;
-        this.idleSince = Date.now();
+        this.becameIdle();
         this.armWaitTimeout();
       }
       if (this.scope.killed || ch.closed) break;
@@ -280,9 +279,22 @@ export class Session implements KillTarget {
     this.waitTimer.unref();
   }
 
-  /** Called periodically by the server: gives back connections of a session idle long enough. */
-  sweep(now: number): void {
-    if (!this.busy) this.scope.backends.sweep(now, this.idleSince);
+  /** A command (or the login) finished: what the session keeps goes back after holdConnectionMs. */
+  private becameIdle(): void {
+    this.busy = false;
+    this.idleSince = Date.now();
+    if (this.scope.backends.keepsReleasable()) this.scope.ctx.idleSweeper?.watch(this);
+  }
+
+  /**
+   * Called by the server's sweeper while the session keeps connections: gives them back once it
+   * has been idle long enough. False when there is nothing more to watch (see Sweepable).
+   */
+  sweep(now: number): boolean {
+    if (this.busy) return false; // running a command, or closed: it asks again when idle
+    const backends = this.scope.backends;
+    backends.sweep(now, this.idleSince);
+    return backends.keepsReleasable();
   }
 
   /** Closes the client connection (proxy shutdown, KILL from the admin port). */
