@@ -202,6 +202,9 @@ export class SessionConnections {
     await Promise.all([...this.conns.values()].map((h) => this.giveBack(h, forceReset || (inScope && h === anchor))));
   }
 
+  /** In-use connections of a host (least-conn): one function for the session, not one per statement. */
+  private readonly activeConnections = (id: string): number => this.ctx.pools(id)?.stats().borrowed ?? 0;
+
   /** The host a writer/reader decision lands on (the selector picks among readers). */
   private pickHost(decision: RouteDecision, digest: string, excluded: ReadonlySet<string> | undefined): HostView {
     const view = this.ctx.cluster();
@@ -214,7 +217,7 @@ export class SessionConnections {
       host =
         candidates.length === 0
           ? view.writer
-          : this.ctx.selector.pick(candidates, digest, (id) => this.ctx.pools(id)?.stats().borrowed ?? 0);
+          : this.ctx.selector.pick(candidates, digest, this.activeConnections);
     } else {
       // 'writer', and 'last' when nothing ran yet ('error' never gets here)
       host = view.writer;

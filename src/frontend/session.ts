@@ -160,7 +160,8 @@ export class Session implements KillTarget, Sweepable {
       this.busy = true;
       clearTimeout(this.waitTimer);
       try {
-        await this.dispatch(cmd, packet.payload, packet.frame);
+        const running = this.dispatch(cmd, packet.payload, packet.frame);
+        if (running !== undefined) await running;
       } catch (err) {
         this.replyError(err);
       } finally {
@@ -179,8 +180,12 @@ export class Session implements KillTarget, Sweepable {
     }
   }
 
-  /** `frame` is the client's packet as received (header included) when it can be forwarded as is. */
-  private async dispatch(cmd: ClientCommand, payload: Buffer, frame: Buffer | undefined): Promise<void> {
+  /**
+   * `frame` is the client's packet as received (header included) when it can be forwarded as is.
+   * Returns the command's own promise (no async wrapper of its own: one promise less per
+   * statement), or nothing when the command was answered at once.
+   */
+  private dispatch(cmd: ClientCommand, payload: Buffer, frame: Buffer | undefined): Promise<void> | void {
     switch (cmd.type) {
       case 'query':
         return this.query(cmd.sql, cmd.raw, payload, frame);
@@ -241,7 +246,8 @@ export class Session implements KillTarget, Sweepable {
         return this.runner.run(await this.runner.decide(c), c, 'query', { payload: encodeQuery(mk.forwardSql), frame: undefined });
       }
     }
-    const decision = await this.runner.decide(c);
+    const decided = this.runner.decide(c);
+    const decision = decided instanceof Promise ? await decided : decided;
     this.scope.currentSql = sql;
     try {
       const source = rewritesConnectionId(c)
