@@ -28,10 +28,10 @@ export class FrontendServer {
     // One timer for all sessions (not one per statement): gives back the connections of
     // sessions that have been idle for holdConnectionMs.
     const holdMs = ctx.config().session.holdConnectionMs;
-    if (holdMs > 0) this.sweeper = new IdleSweeper(Math.max(5, Math.floor(holdMs / 2)));
+    if (holdMs > 0) this.sweeper = new IdleSweeper(Math.max(5, Math.floor(holdMs / 2)), () => ctx.config().session.holdConnectionMs);
   }
 
-  /** Visits the sessions that keep connections (idle-sweeper.ts); exposed for tests. */
+  /** Gives back what idle sessions keep (idle-sweeper.ts); exposed for tests. */
   readonly sweeper: IdleSweeper | undefined;
   /** The `clients` whitelist built from `allowedFrom`; undefined = everybody may connect. */
   private allowed: net.BlockList | undefined;

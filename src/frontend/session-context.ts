@@ -43,7 +43,7 @@ export interface SessionContext {
   /** Per-digest statistics every statement is recorded in. */
   readonly statementStats: StatementStats;
   /** Gives back the connections of sessions idle for holdConnectionMs (absent when that is 0). */
-  readonly idleSweeper?: { watch(s: Sweepable): void };
+  readonly idleSweeper?: { watch(s: Sweepable, idleSince: number): void };
 }
 
 /** Counters a session bumps; read by metrics and admin views. */

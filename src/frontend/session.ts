@@ -289,18 +289,12 @@ export class Session implements KillTarget, Sweepable {
   private becameIdle(): void {
     this.busy = false;
     this.idleSince = Date.now();
-    if (this.scope.backends.keepsReleasable()) this.scope.ctx.idleSweeper?.watch(this);
+    if (this.scope.backends.keepsReleasable()) this.scope.ctx.idleSweeper?.watch(this, this.idleSince);
   }
 
-  /**
-   * Called by the server's sweeper while the session keeps connections: gives them back once it
-   * has been idle long enough. False when there is nothing more to watch (see Sweepable).
-   */
-  sweep(now: number): boolean {
-    if (this.busy) return false; // running a command, or closed: it asks again when idle
-    const backends = this.scope.backends;
-    backends.sweep(now, this.idleSince);
-    return backends.keepsReleasable();
+  /** Called by the server's sweeper once the session has been idle for holdConnectionMs. */
+  sweep(now: number): void {
+    if (!this.busy) this.scope.backends.sweep(now, this.idleSince);
   }
 
   /** Closes the client connection (proxy shutdown, KILL from the admin port). */

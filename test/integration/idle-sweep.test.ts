@@ -1,7 +1,7 @@
 /**
  * Giving back the backend connections of idle sessions (session.holdConnectionMs) costs work in
- * proportion to the sessions that keep connections, not to the sessions that are open: an
- * application's pool of idle client connections is never visited.
+ * proportion to the connections given back, not to the sessions that are open: an application's
+ * pool of idle client connections is never visited, nor are sessions busy with statements.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -76,11 +76,38 @@ test('a session that keeps connections is visited until it has given them back, 
     });
     assert.equal(keptRightAfter, 1, 'the session keeps its connection between statements');
     assert.equal(borrowed(proxy), 0, 'given back after holdConnectionMs of idleness');
-    // Only the active session was visited: a few ticks until HOLD_MS had passed, never the 20 idle ones.
-    assert.ok(visits >= 1 && visits <= 4, `visits: ${visits}`);
+    // Only the active session was visited, once, when it had been idle for HOLD_MS; never the 20 idle ones.
+    assert.equal(visits, 1);
     assert.equal(proxy.sluice.frontend.sweeper?.watched, 0);
   } finally {
     await active.end();
     for (const c of idle) c.destroy();
+  }
+});
+
+test('sessions running statements back to back are not visited: none is idle long enough', async () => {
+  const clients = await Promise.all(Array.from({ length: 10 }, () => proxy.connect()));
+  try {
+    await delay(HOLD_MS * 4);
+    let statements = 0;
+    const visits = await sweepVisits(async () => {
+      const until = Date.now() + HOLD_MS * 8;
+      await Promise.all(
+        clients.map(async (c) => {
+          while (Date.now() < until) {
+            await c.query('SELECT 1');
+            statements++;
+          }
+        }),
+      );
+    });
+    assert.ok(statements >= 10 * 8, `statements: ${statements}`);
+    // 0 unless the machine stalled one client for HOLD_MS between two statements (a sweep over
+    // the busy sessions would have made some 10 × 16 visits).
+    assert.ok(visits <= 1, `visits: ${visits}`);
+    await delay(HOLD_MS * 4);
+    assert.equal(borrowed(proxy), 0, 'given back once they stopped');
+  } finally {
+    for (const c of clients) await c.end();
   }
 });
