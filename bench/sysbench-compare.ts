@@ -14,8 +14,8 @@
  * 5. around every proxy run reads utime+stime of the proxy's processes (the started one and its
  *    descendants, bench/proc-group.ts) → CPU µs/statement, and their VmRSS;
  * 6. prints medians per workload (markdown) and with --write puts them into bench/RESULTS.md;
- * 7. --profile: one extra proxy process (workers: 1) under `node --cpu-prof` for point_select at the
- *    first --threads count (8), summarised by self time (bench/profile-top.ts);
+ * 7. --profile: one extra proxy process (workers: 1) under `node --cpu-prof` for point_select at
+ *    each --threads count, summarised by self time (bench/profile-top.ts);
  * 8. cleans up (proxies with their workers, sandbox) on exit, errors and Ctrl-C.
  */
 import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sh, sluiceLine } from './util.js';
@@ -48,7 +48,7 @@ const USAGE = `usage: bash bench/run.sh [options]      (or: npm run bench -- [op
                         --threads, point_select_tN, read_only_tN, ps_point_select_tN, ps_read_only_tN
   --write               put the results into bench/RESULTS.md (newest first)
   --profile             afterwards, profile a proxy (workers: 1, node --cpu-prof) during point_select at
-                        the first --threads count
+                        each --threads count (e.g. --threads 8,256: does the cost per query grow with clients?)
   --profile-only        only the profile run (no rounds; implies --profile)
   --perf                afterwards, \`perf record -e cpu-clock -g\` a proxy (workers: 1, node --perf-basic-prof)
                         during point_select at the first --threads count: CPU-time split kernel / V8+native
@@ -159,8 +159,8 @@ const WORKLOADS: readonly Workload[] = [
     { id: `ps_read_only_t${n}`, script: 'oltp_read_only', threads: n, extra: ['--db-ps-mode=auto', '--skip-trx=on'], queriesPerEvent: 14 },
   ]),
 ];
-/** --profile / --perf: point_select at the first --threads count. */
-const PROFILE_WORKLOAD = WORKLOADS.find((w) => w.id === `point_select_t${THREADS[0]!}`)!;
+/** --profile / --perf: point_select at each --threads count (does the cost per query grow with clients?). */
+const PROFILE_WORKLOADS: readonly Workload[] = THREADS.map((n) => WORKLOADS.find((w) => w.id === `point_select_t${n}`)!);
 
 const selected: readonly Workload[] = (() => {
   if (opt.only === undefined) return WORKLOADS;
@@ -964,15 +964,15 @@ async function proxyPort(i: number): Promise<number> {
   return opt['proxy-port'] !== undefined ? intOpt('proxy-port', opt['proxy-port'], 1) + i : freePort();
 }
 
-async function profileRun(b: Backends): Promise<{ md: string; summary: ProfileSummary; qps: number }> {
-  const name = `proxy-${PROFILE_WORKLOAD.id}-${STAMP}.cpuprofile`;
-  const proxy = await startProxy(b, 'profile', [`--cpu-prof`, `--cpu-prof-dir=${OUT}`, `--cpu-prof-name=${name}`], 1, await proxyPort(0));
+async function profileRun(b: Backends, w: Workload): Promise<{ md: string; summary: ProfileSummary; qps: number }> {
+  const name = `proxy-${w.id}-${STAMP}.cpuprofile`;
+  const proxy = await startProxy(b, `profile-${w.id}`, [`--cpu-prof`, `--cpu-prof-dir=${OUT}`, `--cpu-prof-name=${name}`], 1, await proxyPort(0));
   let r: SysbenchResult;
   let cpu: { user: number; sys: number };
   try {
-    log(`profiling: ${PROFILE_WORKLOAD.id} through the proxy for ${TIME} s (node --cpu-prof)`);
+    log(`profiling: ${w.id} through the proxy for ${TIME} s (node --cpu-prof)`);
     const before = snapshot(proxy.pid);
-    r = await runSysbench(sysbenchArgs(PROFILE_WORKLOAD, proxy.endpoint, TIME), `sysbench-${STAMP}-profile.log`);
+    r = await runSysbench(sysbenchArgs(w, proxy.endpoint, TIME), `sysbench-${STAMP}-${w.id}-profile.log`);
     cpu = cpuSeconds(before, snapshot(proxy.pid));
     log(
       `profile run: ${r.qps.toFixed(0)} q/s (with the profiler on), proxy CPU ${(cpu.user + cpu.sys).toFixed(2)} s ` +
@@ -988,7 +988,7 @@ async function profileRun(b: Backends): Promise<{ md: string; summary: ProfileSu
   const byFile = summarizeProfile(file, { top: 12, root: REPO, by: 'file' });
   const md = [
     '',
-    `### CPU profile: ${PROFILE_WORKLOAD.id} through the proxy (separate proxy process, \`workers: 1\`, under \`node --cpu-prof\`, ` +
+    `### CPU profile: ${w.id} through the proxy (separate proxy process, \`workers: 1\`, under \`node --cpu-prof\`, ` +
       `${TIME} s, ${f0(r.qps)} q/s with the profiler on)`,
     '',
     `During the run the proxy process used ${(cpu.user + cpu.sys).toFixed(2)} s of CPU (user ${cpu.user.toFixed(2)} s + ` +
@@ -1009,14 +1009,14 @@ async function profileRun(b: Backends): Promise<{ md: string; summary: ProfileSu
   return { md, summary, qps: r.qps };
 }
 
-async function perfRun(b: Backends): Promise<string> {
+async function perfRun(b: Backends, w: Workload): Promise<string> {
   if (sh('perf', ['--version']) === '') return '\n(--perf: `perf` not found on PATH; skipped)';
-  const proxy = await startProxy(b, 'perf', ['--perf-basic-prof'], 1, await proxyPort(0));
-  const data = path.join(OUT, `perf-${PROFILE_WORKLOAD.id}-${STAMP}.data`);
+  const proxy = await startProxy(b, `perf-${w.id}`, ['--perf-basic-prof'], 1, await proxyPort(0));
+  const data = path.join(OUT, `perf-${w.id}-${STAMP}.data`);
   let r: SysbenchResult;
   let cpuS = NaN;
   try {
-    log(`perf: ${PROFILE_WORKLOAD.id} through the proxy for ${TIME} s (perf record -e cpu-clock -g on pid ${proxy.pid})`);
+    log(`perf: ${w.id} through the proxy for ${TIME} s (perf record -e cpu-clock -g on pid ${proxy.pid})`);
     const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '999', '-g', '-o', data, '-p', String(proxy.pid)], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -1025,7 +1025,7 @@ async function perfRun(b: Backends): Promise<string> {
     perf.stderr.on('data', (d: Buffer) => (perfErr += d.toString()));
     await delay(500);
     const before = snapshot(proxy.pid);
-    r = await runSysbench(sysbenchArgs(PROFILE_WORKLOAD, proxy.endpoint, TIME), `sysbench-${STAMP}-perf.log`);
+    r = await runSysbench(sysbenchArgs(w, proxy.endpoint, TIME), `sysbench-${STAMP}-${w.id}-perf.log`);
     const cpu = cpuSeconds(before, snapshot(proxy.pid));
     cpuS = cpu.user + cpu.sys;
     perf.kill('SIGINT');
@@ -1041,7 +1041,7 @@ async function perfRun(b: Backends): Promise<string> {
   fs.rmSync(`/tmp/perf-${proxy.pid}.map`, { force: true });
   return [
     '',
-    `### perf: ${PROFILE_WORKLOAD.id} through the proxy (separate proxy process, \`workers: 1\`, under \`node --perf-basic-prof\`, ` +
+    `### perf: ${w.id} through the proxy (separate proxy process, \`workers: 1\`, under \`node --perf-basic-prof\`, ` +
       `${TIME} s, ${f0(r.qps)} q/s, proxy CPU ${cpuS.toFixed(2)} s = ${f1((cpuS * 1e6) / r.queries)} µs/stmt)`,
     '',
     `\`npx tsx bench/perf-report.ts ${path.relative(REPO, data)}\` (JS names resolve only while /tmp/perf-<pid>.map exists; ` +
@@ -1137,11 +1137,8 @@ async function main(): Promise<void> {
     }
   }
 
-  if (PROFILE) {
-    const p = await profileRun(b);
-    extra.push(p.md);
-  }
-  if (PERF) extra.push(await perfRun(b));
+  for (const w of PROFILE ? PROFILE_WORKLOADS : []) extra.push((await profileRun(b, w)).md);
+  for (const w of PERF ? PROFILE_WORKLOADS : []) extra.push(await perfRun(b, w));
 
   const s = summarize(records);
   const md = markdown(b.version, records, s, extra);

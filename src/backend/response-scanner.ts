@@ -208,10 +208,10 @@ export class ResponseScanner {
       if (this.bodyLeft === 0 && this.capture === undefined) {
         // Gathering a header.
         if (this.headerFill === 0) this.packetStart = base + pos;
-        const take = Math.min(4 - this.headerFill, len - pos);
-        chunk.copy(this.header, this.headerFill, pos, pos + take);
-        this.headerFill += take;
-        pos += take;
+        // Byte by byte: Buffer#copy of part of a chunk allocates a view each time, and this
+        // runs for every packet of every result.
+        const header = this.header;
+        while (this.headerFill < 4 && pos < len) header[this.headerFill++] = chunk[pos++]!;
         if (this.headerFill < 4) break;
         this.headerFill = 0;
         const size = this.header[0]! | (this.header[1]! << 8) | (this.header[2]! << 16);
@@ -241,6 +241,15 @@ export class ResponseScanner {
         const first = chunk[pos]!;
         if (this.mustCapture(first, this.bodyLeft)) {
           if (this.bodyLeft > MAX_TERMINATOR) throw new ScanError('oversized status packet');
+          if (len - pos >= this.bodyLeft) {
+            // Whole in this chunk (the usual case): looked at in place, nothing copied.
+            const end = pos + this.bodyLeft;
+            const packet = chunk.subarray(pos, end);
+            pos = end;
+            this.bodyLeft = 0;
+            this.onWholePacket(packet, base + pos);
+            continue;
+          }
           this.capture = Buffer.allocUnsafe(this.bodyLeft);
           this.captureFill = 0;
         } else {

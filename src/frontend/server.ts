@@ -15,6 +15,7 @@ import { ClientChannel } from './client-channel.js';
 import { listenOn } from './listen.js';
 import { Session, type SessionContext } from './session.js';
 import { ConnectionCounts, type ConnectionLimits } from './connection-limits.js';
+import { IdleSweeper } from './idle-sweeper.js';
 
 /** Connection ids one worker numbers its sessions with (then it starts its block again). */
 export const CONNECTION_ID_BLOCK = 1 << 24;
@@ -35,7 +36,7 @@ export class FrontendServer {
   private readonly log: Logger;
 
   constructor(
-    private readonly ctx: Omit<SessionContext, 'session' | 'limits'>,
+    private readonly ctx: Omit<SessionContext, 'session' | 'limits' | 'idleSweeper'>,
     log: Logger,
     opts: FrontendOptions = {},
   ) {
@@ -48,16 +49,11 @@ export class FrontendServer {
     // One timer for all sessions (not one per statement): gives back the connections of
     // sessions that have been idle for holdConnectionMs.
     const holdMs = ctx.config().session.holdConnectionMs;
-    if (holdMs > 0) {
-      this.sweeper = setInterval(() => {
-        const now = Date.now();
-        for (const s of this.sessions.values()) s.sweep(now);
-      }, Math.max(5, Math.floor(holdMs / 2)));
-      this.sweeper.unref();
-    }
+    if (holdMs > 0) this.sweeper = new IdleSweeper(Math.max(5, Math.floor(holdMs / 2)), () => ctx.config().session.holdConnectionMs);
   }
 
-  private sweeper: NodeJS.Timeout | undefined;
+  /** Gives back what idle sessions keep (idle-sweeper.ts); exposed for tests. */
+  readonly sweeper: IdleSweeper | undefined;
   private closing = false;
   /** The `clients` whitelist built from `allowedFrom`; undefined = everybody may connect. */
   private allowed: net.BlockList | undefined;
@@ -123,7 +119,7 @@ export class FrontendServer {
   private start(socket: net.Socket): void {
     const id = this.allocateId();
     const ch = new ClientChannel(socket, this.ctx.config().session.maxPacketSize);
-    const session = new Session(id, ch, { ...this.ctx, session: (n) => this.sessions.get(n), limits: this.limits }, this.log);
+    const session = new Session(id, ch, { ...this.ctx, session: (n) => this.sessions.get(n), limits: this.limits, idleSweeper: this.sweeper }, this.log);
     this.sessions.set(id, session);
     const running = session.run().finally(() => {
       this.sessions.delete(id);
@@ -163,7 +159,7 @@ export class FrontendServer {
   /** Stops accepting, then closes every client connection. */
   async close(): Promise<void> {
     this.closing = true;
-    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper?.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) s.terminate();
     // Wait for every session to give its backend connections back before the pools close.

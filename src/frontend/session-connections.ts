@@ -167,6 +167,12 @@ export class SessionConnections {
     if (this.ctx.config().session.holdConnectionMs === 0) this.releaseIdle();
   }
 
+  /** Whether a kept connection could be given back when idle (not the anchor, no open cursor). */
+  keepsReleasable(): boolean {
+    for (const held of this.conns.values()) if (held !== this.anchor && !this.cursorHolds.has(held)) return true;
+    return false;
+  }
+
   /** Gives back all but the anchor once the session has been idle for holdConnectionMs. */
   sweep(now: number, idleSince: number): void {
     if (this.conns.size > 0 && now - idleSince >= this.ctx.config().session.holdConnectionMs) this.releaseIdle();
@@ -196,6 +202,9 @@ export class SessionConnections {
     await Promise.all([...this.conns.values()].map((h) => this.giveBack(h, forceReset || (inScope && h === anchor))));
   }
 
+  /** In-use connections of a host (least-conn): one function for the session, not one per statement. */
+  private readonly activeConnections = (id: string): number => this.ctx.pools(id)?.stats().borrowed ?? 0;
+
   /** The host a writer/reader decision lands on (the selector picks among readers). */
   private pickHost(decision: RouteDecision, digest: string, excluded: ReadonlySet<string> | undefined): HostView {
     const view = this.ctx.cluster();
@@ -208,7 +217,7 @@ export class SessionConnections {
       host =
         candidates.length === 0
           ? view.writer
-          : this.ctx.selector.pick(candidates, digest, (id) => this.ctx.pools(id)?.stats().borrowed ?? 0);
+          : this.ctx.selector.pick(candidates, digest, this.activeConnections);
     } else {
       // 'writer', and 'last' when nothing ran yet ('error' never gets here)
       host = view.writer;

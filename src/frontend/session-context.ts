@@ -13,6 +13,7 @@ import type { StatementStats } from './statement-stats.js';
 import type { PinReason } from './session-state.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import type { GtidPosition } from '../cluster/gtid.js';
+import type { Sweepable } from './idle-sweeper.js';
 
 export type KillOutcome = 'killed' | 'unknown' | 'denied';
 
@@ -55,6 +56,8 @@ export interface SessionContext {
   readonly security: FrontendSecurity;
   /** Per-digest statistics every statement is recorded in. */
   readonly statementStats: StatementStats;
+  /** Gives back the connections of sessions idle for holdConnectionMs (absent when that is 0). */
+  readonly idleSweeper?: { watch(s: Sweepable, idleSince: number): void };
 }
 
 /** Counters a session bumps; read by metrics and admin views. */

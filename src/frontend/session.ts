@@ -28,10 +28,11 @@ import { ResultInterrupted, StatementRunner } from './statement-runner.js';
 import { PreparedCommands } from './prepared-commands.js';
 import { LocalCommands, parseKill } from './local-commands.js';
 import { killsInMultiStatement } from '../routing/multi-kill.js';
+import type { Sweepable } from './idle-sweeper.js';
 
 export type { SessionContext } from './session-context.js';
 
-export class Session implements KillTarget {
+export class Session implements KillTarget, Sweepable {
   readonly connectedAt = Date.now();
   private readonly scope: SessionScope;
   private readonly runner: StatementRunner;
@@ -131,8 +132,7 @@ export class Session implements KillTarget {
       // Compression starts after this OK (the OK itself is plain), in both directions.
       if (client.capabilities & Capability.COMPRESS) ch.startCompression();
       scope.log.debug({ user: client.user.name }, 'client authenticated');
-      this.busy = false;
-      this.idleSince = Date.now();
+      this.becameIdle();
       await this.commandLoop();
     } catch (err) {
       if (!(err instanceof AuthFailed)) scope.log.error({ err }, 'session failed');
@@ -162,12 +162,12 @@ export class Session implements KillTarget {
       this.busy = true;
       clearTimeout(this.waitTimer);
       try {
-        await this.dispatch(cmd, packet.payload, packet.frame);
+        const running = this.dispatch(cmd, packet.payload, packet.frame);
+        if (running !== undefined) await running;
       } catch (err) {
         this.replyError(err);
       } finally {
-        this.busy = false;
-        this.idleSince = Date.now();
+        this.becameIdle();
         this.armWaitTimeout();
       }
       if (this.scope.killed || ch.closed) break;
@@ -182,8 +182,12 @@ export class Session implements KillTarget {
     }
   }
 
-  /** `frame` is the client's packet as received (header included) when it can be forwarded as is. */
-  private async dispatch(cmd: ClientCommand, payload: Buffer, frame: Buffer | undefined): Promise<void> {
+  /**
+   * `frame` is the client's packet as received (header included) when it can be forwarded as is.
+   * Returns the command's own promise (no async wrapper of its own: one promise less per
+   * statement), or nothing when the command was answered at once.
+   */
+  private dispatch(cmd: ClientCommand, payload: Buffer, frame: Buffer | undefined): Promise<void> | void {
     switch (cmd.type) {
       case 'query':
         return this.query(cmd.sql, cmd.raw, payload, frame);
@@ -244,7 +248,8 @@ export class Session implements KillTarget {
         return this.runner.run(await this.runner.decide(c), c, 'query', { payload: encodeQuery(mk.forwardSql), frame: undefined });
       }
     }
-    const decision = await this.runner.decide(c);
+    const decided = this.runner.decide(c);
+    const decision = decided instanceof Promise ? await decided : decided;
     this.scope.currentSql = sql;
     try {
       const source = rewritesConnectionId(c)
@@ -282,7 +287,14 @@ export class Session implements KillTarget {
     this.waitTimer.unref();
   }
 
-  /** Called periodically by the server: gives back connections of a session idle long enough. */
+  /** A command (or the login) finished: what the session keeps goes back after holdConnectionMs. */
+  private becameIdle(): void {
+    this.busy = false;
+    this.idleSince = Date.now();
+    if (this.scope.backends.keepsReleasable()) this.scope.ctx.idleSweeper?.watch(this, this.idleSince);
+  }
+
+  /** Called by the server's sweeper once the session has been idle for holdConnectionMs. */
   sweep(now: number): void {
     if (!this.busy) this.scope.backends.sweep(now, this.idleSince);
   }

@@ -12,6 +12,7 @@ import { route, toWriter } from '../routing/router.js';
 import { mergePositions, parseGtids, TRACKING_VARIABLES, type GtidPosition } from '../cluster/gtid.js';
 import { CausalReads } from './causal-reads.js';
 import type { Classification, RouteDecision } from '../routing/types.js';
+import type { HostView } from '../cluster/view.js';
 import { BackendConnection, BackendGoneError, BackendSqlError } from '../backend/backend-connection.js';
 import { inSync, syncConnection, type SyncNeeds } from '../backend/session-sync.js';
 import type { OkView, ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
@@ -26,6 +27,9 @@ import {
   recordStatement,
   type PinReason,
 } from './session-state.js';
+
+/** Called with the connection and the answer's summary once a command's answer was relayed. */
+type OnRelayed = (held: HeldConnection, summary: ResponseSummary) => void;
 
 /** A command whose bytes do not depend on the backend connection. */
 export interface FixedCommand {
@@ -60,6 +64,17 @@ export class ResultInterrupted extends Error {
  */
 export type OnBackendGone = (err: BackendGoneError, held: HeldConnection, attempt: number) => boolean;
 
+/** Where withBackend's loop starts (or carries on after a failure). */
+interface Attempt {
+  readonly attempt: number;
+  /** Hosts that failed this statement (rare: allocated on demand). */
+  readonly excluded?: Set<string> | undefined;
+  readonly skipped?: HostUnavailable | undefined;
+  readonly skips: number;
+  /** The host already chosen for this attempt. */
+  readonly first?: HostView | undefined;
+}
+
 /** ER_OPTION_PREVENTS_STATEMENT: what the router answers for a write to a read-only writeHost. */
 const ER_OPTION_PREVENTS_STATEMENT = 1290;
 
@@ -67,6 +82,8 @@ const ER_OPTION_PREVENTS_STATEMENT = 1290;
 const MAX_HOST_SKIPS = 3;
 
 const NO_PINS: readonly PinReason[] = [];
+
+const DONE: Promise<void> = Promise.resolve();
 
 /** A session's transaction outlived its writeHost (see checkWriterUnchanged). */
 const WRITER_CHANGED = new SqlError(
@@ -87,11 +104,17 @@ export class StatementRunner {
    * Where a statement goes. Right after a failover with `failover.promote`, the new writeHost
    * still says read_only=ON until the proxy has promoted it (which waits for it to apply what it
    * received): a write then waits for the promotion (bounded) instead of failing with 1290.
+   * Otherwise the decision is returned as is, not in a promise: a statement's every await
+   * allocates, and its objects live until the next scavenge, so with many sessions in flight
+   * each one more costs more.
    */
-  async decide(c: Classification): Promise<RouteDecision> {
+  decide(c: Classification): RouteDecision | Promise<RouteDecision> {
+    const decision = route(c, this.scope.routeState(), this.scope.ctx.cluster());
+    return this.awaitsPromotion(decision) ? this.awaitPromotion(c, decision) : decision;
+  }
+
+  private async awaitPromotion(c: Classification, decision: RouteDecision): Promise<RouteDecision> {
     const { ctx } = this.scope;
-    let decision = route(c, this.scope.routeState(), ctx.cluster());
-    if (!this.awaitsPromotion(decision)) return decision;
     const deadline = Date.now() + ctx.config().dataHost.failover.promotionWaitMs;
     while (this.awaitsPromotion(decision) && Date.now() < deadline && !this.scope.ch.closed) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -118,23 +141,53 @@ export class StatementRunner {
    * skipped (down to the writeHost), as is each host of an in-order decision but the last; an
    * ERR from the session-state replay is the client's error; a connection that died is
    * discarded and `onGone` decides whether to try again (elsewhere, for readers and in-order).
+   *
+   * The usual statement runs on a connection the session keeps: then there is no loop and no
+   * async frame here, only `work`'s promise with a handler that carries on as the loop would if
+   * it fails. With hundreds of sessions in flight, every frame of a statement's await chain is
+   * memory touched again when its answer comes, long after it was last in cache.
    */
-  async withBackend<T>(
+  withBackend<T>(
     decision: RouteDecision,
     digest: string,
     work: (held: HeldConnection) => Promise<T>,
     onGone: OnBackendGone,
   ): Promise<T> {
+    let target: HeldConnection | HostView;
+    try {
+      target = this.scope.backends.resolve(decision, digest, undefined);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!('conn' in target)) return this.withBackendLoop(decision, digest, work, onGone, { attempt: 0, skips: 0, first: target });
+    const held = target;
+    let running: Promise<T>;
+    try {
+      running = work(held);
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    return running.catch((err: unknown) =>
+      this.withBackendLoop(decision, digest, work, onGone, this.afterFailure(err, held, decision, onGone, { attempt: 0, skips: 0 })),
+    );
+  }
+
+  private async withBackendLoop<T>(
+    decision: RouteDecision,
+    digest: string,
+    work: (held: HeldConnection) => Promise<T>,
+    onGone: OnBackendGone,
+    from: Attempt,
+  ): Promise<T> {
     const { backends, ctx } = this.scope;
     const elsewhere = decision.target === 'reader' || decision.target === 'in-order';
     const maxSkips = decision.target === 'in-order' ? decision.hosts.length : MAX_HOST_SKIPS;
-    let excluded: Set<string> | undefined; // hosts that failed this statement (rare: allocated on demand)
-    let skipped: HostUnavailable | undefined;
-    let skips = 0;
-    for (let attempt = 0; ; attempt++) {
+    let { excluded, skipped, skips, first } = from;
+    for (let attempt = from.attempt; ; attempt++) {
       let held: HeldConnection;
       try {
-        const target = backends.resolve(decision, digest, excluded);
+        const target = first ?? backends.resolve(decision, digest, excluded);
+        first = undefined;
         held = 'conn' in target ? target : await backends.borrow(target, this.scope.poolKey());
       } catch (err) {
         if (err instanceof HostUnavailable && elsewhere && skips++ < maxSkips) {
@@ -149,34 +202,52 @@ export class StatementRunner {
       try {
         return await work(held);
       } catch (err) {
-        this.scope.active = undefined;
-        if (err instanceof BackendSqlError) {
-          // The replay failed (e.g. the schema was dropped meanwhile): report it as the server would.
-          backends.finishStatement(held, this.scope.inScope());
-          throw new SqlError(err.message, err.errno, err.sqlState);
-        }
-        backends.forget(held);
-        held.pools.discard(held.conn);
-        if (!(err instanceof BackendGoneError)) throw err;
-        if (!onGone(err, held, attempt)) throw sqlError('CR_SERVER_LOST', held.conn.hostId);
-        ctx.stats.retries++;
-        if (elsewhere) {
-          (excluded ??= new Set()).add(held.conn.hostId);
-          skipped = new HostUnavailable(held.conn.hostId, err.message);
-        }
+        ({ excluded, skipped } = this.afterFailure(err, held, decision, onGone, { attempt, excluded, skipped, skips }));
       }
     }
   }
 
-  /** Brings `conn` to the session's state (usually nothing to send). */
-  async sync(conn: BackendConnection, needs: SyncNeeds): Promise<void> {
-    const state = this.scope.s;
-    if (!inSync(conn, state, needs)) {
-      await syncConnection(conn, state, needs);
-      // The replay may have set the client's own tracking list, without the proxy's GTID.
-      for (const name of TRACKING_VARIABLES) if (state.vars.has(name)) conn.gtidTracking = false;
+  /**
+   * `work` failed on `held` in attempt `now.attempt`: throws what the client should see, or says
+   * how to try again (the connection is forgotten and discarded; when the decision allows
+   * another host, the next attempt avoids this one).
+   */
+  private afterFailure(err: unknown, held: HeldConnection, decision: RouteDecision, onGone: OnBackendGone, now: Attempt): Attempt {
+    const { backends, ctx } = this.scope;
+    this.scope.active = undefined;
+    if (err instanceof BackendSqlError) {
+      // The replay failed (e.g. the schema was dropped meanwhile): report it as the server would.
+      backends.finishStatement(held, this.scope.inScope());
+      throw new SqlError(err.message, err.errno, err.sqlState);
     }
+    backends.forget(held);
+    held.pools.discard(held.conn);
+    if (!(err instanceof BackendGoneError)) throw err;
+    if (!onGone(err, held, now.attempt)) throw sqlError('CR_SERVER_LOST', held.conn.hostId);
+    ctx.stats.retries++;
+    if (decision.target !== 'reader' && decision.target !== 'in-order') return { ...now, attempt: now.attempt + 1 };
+    const excluded = now.excluded ?? new Set<string>();
+    excluded.add(held.conn.hostId);
+    return { attempt: now.attempt + 1, excluded, skipped: new HostUnavailable(held.conn.hostId, err.message), skips: now.skips };
+  }
+
+  /**
+   * Brings `conn` to the session's state: usually nothing to send, and then nothing to wait for
+   * (undefined, not a resolved promise: see decide).
+   */
+  sync(conn: BackendConnection, needs: SyncNeeds): Promise<void> | undefined {
+    const state = this.scope.s;
+    if (!inSync(conn, state, needs)) return this.replay(conn, needs);
     // What the statement about to run leaves behind (warnings, ROW_COUNT()) is this session's.
+    conn.state.diagnosticsSession = state.sessionId;
+    return undefined;
+  }
+
+  private async replay(conn: BackendConnection, needs: SyncNeeds): Promise<void> {
+    const state = this.scope.s;
+    await syncConnection(conn, state, needs);
+    // The replay may have set the client's own tracking list, without the proxy's GTID.
+    for (const name of TRACKING_VARIABLES) if (state.vars.has(name)) conn.gtidTracking = false;
     conn.state.diagnosticsSession = state.sessionId;
   }
 
@@ -190,112 +261,88 @@ export class StatementRunner {
    * sent in the same packet as the read (no round trip; it returns at once when the host has
    * them); when the wait times out, the read runs on the writeHost.
    */
-  async run(
+  run(
     decision: RouteDecision,
     c: Classification,
     shape: ResponseShape,
     source: CommandSource,
-    onRelayed?: (held: HeldConnection, summary: ResponseSummary) => void,
+    onRelayed?: OnRelayed,
   ): Promise<void> {
     const scope = this.scope;
     const stats = scope.ctx.stats;
     stats.statements++;
     this.checkAnchorAlive();
     this.checkWriterUnchanged(decision);
+    if (decision.target === 'error') {
+      this.refuse(decision);
+      return DONE;
+    }
     // The selector picks the readHost as always (weights, least-conn and hashing are not bent
     // towards whichever replica was probed last); relayOn then skips the wait when that host is
     // known to have the writes, and otherwise sends it in the same packet as the read.
     const waitFor = decision.target === 'reader' ? scope.requiredPosition() : undefined;
-    if (decision.target !== 'error' && (await this.relayOn(decision, waitFor, c, shape, source, onRelayed))) return;
-    if (decision.target !== 'error') {
-      // The readHost had not applied the session's writes in time: the writeHost has them.
-      stats.consistency.fallback++;
-      decision = toWriter(c, scope.ctx.cluster(), 'consistency');
-      if (decision.target !== 'error' && (await this.relayOn(decision, undefined, c, shape, source, onRelayed))) return;
-    }
-    if (decision.target === 'error') {
-      stats.errors++;
-      scope.ch.send(encodeErrFor(new SqlError(decision.message, decision.errno, decision.sqlState)), 1);
-    }
+    const relayed = this.relayOn(decision, waitFor, c, shape, source, onRelayed);
+    // Only a consistency wait can fail: without one, the relay's promise is the statement's
+    // (its value, true, means nothing to the caller; no async frame here, see withBackend).
+    if (waitFor === undefined) return relayed as Promise<unknown> as Promise<void>;
+    return this.orOnWriter(relayed, c, shape, source, onRelayed);
+  }
+
+  /** The readHost had not applied the session's writes in time: the writeHost has them. */
+  private async orOnWriter(relayed: Promise<boolean>, c: Classification, shape: ResponseShape, source: CommandSource, onRelayed: OnRelayed | undefined): Promise<void> {
+    if (await relayed) return;
+    const scope = this.scope;
+    scope.ctx.stats.consistency.fallback++;
+    const decision = toWriter(c, scope.ctx.cluster(), 'consistency');
+    if (decision.target === 'error') this.refuse(decision);
+    else await this.relayOn(decision, undefined, c, shape, source, onRelayed);
+  }
+
+  private refuse(decision: Extract<RouteDecision, { target: 'error' }>): void {
+    this.scope.ctx.stats.errors++;
+    this.scope.ch.send(encodeErrFor(new SqlError(decision.message, decision.errno, decision.sqlState)), 1);
   }
 
   /**
    * Relays the command on a connection for `decision`; with `waitFor`, only after that
    * connection's host has applied it. Returns false when the wait failed (nothing reached the
-   * client; the caller runs it on the writeHost).
+   * client; the caller runs it on the writeHost). Not async itself: it returns withBackend's
+   * promise rather than wrapping it in one more.
    */
-  private async relayOn(
+  private relayOn(
     decision: RouteDecision,
     waitFor: GtidPosition | undefined,
     c: Classification,
     shape: ResponseShape,
     source: CommandSource,
-    onRelayed: ((held: HeldConnection, summary: ResponseSummary) => void) | undefined,
+    onRelayed: OnRelayed | undefined,
   ): Promise<boolean> {
     const scope = this.scope;
     const { ctx } = scope;
-    const stats = ctx.stats;
     const fixed = typeof source === 'function' ? undefined : (source.frame ?? encodePacket(source.payload, 0));
     const okView = scope.okView();
     return this.withBackend(
       decision,
       c.digest,
-      async (held) => {
+      (held) => {
         const { conn } = held;
         const onWriter = conn.hostId === ctx.cluster().writer?.id;
         held.pools.statements++;
         scope.active = conn;
         const needs = { userVars: c.readsUserVariables, lastInsertId: c.readsLastInsertId, diagnostics: c.needsLastConnection };
         const mustWait = waitFor !== undefined && this.causal.mustWait(conn, waitFor);
-        // The state replay (USE of a schema the session just created) or the lazy prepare (of a
-        // table it just created) would fail on a replica that lacks the writes: wait before them.
-        // Otherwise the wait travels in the same packet as the statement.
-        const waitFirst = mustWait && (!inSync(conn, scope.s, needs) || (typeof source === 'function' && !source.ready?.(conn)));
-        if (waitFirst && !(await this.causal.waitAlone(conn, waitFor!))) {
-          scope.active = undefined;
-          scope.backends.finishStatement(held, scope.inScope());
-          return false;
+        if (!mustWait && fixed !== undefined && conn.gtidTracking && inSync(conn, scope.s, needs) && !this.publishesWrite(c, onWriter)) {
+          // The usual statement: nothing to wait for, replay or prepare first, so the relay's
+          // promise is the only one (no async frame around it; see withBackend).
+          conn.state.diagnosticsSession = scope.s.sessionId;
+          // A command over 16 MiB travels as several packets; the reply continues their sequence.
+          const firstReplySeq = physicalPacketCount((source as FixedCommand).payload.length) & 0xff;
+          const started = performance.now();
+          return conn
+            .relay(fixed, shape, scope.ch.output, firstReplySeq, okView)
+            .then((summary) => this.relayed(held, c, onWriter, summary, started, okView, onRelayed));
         }
-        await this.sync(conn, needs);
-        if (!conn.gtidTracking) await conn.trackGtids(true);
-        const payload = typeof source === 'function' ? await source(conn) : source.payload;
-        const command = fixed ?? encodePacket(payload, 0);
-        // A command over 16 MiB travels as several packets; the reply continues their sequence.
-        const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
-        const started = performance.now();
-        let summary: ResponseSummary;
-        // consistency: global across worker processes: the write's OK waits until every worker
-        // knows its GTID (publishWrite), so no read anywhere can start after it without it.
-        const holdBack =
-          onWriter && ctx.publishWrite !== undefined && ctx.config().session.consistency === 'global' && (mayWrite(c) || c.kind === 'commit')
-            ? new HoldLastSink(scope.ch.output)
-            : undefined;
-        if (mustWait && !waitFirst) {
-          const relayed = await this.causal.relayAfterWait(conn, waitFor!, command, shape, scope.ch.output, firstReplySeq, okView);
-          if (relayed === undefined) {
-            scope.active = undefined;
-            this.dropStaleRead(held, c);
-            return false;
-          }
-          summary = relayed;
-        } else {
-          summary = await conn.relay(command, shape, holdBack ?? scope.ch.output, firstReplySeq, okView);
-        }
-        if (onWriter) stats.routedToWriter++;
-        else stats.routedToReader++;
-        if (summary.localInfile) {
-          holdBack?.release(); // the client must see the file request to answer it
-          summary = await this.relayLocalInfile(conn, okView);
-        }
-        this.observe(c, conn, summary, performance.now() - started);
-        scope.active = undefined;
-        onRelayed?.(held, summary);
-        this.afterStatement(c, summary, held);
-        if (holdBack) {
-          if (summary.gtid !== undefined) await this.publishWrite(summary.gtid);
-          holdBack.release();
-        }
-        return true;
+        return this.relayAfterPreparing(held, onWriter, needs, mustWait ? waitFor : undefined, c, shape, source, fixed, okView, onRelayed);
       },
       (err, held, attempt) => {
         if (err.bytesForwarded > 0) {
@@ -317,6 +364,105 @@ export class StatementRunner {
         return false;
       },
     );
+  }
+
+  /**
+   * relayOn's work when something must happen before the command goes out: the consistency wait
+   * (`waitFor`: alone first, or in the command's packet), the session-state replay, turning GTID
+   * tracking back on, or building the command for this connection (prepared statements).
+   */
+  private async relayAfterPreparing(
+    held: HeldConnection,
+    onWriter: boolean,
+    needs: SyncNeeds,
+    waitFor: GtidPosition | undefined,
+    c: Classification,
+    shape: ResponseShape,
+    source: CommandSource,
+    fixed: Buffer | undefined,
+    okView: OkView,
+    onRelayed: OnRelayed | undefined,
+  ): Promise<boolean> {
+    const scope = this.scope;
+    const { conn } = held;
+    // The state replay (USE of a schema the session just created) or the lazy prepare (of a
+    // table it just created) would fail on a replica that lacks the writes: wait before them.
+    // Otherwise the wait travels in the same packet as the statement.
+    const waitFirst = waitFor !== undefined && (!inSync(conn, scope.s, needs) || (typeof source === 'function' && !source.ready?.(conn)));
+    if (waitFirst && !(await this.causal.waitAlone(conn, waitFor))) {
+      scope.active = undefined;
+      scope.backends.finishStatement(held, scope.inScope());
+      return false;
+    }
+    const syncing = this.sync(conn, needs);
+    if (syncing !== undefined) await syncing;
+    if (!conn.gtidTracking) await conn.trackGtids(true);
+    const payload = typeof source === 'function' ? await source(conn) : source.payload;
+    const command = fixed ?? encodePacket(payload, 0);
+    const firstReplySeq = physicalPacketCount(payload.length) & 0xff;
+    const started = performance.now();
+    let summary: ResponseSummary;
+    // consistency: global across worker processes: the write's OK waits until every worker
+    // knows its GTID (publishWrite), so no read anywhere can start after it without it.
+    const holdBack = this.publishesWrite(c, onWriter) ? new HoldLastSink(scope.ch.output) : undefined;
+    if (waitFor !== undefined && !waitFirst) {
+      const relayed = await this.causal.relayAfterWait(conn, waitFor, command, shape, scope.ch.output, firstReplySeq, okView);
+      if (relayed === undefined) {
+        scope.active = undefined;
+        this.dropStaleRead(held, c);
+        return false;
+      }
+      summary = relayed;
+    } else {
+      summary = await conn.relay(command, shape, holdBack ?? scope.ch.output, firstReplySeq, okView);
+    }
+    if (holdBack === undefined) return this.relayed(held, c, onWriter, summary, started, okView, onRelayed);
+    if (summary.localInfile) holdBack.release(); // the client must see the file request to answer it
+    const done = await this.relayed(held, c, onWriter, summary, started, okView, onRelayed);
+    if (summary.gtid !== undefined) await this.publishWrite(summary.gtid);
+    holdBack.release();
+    return done;
+  }
+
+  /** A write on the writeHost whose OK must wait for publishWrite (consistency: global, worker processes). */
+  private publishesWrite(c: Classification, onWriter: boolean): boolean {
+    const ctx = this.scope.ctx;
+    return onWriter && ctx.publishWrite !== undefined && ctx.config().session.consistency === 'global' && (mayWrite(c) || c.kind === 'commit');
+  }
+
+  /** Makes a commit known to every worker process (consistency: global); a failure is logged, not the client's. */
+  private async publishWrite(gtid: string): Promise<void> {
+    try {
+      await this.scope.ctx.publishWrite?.(parseGtids(gtid));
+    } catch (err) {
+      this.scope.log.warn({ err: (err as Error).message }, 'could not tell the other workers about a write (consistency: global)');
+    }
+  }
+
+  /** The backend's answer has been relayed: counters, LOAD DATA LOCAL's file, then finishRelayed. */
+  private relayed(
+    held: HeldConnection,
+    c: Classification,
+    onWriter: boolean,
+    summary: ResponseSummary,
+    started: number,
+    okView: OkView,
+    onRelayed: OnRelayed | undefined,
+  ): boolean | Promise<boolean> {
+    const stats = this.scope.ctx.stats;
+    if (onWriter) stats.routedToWriter++;
+    else stats.routedToReader++;
+    if (!summary.localInfile) return this.finishRelayed(held, c, summary, started, onRelayed);
+    return this.relayLocalInfile(held.conn, okView).then((s) => this.finishRelayed(held, c, s, started, onRelayed));
+  }
+
+  /** Statistics and logs, then what the statement changed in the session and on its connection. */
+  private finishRelayed(held: HeldConnection, c: Classification, summary: ResponseSummary, started: number, onRelayed: OnRelayed | undefined): true {
+    this.observe(c, held.conn, summary, performance.now() - started);
+    this.scope.active = undefined;
+    onRelayed?.(held, summary);
+    this.afterStatement(c, summary, held);
+    return true;
   }
 
   /**
@@ -424,15 +570,6 @@ export class StatementRunner {
       this.scope.ctx.positions.acknowledge(committed);
     } else if (!conn.gtidTracking && summary.error === undefined && (mayWrite(c) || c.kind === 'commit')) {
       s.untrackedWriteAt = Date.now();
-    }
-  }
-
-  /** Makes a commit known to every worker process (consistency: global); a failure is logged, not the client's. */
-  private async publishWrite(gtid: string): Promise<void> {
-    try {
-      await this.scope.ctx.publishWrite?.(parseGtids(gtid));
-    } catch (err) {
-      this.scope.log.warn({ err: (err as Error).message }, 'could not tell the other workers about a write (consistency: global)');
     }
   }
 
