@@ -102,9 +102,9 @@ test('sessions running statements back to back are not visited: none is idle lon
       );
     });
     assert.ok(statements >= 10 * 8, `statements: ${statements}`);
-    // 0 unless the machine stalled one client for HOLD_MS between two statements (a sweep over
-    // the busy sessions would have made some 10 × 16 visits).
-    assert.ok(visits <= 1, `visits: ${visits}`);
+    // 0 unless the machine stalled a client for HOLD_MS between two statements (a loaded CI
+    // machine does, now and then); a sweep over the busy sessions makes some 10 × 16 visits.
+    assert.ok(visits <= 10, `visits: ${visits}`);
     await delay(HOLD_MS * 4);
     assert.equal(borrowed(proxy), 0, 'given back once they stopped');
   } finally {
