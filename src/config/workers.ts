@@ -14,7 +14,8 @@ import type { PoolConfig, WorkersSetting } from './types.js';
  * runs other things too. Set a number to go beyond it.
  */
 export const MAX_AUTO_WORKERS = 16;
-export const MAX_WORKERS = 256;
+/** Every worker numbers its connections in its own block of ids (frontend/server.ts); 127 blocks fit under 2^31, and a replaced worker needs a free one. */
+export const MAX_WORKERS = 64;
 
 export function checkWorkers(c: Checker, root: Obj | undefined): WorkersSetting {
   if (root === undefined || !c.present(root, 'workers')) return 'auto';

@@ -109,8 +109,16 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
   let readyWaiters: { resolve(): void; reject(err: Error): void } | undefined;
   let address: { host: string; port: number } | undefined;
 
+  /** The next id block no living worker holds (a worker replaced again and again must not take a long-lived one's). */
+  const freeBlock = (): number => {
+    for (;;) {
+      const block = 1 + (spawned++ % ID_BLOCKS);
+      if (!slots.some((s) => s !== undefined && s.block === block && !s.worker.isDead())) return block;
+    }
+  };
+
   const spawn = (slotNo: number, restarts: number): Slot => {
-    const block = 1 + (spawned++ % ID_BLOCKS);
+    const block = freeBlock();
     const worker = cluster.fork();
     const slot: Slot = {
       slot: slotNo,
