@@ -5,11 +5,12 @@
  * (statistics, SQL log, slow log). The only place that loops over "borrow, try, retry elsewhere".
  */
 import { HoldLastSink } from '../backend/hold-last-sink.js';
+import { observeStatement, recordStatementEffects } from './statement-effects.js';
 import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { encodeErrFor } from './authenticate.js';
 import { route, toWriter } from '../routing/router.js';
-import { mergePositions, parseGtids, TRACKING_VARIABLES, type GtidPosition } from '../cluster/gtid.js';
+import { parseGtids, TRACKING_VARIABLES, type GtidPosition } from '../cluster/gtid.js';
 import { CausalReads } from './causal-reads.js';
 import type { Classification, RouteDecision } from '../routing/types.js';
 import type { HostView } from '../cluster/view.js';
@@ -18,15 +19,7 @@ import { inSync, syncConnection, type SyncNeeds } from '../backend/session-sync.
 import type { OkView, ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
 import { HostUnavailable, type HeldConnection } from './session-connections.js';
 import type { SessionScope } from './session-scope.js';
-import {
-  dirtiesConnection,
-  isPinned,
-  mayWrite,
-  pinReasons,
-  recordReset,
-  recordStatement,
-  type PinReason,
-} from './session-state.js';
+import { mayWrite, recordReset } from './session-state.js';
 
 /** Called with the connection and the answer's summary once a command's answer was relayed. */
 type OnRelayed = (held: HeldConnection, summary: ResponseSummary) => void;
@@ -80,8 +73,6 @@ const ER_OPTION_PREVENTS_STATEMENT = 1290;
 
 /** A readHost that cannot give a connection is skipped; this many times at most per statement. */
 const MAX_HOST_SKIPS = 3;
-
-const NO_PINS: readonly PinReason[] = [];
 
 const DONE: Promise<void> = Promise.resolve();
 
@@ -458,10 +449,10 @@ export class StatementRunner {
 
   /** Statistics and logs, then what the statement changed in the session and on its connection. */
   private finishRelayed(held: HeldConnection, c: Classification, summary: ResponseSummary, started: number, onRelayed: OnRelayed | undefined): true {
-    this.observe(c, held.conn, summary, performance.now() - started);
+    observeStatement(this.scope, c, held.conn, summary, performance.now() - started);
     this.scope.active = undefined;
     onRelayed?.(held, summary);
-    this.afterStatement(c, summary, held);
+    recordStatementEffects(this.scope, c, summary, held);
     return true;
   }
 
@@ -497,86 +488,6 @@ export class StatementRunner {
       const frames = p.frame ?? encodePacket(p.payload, p.seq);
       if (p.payload.length === 0) return conn.relay(frames, 'ok', ch.output, (p.lastSeq + 1) & 0xff, okView);
       await conn.forward(frames);
-    }
-  }
-
-  /** Statistics, SQL log and slow log for one finished statement. */
-  private observe(c: Classification, conn: BackendConnection, summary: ResponseSummary, ms: number): void {
-    const { ctx } = this.scope;
-    const onWriter = conn.hostId === ctx.cluster().writer?.id;
-    const failed = summary.error !== undefined;
-    if (c.digest !== '') ctx.statementStats.record(c.digest, ms, summary.rows, onWriter, failed);
-    const log = ctx.config().log;
-    const slow = log.slowMs > 0 && ms >= log.slowMs;
-    if (!log.sql && !slow) return;
-    const text = log.maskLiterals ? c.digest : (this.scope.currentSql ?? c.digest);
-    const entry = {
-      conn: this.scope.id,
-      user: this.scope.client?.user.name,
-      backend: conn.hostId,
-      ms: Math.round(ms * 1000) / 1000,
-      rows: summary.rows,
-      affected: Number(summary.affectedRows),
-      ...(failed ? { errno: summary.error!.errno } : {}),
-      sql: text.length > log.maxStatementLength ? `${text.slice(0, log.maxStatementLength)}…` : text,
-    };
-    if (slow) this.scope.log.warn({ ...entry, log: 'slow' }, 'slow statement');
-    else this.scope.log.info({ ...entry, log: 'sql' }, 'statement');
-  }
-
-  /** Records what the statement changed in the session and on its connection. */
-  private afterStatement(c: Classification, summary: ResponseSummary, held: HeldConnection): void {
-    const s = this.scope.s;
-    const conn = held.conn;
-    this.recordCommit(c, summary, conn);
-    if (summary.error === undefined) {
-      const pinnedBefore = isPinned(s) ? pinReasons(s) : NO_PINS;
-      recordStatement(s, c, { statusFlags: summary.statusFlags, lastInsertId: summary.lastInsertId, at: Date.now() });
-      if (dirtiesConnection(c) || c.kind === 'set') this.countNewPins(pinnedBefore);
-      // The connection ran the statement itself, so it now carries what the session recorded.
-      if (c.kind === 'set' || c.kind === 'use') {
-        conn.state.schema = s.schema;
-        conn.state.charsetSql = s.charsetSql;
-        conn.state.vars = new Map(s.vars);
-        for (const a of c.assignments) if (a.type === 'user' && a.literal) conn.state.userVars.set(a.name, a.valueSql);
-        for (const [k, v] of s.statements) {
-          if (conn.state.statements.get(k) !== v) {
-            conn.state.statements.set(k, v);
-            conn.state.dirty = true;
-          }
-        }
-      }
-      if (summary.lastInsertId !== 0 && summary.lastInsertId !== 0n) conn.state.lastInsertIdSession = s.sessionId;
-      if (dirtiesConnection(c)) conn.state.dirty = true;
-      if (c.kind === 'set' && c.assignments.some((a) => a.type === 'session' && TRACKING_VARIABLES.has(a.name))) {
-        conn.gtidTracking = false; // the client replaced the tracked list: tracked again before next use
-      }
-    } else {
-      this.scope.ctx.stats.errors++;
-    }
-    this.scope.backends.finishStatement(held, this.scope.inScope());
-  }
-
-  /**
-   * A commit's GTID (from the OK packets) joins what the session's reads must see, and what every
-   * session must see under consistency: global. A write on a connection that cannot report GTIDs
-   * sends the session's reads to the writeHost for a while instead.
-   */
-  private recordCommit(c: Classification, summary: ResponseSummary, conn: BackendConnection): void {
-    const s = this.scope.s;
-    if (summary.gtid !== undefined) {
-      const committed = parseGtids(summary.gtid);
-      s.writePosition = mergePositions(s.writePosition, committed);
-      this.scope.ctx.positions.acknowledge(committed);
-    } else if (!conn.gtidTracking && summary.error === undefined && (mayWrite(c) || c.kind === 'commit')) {
-      s.untrackedWriteAt = Date.now();
-    }
-  }
-
-  /** Counts each pin reason the statement just added (user-pain #18: say why sessions pin). */
-  countNewPins(before: readonly PinReason[]): void {
-    for (const reason of pinReasons(this.scope.s)) {
-      if (!before.includes(reason)) this.scope.ctx.stats.pins[reason]++;
     }
   }
 
