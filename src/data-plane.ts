@@ -44,6 +44,11 @@ export interface DataPlaneOptions {
   readonly frontend?: FrontendOptions;
   /** KILL of a session another worker holds (worker processes). */
   killElsewhere?(id: number, queryOnly: boolean, user: string | undefined): Promise<KillOutcome>;
+  /**
+   * Whether this process logs what start-up learned about the servers (unreachable writeHost,
+   * wait_timeout, sql_mode); default true. In a group one worker does, not every one of them.
+   */
+  readonly reportsServerFindings?: boolean;
   /** Tells every worker about a commit before its OK goes out (consistency: global, worker processes). */
   publishWrite?(position: GtidPosition): Promise<void>;
   readonly log: Logger;
@@ -173,6 +178,7 @@ export class DataPlane {
     const p = writer && this.poolsById.get(writer.id);
     if (!p) return;
     const idleTimeoutMs = this.opts.pool.idleTimeoutMs;
+    const report = this.opts.reportsServerFindings !== false;
     try {
       const conn = await p.acquire({ wireCapabilities: 0, charset: 45 });
       try {
@@ -180,13 +186,13 @@ export class DataPlane {
         const waitTimeoutMs = Number(rows[0]?.[0]) * 1000;
         const sqlMode = String(rows[0]?.[1] ?? '');
         this.sqlModeUnmodelled = quotingUnmodelled(`'${sqlMode.replace(/'/g, '')}'`) === true;
-        if (this.sqlModeUnmodelled) {
+        if (this.sqlModeUnmodelled && report) {
           this.log.warn(
             { writer: writer!.id, sqlMode },
             "the server's global sql_mode has NO_BACKSLASH_ESCAPES or ANSI_QUOTES: every session stays on its writeHost connection (no read splitting), because the statement lexer does not model that quoting",
           );
         }
-        if (Number.isFinite(waitTimeoutMs) && idleTimeoutMs >= waitTimeoutMs) {
+        if (Number.isFinite(waitTimeoutMs) && idleTimeoutMs >= waitTimeoutMs && report) {
           this.log.warn(
             { writer: writer!.id, idleTimeoutMs, waitTimeoutMs },
             'pool.idleTimeoutMs is not below the server wait_timeout: idle connections may be killed by the server first (they are replaced on borrow, at the cost of a reconnect)',
@@ -196,7 +202,7 @@ export class DataPlane {
         p.release(conn);
       }
     } catch (err) {
-      this.log.warn({ writer: writer!.id, err: (err as Error).message }, 'writeHost not reachable at start-up');
+      if (report) this.log.warn({ writer: writer!.id, err: (err as Error).message }, 'writeHost not reachable at start-up');
     }
   }
 

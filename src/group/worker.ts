@@ -149,6 +149,7 @@ class WorkerProcess {
       security: loadFrontendSecurity(this.config),
       backendTls: loadBackendTls(this.config.dataHost.tls),
       frontend: { firstConnectionId: init.firstConnectionId, limits: new GroupLimits(rpc, tell) },
+      reportsServerFindings: init.slot === 1,
       killElsewhere: (id, queryOnly, user) => rpc.request<KillOutcome>({ k: 'kill', id, queryOnly, user }),
       publishWrite: async (position: GtidPosition) => {
         if (config().session.consistency === 'global') await rpc.request<boolean>({ k: 'acknowledged', position });

@@ -279,6 +279,19 @@ describe('one port, two workers', () => {
     await Promise.all(again.map((c) => c.end()));
   });
 
+  test('what start-up learns about the servers is said once, not once per worker', async () => {
+    // pool.idleTimeoutMs above the server's wait_timeout (28800 s): a warning at start-up.
+    const conf = groupConfig({ admin: undefined, http: undefined }) as { dataHost: Record<string, unknown> };
+    const second = await startBuiltProxy(info, { ...conf, dataHost: { ...conf.dataHost, pool: { idleTimeoutMs: 30_000_000 } } });
+    try {
+      await waitFor(() => second.log().includes('pool.idleTimeoutMs is not below'), { what: 'the warning' });
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(second.log().split('\n').filter((l) => l.includes('pool.idleTimeoutMs is not below')).length, 1);
+    } finally {
+      await second.stop();
+    }
+  });
+
   test('a busy port stops a group from starting, naming the setting', async () => {
     await assert.rejects(
       startBuiltProxy(info, groupConfig({ listen: { host: '127.0.0.1', port: proxy.port }, admin: undefined, http: undefined })),
