@@ -7,7 +7,6 @@ import type { SluiceConfig } from '../config/types.js';
 import type { ClusterView, HostId } from '../cluster/view.js';
 import type { Transition } from '../cluster/state.js';
 import type { GtidPosition } from '../cluster/gtid.js';
-import type { KillOutcome } from '../frontend/session-context.js';
 
 /** Questions the primary asks a worker (admin port, HTTP endpoints, KILL from another worker). */
 export type WorkerQuery =
@@ -29,8 +28,6 @@ export type PrimaryQuery =
   | { readonly k: 'kill'; readonly id: number; readonly queryOnly: boolean; readonly user: string | undefined }
   /** A write this worker is about to acknowledge (consistency: global); answered once every worker knows it. */
   | { readonly k: 'acknowledged'; readonly position: GtidPosition };
-
-export type KillAnswer = KillOutcome;
 
 export interface WorkerInit {
   readonly t: 'init';
