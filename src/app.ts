@@ -7,7 +7,6 @@
  */
 import type { Logger } from 'pino';
 import type { SluiceConfig } from './config/types.js';
-import { describeConfig } from './config/index.js';
 import { ClusterStore } from './cluster/store.js';
 import { loadBackendTls } from './backend/backend-tls.js';
 import type { HostPools } from './backend/host-pools.js';
@@ -16,8 +15,8 @@ import { FrontendServer } from './frontend/server.js';
 import { listenProblem } from './frontend/listen.js';
 import type { SessionStats } from './frontend/session-context.js';
 import type { StatementStats } from './frontend/statement-stats.js';
-import { startHttpServer } from './admin/http/http-server.js';
-import { AdminServer, type ConfigApplyResult } from './admin/admin-server.js';
+import type { ConfigApplyResult } from './admin/admin-server.js';
+import { logBehaviour, startOperatorSurfaces } from './operator-surfaces.js';
 import { ControlPlane } from './control-plane.js';
 import { DataPlane } from './data-plane.js';
 
@@ -59,10 +58,7 @@ export interface StartOptions {
 }
 
 export async function startSluice(config: SluiceConfig, log: Logger, opts: StartOptions = {}): Promise<Sluice> {
-  // Say what this configuration does, and which settings do nothing (user-pain #22).
-  const behaviour = describeConfig({ ...config, workers: 1 });
-  log.info({ behaviour: behaviour.lines }, 'configuration');
-  for (const warning of behaviour.warnings) log.warn({ setting: warning }, 'configuration warning');
+  logBehaviour({ ...config, workers: 1 }, log);
   // TLS certificates and RSA keys are read now: a bad file stops the start (ConfigError).
   const security = loadFrontendSecurity(config);
   const backendTls = loadBackendTls(config.dataHost.tls);
@@ -93,40 +89,13 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     throw listenProblem('listen', config.listen.host, config.listen.port, err);
   });
   log.info({ listen: address, dataHost: config.dataHost.name, writer: control.cluster.view.writer?.id, workers: 1 }, 'sluice listening');
-  let accepting = true;
-  const dataPath = data.asDataPath();
-  const http = config.http
-    ? await startHttpServer({ cluster: control.cluster, dataPath, accepting: () => accepting }, config.http.host, config.http.port, log.child({ component: 'http' })).catch(
-        async (err: unknown) => {
-          await data.close();
-          await control.close();
-          throw listenProblem('http', config.http!.host, config.http!.port, err);
-        },
-      )
-    : undefined;
-  const admin = config.admin
-    ? new AdminServer(
-        {
-          config: () => control.config,
-          configured: () => control.configured,
-          applyConfig: (next, source) => control.applyConfig(next, source),
-          reloadConfig: (source) => control.reloadConfig(source),
-          ...(opts.configPath !== undefined ? { configPath: opts.configPath } : {}),
-          cluster: control.cluster,
-          dataPath,
-        },
-        log.child({ component: 'admin' }),
-      )
-    : undefined;
-  const adminAddress =
-    admin && config.admin
-      ? await admin.listen(config.admin.host, config.admin.port).catch(async (err: unknown) => {
-          await http?.close();
-          await data.close();
-          await control.close();
-          throw listenProblem('admin', config.admin!.host, config.admin!.port, err);
-        })
-      : undefined;
+  const surfaces = await startOperatorSurfaces(config, control, data.asDataPath(), log, opts.configPath !== undefined ? { configPath: opts.configPath } : {}).catch(
+    async (err: unknown) => {
+      await data.close();
+      await control.close();
+      throw err;
+    },
+  );
 
   return {
     get config() {
@@ -141,12 +110,10 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     pools: (id) => data.pools(id),
     applyConfig: (next, source) => control.applyConfig(next, source),
     reloadConfig: (source) => control.reloadConfig(source),
-    ...(http ? { httpAddress: http.address } : {}),
-    ...(adminAddress ? { adminAddress } : {}),
+    ...(surfaces.httpAddress ? { httpAddress: surfaces.httpAddress } : {}),
+    ...(surfaces.adminAddress ? { adminAddress: surfaces.adminAddress } : {}),
     async close() {
-      accepting = false;
-      await http?.close();
-      await admin?.close();
+      await surfaces.close();
       await data.frontend.close();
       await control.close();
       await data.closePools();

@@ -12,7 +12,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/types.js';
-import { describeConfig, resolveWorkers } from '../config/index.js';
+import { resolveWorkers } from '../config/index.js';
 import { loadBackendTls } from '../backend/backend-tls.js';
 import type { BackendSocketInfo } from '../backend/host-pools.js';
 import { loadFrontendSecurity } from '../frontend/tls.js';
@@ -20,12 +20,12 @@ import { listenProblem } from '../frontend/listen.js';
 import { ConnectionCounts } from '../frontend/connection-limits.js';
 import { CONNECTION_ID_BLOCK } from '../frontend/server.js';
 import type { KillOutcome } from '../frontend/session-context.js';
-import { startHttpServer, type HttpServerHandle } from '../admin/http/http-server.js';
 import type { MetricsJson } from '../admin/http/sources.js';
-import { AdminServer, type ConfigApplyResult } from '../admin/admin-server.js';
+import type { ConfigApplyResult } from '../admin/admin-server.js';
 import type { DataPath, DataPathSnapshot, SessionRow, WorkerRow } from '../admin/data-path.js';
 import type { StatementStat } from '../admin/admin-views.js';
 import { ControlPlane } from '../control-plane.js';
+import { logBehaviour, startOperatorSurfaces } from '../operator-surfaces.js';
 import type { ClusterStore } from '../cluster/store.js';
 import { Rpc, serve } from './rpc.js';
 import { isGroupMessage, type PrimaryQuery, type ToPrimary, type ToWorker, type WorkerQuery } from './messages.js';
@@ -71,9 +71,7 @@ interface Slot {
 
 export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupOptions = {}): Promise<Group> {
   const { count, why } = resolveWorkers(config.workers);
-  const behaviour = describeConfig(config);
-  log.info({ behaviour: behaviour.lines }, 'configuration');
-  for (const warning of behaviour.warnings) log.warn({ setting: warning }, 'configuration warning');
+  logBehaviour(config, log);
   // Certificates are read here too, so a bad file stops the start before any worker runs.
   loadFrontendSecurity(config);
   const control = new ControlPlane(config, loadBackendTls(config.dataHost.tls), log, opts.configPath !== undefined ? { configPath: opts.configPath } : {});
@@ -331,41 +329,14 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
   };
   const processMetrics = async (): Promise<readonly MetricsJson[]> => (await askAll<MetricsJson>({ k: 'process-metrics' })).map((p) => p.value);
 
-  let accepting = true;
-  let http: HttpServerHandle | undefined;
-  let admin: AdminServer | undefined;
-  let adminAddress: { host: string; port: number } | undefined;
-  try {
-    http = config.http
-      ? await startHttpServer({ cluster: control.cluster, dataPath, accepting: () => accepting, processMetrics }, config.http.host, config.http.port, log.child({ component: 'http' })).catch(
-          (err: unknown) => {
-            throw listenProblem('http', config.http!.host, config.http!.port, err);
-          },
-        )
-      : undefined;
-    if (config.admin) {
-      admin = new AdminServer(
-        {
-          config: () => control.config,
-          configured: () => control.configured,
-          applyConfig: (next, source) => control.applyConfig(next, source),
-          reloadConfig: (source) => control.reloadConfig(source),
-          ...(opts.configPath !== undefined ? { configPath: opts.configPath } : {}),
-          cluster: control.cluster,
-          dataPath,
-        },
-        log.child({ component: 'admin' }),
-      );
-      adminAddress = await admin.listen(config.admin.host, config.admin.port).catch((err: unknown) => {
-        throw listenProblem('admin', config.admin!.host, config.admin!.port, err);
-      });
-    }
-  } catch (err) {
-    await http?.close();
+  const surfaces = await startOperatorSurfaces(config, control, dataPath, log, {
+    ...(opts.configPath !== undefined ? { configPath: opts.configPath } : {}),
+    processMetrics,
+  }).catch(async (err: unknown) => {
     await stopWorkers();
     await control.close();
     throw err;
-  }
+  });
   return {
     get config() {
       return control.config;
@@ -373,13 +344,11 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
     cluster: control.cluster,
     workers: count,
     address: address!,
-    ...(http ? { httpAddress: http.address } : {}),
-    ...(adminAddress ? { adminAddress } : {}),
+    ...(surfaces.httpAddress ? { httpAddress: surfaces.httpAddress } : {}),
+    ...(surfaces.adminAddress ? { adminAddress: surfaces.adminAddress } : {}),
     reloadConfig: (source) => control.reloadConfig(source),
     async close() {
-      accepting = false;
-      await http?.close();
-      await admin?.close();
+      await surfaces.close();
       // Every worker stops accepting, ends its sessions and closes its pools.
       await stopWorkers();
       await control.close();
