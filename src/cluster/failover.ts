@@ -32,6 +32,7 @@ import { writeDnIndex } from './dnindex.js';
 import { sameEndpoint } from '../config/endpoint.js';
 import { isSyntaxError, probeReplication, withTimeout } from './monitor.js';
 import type { Transition } from './state.js';
+import { mayDecide } from './cooperation-rules.js';
 import type { ClusterStore } from './store.js';
 import type { ClusterView, HostId, HostView } from './view.js';
 
@@ -185,7 +186,8 @@ export class FailoverEffects {
       });
     }
 
-    if (!this.dh.failover.promote) return;
+    // Servers are changed by one instance only: alone, or the leader of cooperating instances.
+    if (!this.dh.failover.promote || !mayDecide(this.store.snapshot)) return;
 
     // 2. Fencing: reachable writeHosts other than the writer must be read-only.
     for (const h of writeHosts) {
