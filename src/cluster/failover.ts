@@ -71,7 +71,9 @@ export class FailoverEffects {
     for (const t of transitions) {
       if (t.kind === 'writer-switch') {
         this.pendingPromotion.delete(t.fromHostId);
-        this.pendingPromotion.add(t.toHostId);
+        // A switch that follows the leading instance was the leader's to carry out (an instance
+        // that leads later still promotes a writer it finds read-only).
+        if (mayDecide(this.store.snapshot)) this.pendingPromotion.add(t.toHostId);
       }
       // A host that just came back deserves an immediate attempt.
       if (t.kind === 'status' && t.to === 'up') {
