@@ -9,9 +9,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { startBuiltProxy, type BuiltProxy } from '../helpers/built-proxy.js';
+import { dumpLogs, leadersOf, promotionsBy, role, resumedSince, resumeTimes, startWriters, writerServerId, type WriterTarget } from '../helpers/instances.js';
 import { sandboxInfo, startPrivateSandbox, waitFor, type SandboxInfo } from '../helpers/sandbox.js';
 
 const HEARTBEAT = { intervalMs: 300, timeoutMs: 300, retries: 3 };
@@ -48,19 +48,9 @@ function instanceConfig(name: string): Record<string, unknown> {
   };
 }
 
-/** The instance's current role, from its last cooperation log line. */
-function role(p: BuiltProxy): string | undefined {
-  let last: string | undefined;
-  for (const line of p.log().split('\n')) {
-    const m = /"msg":"cooperation: this instance is ([a-z ]+?)"/.exec(line);
-    if (m) last = m[1];
-  }
-  return last;
-}
-
-function leaders(): string[] {
-  return [...instances].filter(([, p]) => role(p) === 'leading').map(([n]) => n);
-}
+const leaders = (): string[] => leadersOf(instances);
+const account = (): { user: string; password: string } => ({ user: sb.user, password: sb.password });
+const targets = (names: readonly string[]): Map<string, WriterTarget> => new Map(names.map((n) => [n, { host: '127.0.0.1', port: instances.get(n)!.port }]));
 
 before(async () => {
   sb = await startPrivateSandbox({ replicas: 2, semiSync: true, semiSyncTimeoutMs: 10_000 });
@@ -72,66 +62,14 @@ before(async () => {
 });
 
 after(async () => {
+  dumpLogs(instances);
   await Promise.all([...instances.values()].map((p) => p.stop()));
   await sb?.stop();
 });
 
-interface Writers {
-  acked: Set<number>;
-  /** Per instance: [sent, acknowledged] times of acknowledged writes. */
-  ackTimes: Map<string, [number, number][]>;
-  errors: Map<string, string[]>;
-  stop(): Promise<void>;
-}
-
-let nextId = 1;
-
-/** `perInstance` clients per instance insert unique ids in a loop, reconnecting after an error. */
-function startWriters(names: readonly string[], perInstance = 3): Writers {
-  const w: Writers = { acked: new Set(), ackTimes: new Map(), errors: new Map(), stop: async () => {} };
-  let running = true;
-  const loops = names.flatMap((name) =>
-    Array.from({ length: perInstance }, async () => {
-      const p = instances.get(name)!;
-      let c: mysql.Connection | undefined;
-      while (running) {
-        const id = nextId++;
-        const sent = Date.now();
-        try {
-          c ??= await mysql.createConnection({ host: '127.0.0.1', port: p.port, user: sb.user, password: sb.password, connectTimeout: 2_000 });
-          await c.query('INSERT INTO sluice_test.coop_t (id, via) VALUES (?, ?)', [id, name]);
-          w.acked.add(id);
-          (w.ackTimes.get(name) ?? w.ackTimes.set(name, []).get(name)!).push([sent, Date.now()]);
-        } catch (err) {
-          (w.errors.get(name) ?? w.errors.set(name, []).get(name)!).push(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
-          c?.destroy();
-          c = undefined;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
-      c?.destroy();
-    }),
-  );
-  w.stop = async () => {
-    running = false;
-    await Promise.all(loops);
-  };
-  return w;
-}
-
 /** @@server_id of the writer each instance sends writes to. */
-async function writerServerIds(names: readonly string[]): Promise<number[]> {
-  return Promise.all(
-    names.map(async (name) => {
-      const c = await mysql.createConnection({ host: '127.0.0.1', port: instances.get(name)!.port, user: sb.user, password: sb.password });
-      try {
-        const [rows] = await c.query('/*master*/ SELECT @@server_id AS id');
-        return Number((rows as { id: number }[])[0]!.id);
-      } finally {
-        c.destroy();
-      }
-    }),
-  );
+function writerServerIds(names: readonly string[]): Promise<number[]> {
+  return Promise.all(names.map((n) => writerServerId({ host: '127.0.0.1', port: instances.get(n)!.port }, account())));
 }
 
 async function idsOn(server: Sandbox['primary']): Promise<Set<number>> {
@@ -139,14 +77,7 @@ async function idsOn(server: Sandbox['primary']): Promise<Set<number>> {
   return new Set(rows.map((r) => Number(r.id)));
 }
 
-const promotions = (): number => [...instances.values()].reduce((n, p) => n + (p.log().match(/"msg":"promoted writeHost"/g)?.length ?? 0), 0);
-
-/** Per instance: ms from `t0` to the first acknowledgement of a write sent after it. */
-function resumeTimes(w: Writers, names: readonly string[], t0: number): number[] {
-  return names.map((n) => (w.ackTimes.get(n) ?? []).find(([sent]) => sent > t0)![1] - t0);
-}
-
-const resumedSince = (w: Writers, n: string, t0: number): boolean => (w.ackTimes.get(n) ?? []).some(([sent]) => sent > t0);
+const promotions = (): number => [...instances.values()].reduce((n, p) => n + promotionsBy(p), 0);
 
 test('three instances: exactly one leads, the others follow it, every instance writes to the same writer', { timeout: 60_000 }, async () => {
   await waitFor(() => leaders().length === 1 && [...instances.values()].every((p) => role(p) !== undefined), { timeoutMs: 15_000, what: 'one leader, two followers' });
@@ -164,7 +95,7 @@ test('three instances: exactly one leads, the others follow it, every instance w
 test('SIGKILL of the writeHost under writes through all three: one promotion, one new writer everywhere, nothing acknowledged lost', { timeout: 90_000 }, async () => {
   const names = ['a', 'b', 'c'];
   const before = promotions();
-  const w = startWriters(names);
+  const w = startWriters(targets(names), account(), 'sluice_test.coop_t');
   await new Promise((r) => setTimeout(r, 1_000));
   const t0 = Date.now();
   sb.primary.kill('SIGKILL');
@@ -199,8 +130,8 @@ test('SIGKILL of the leading instance, then of the writeHost: another instance l
   assert.ok(leader !== undefined, 'a leader');
   const survivors = ['a', 'b', 'c'].filter((n) => n !== leader);
   const killed = instances.get(leader)!;
-  const before = promotions() - (killed.log().match(/"msg":"promoted writeHost"/g)?.length ?? 0);
-  const w = startWriters(survivors);
+  const before = promotions() - promotionsBy(killed);
+  const w = startWriters(targets(survivors), account(), 'sluice_test.coop_t');
   await new Promise((r) => setTimeout(r, 500));
   const tKill = Date.now();
   killed.signal('SIGKILL');

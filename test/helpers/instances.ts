@@ -1,0 +1,123 @@
+/**
+ * Several built Sluice instances that cooperate (cluster.cooperation): their roles as their logs
+ * tell, the promotions they made, and clients writing unique ids through them (for "nothing
+ * acknowledged is lost" checks).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import type { BuiltProxy } from './built-proxy.js';
+
+/** The instance's current role, from its last cooperation log line ('leading', 'following', …). */
+export function role(p: BuiltProxy): string | undefined {
+  let last: string | undefined;
+  for (const line of p.log().split('\n')) {
+    const m = /"msg":"cooperation: this instance is ([a-z ]+?)"/.exec(line);
+    if (m) last = m[1];
+  }
+  return last;
+}
+
+export function leadersOf(instances: ReadonlyMap<string, BuiltProxy>): string[] {
+  return [...instances].filter(([, p]) => role(p) === 'leading').map(([n]) => n);
+}
+
+/** Promotions an instance carried out (one log line each). */
+export function promotionsBy(p: BuiltProxy): number {
+  return p.log().match(/"msg":"promoted writeHost"/g)?.length ?? 0;
+}
+
+export interface Writers {
+  readonly acked: Set<number>;
+  /** Per instance: [sent, acknowledged] times of acknowledged writes. */
+  readonly ackTimes: Map<string, [number, number][]>;
+  readonly errors: Map<string, string[]>;
+  /** Which instance acknowledged each id, with when it was sent and acknowledged (ms, mod 10^6). */
+  readonly ackedBy: Map<number, string>;
+  stop(): Promise<void>;
+}
+
+export interface WriterTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
+let nextId = 1;
+
+/**
+ * `perInstance` clients per instance insert unique ids into `table` (id INT PRIMARY KEY, via
+ * VARCHAR) in a loop, reconnecting after an error.
+ */
+export function startWriters(
+  targets: ReadonlyMap<string, WriterTarget>,
+  account: { user: string; password: string },
+  table: string,
+  perInstance = 3,
+): Writers {
+  const acked = new Set<number>();
+  const ackTimes = new Map<string, [number, number][]>();
+  const errors = new Map<string, string[]>();
+  const ackedBy = new Map<number, string>();
+  let running = true;
+  const loops = [...targets].flatMap(([name, t]) =>
+    Array.from({ length: perInstance }, async () => {
+      let c: mysql.Connection | undefined;
+      while (running) {
+        const id = nextId++;
+        const sent = Date.now();
+        try {
+          c ??= await mysql.createConnection({ host: t.host, port: t.port, ...account, connectTimeout: 2_000 });
+          await c.query(`INSERT INTO ${table} (id, via) VALUES (?, ?)`, [id, name]);
+          acked.add(id);
+          ackedBy.set(id, `${name}@${sent % 1_000_000}-${Date.now() % 1_000_000}`);
+          (ackTimes.get(name) ?? ackTimes.set(name, []).get(name)!).push([sent, Date.now()]);
+        } catch (err) {
+          (errors.get(name) ?? errors.set(name, []).get(name)!).push(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
+          c?.destroy();
+          c = undefined;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      c?.destroy();
+    }),
+  );
+  return {
+    acked,
+    ackedBy,
+    ackTimes,
+    errors,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Whether `name` had a write acknowledged that was sent after `t0`. */
+export function resumedSince(w: Writers, name: string, t0: number): boolean {
+  return (w.ackTimes.get(name) ?? []).some(([sent]) => sent > t0);
+}
+
+/** Per instance: ms from `t0` to the first acknowledgement of a write sent after it. */
+export function resumeTimes(w: Writers, names: readonly string[], t0: number): number[] {
+  return names.map((n) => (w.ackTimes.get(n) ?? []).find(([sent]) => sent > t0)![1] - t0);
+}
+
+/** @@server_id of the server `target` sends writes to (a /*master*​/ read). */
+export async function writerServerId(target: WriterTarget, account: { user: string; password: string }): Promise<number> {
+  const c = await mysql.createConnection({ host: target.host, port: target.port, ...account, connectTimeout: 2_000 });
+  try {
+    const [rows] = await c.query('/*master*/ SELECT @@server_id AS id');
+    return Number((rows as { id: number }[])[0]!.id);
+  } finally {
+    c.destroy();
+  }
+}
+
+/** With SLUICE_TEST_LOGS=<dir>, each instance's log is written there (to read after a failure). */
+export function dumpLogs(instances: ReadonlyMap<string, BuiltProxy>): void {
+  const dir = process.env['SLUICE_TEST_LOGS'];
+  if (dir === undefined || dir === '') return;
+  mkdirSync(dir, { recursive: true });
+  for (const [name, p] of instances) writeFileSync(path.join(dir, `instance-${name}.log`), p.log());
+}
