@@ -1,7 +1,7 @@
 /**
  * What the operator surfaces say about cooperating instances (cluster.cooperation), without I/O:
  * views made by the real reducer from real rounds of lock answers (judgeLocks), rendered as the
- * admin port's tables and /status.json's `cluster` object.
+ * admin port's tables, /status.json's `cluster` object and /health's verdict.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import type { ClusterView } from '../../../src/cluster/view.js';
 import { BACKENDS_COLUMNS, backendsTable, heartbeatTable, type AdminTable } from '../../../src/admin/admin-views.js';
 import { clusterStatus, clusterTable } from '../../../src/admin/cooperation-views.js';
 import { parseAdminCommand } from '../../../src/admin/admin-commands.js';
+import { healthVerdict } from '../../../src/admin/http/status.js';
 
 const W0 = 'db1:3306';
 const W1 = 'db2:3306';
@@ -87,6 +88,10 @@ describe('without cooperation', () => {
     assert.equal(clusterStatus(view, cfg.cluster), null);
   });
 
+  test('/health is what it was: 200 for writes with a writable writer', () => {
+    assert.equal(healthVerdict(view, true, 'write').ok, true);
+    assert.equal(healthVerdict(view, true, 'read').ok, true);
+  });
 });
 
 describe('with cooperation (backend-locks)', () => {
@@ -135,6 +140,7 @@ describe('with cooperation (backend-locks)', () => {
     const s = clusterStatus(view, cfg.cluster)!;
     assert.deepEqual([s.role, s.leading, s.seesMajority, s.needed, s.held.length], ['leading', true, true, 2, 3]);
     assert.deepEqual(s.locks.writers, { [W0]: 'sluice:dh1:writer:db1:3306', [W1]: 'sluice:dh1:writer:db2:3306' });
+    assert.equal(healthVerdict(view, true, 'write').ok, true);
   });
 
   test('following: per server who holds the lead lock, where the publication was seen', () => {
@@ -167,7 +173,7 @@ describe('with cooperation (backend-locks)', () => {
     );
   });
 
-  test('without a majority: writes refused where it is shown', () => {
+  test('without a majority: writes refused everywhere it is shown, /health 503 for writes, 200 for reads', () => {
     const view = viewAfter(cfg, [[gone(W0), seen(W1, 8, 8), gone(R0)]]);
     assert.ok(view.writesRefused, 'the reducer refuses writes');
     const f = facts(clusterTable(view, cfg.cluster));
@@ -178,6 +184,14 @@ describe('with cooperation (backend-locks)', () => {
     const s = clusterStatus(view, cfg.cluster)!;
     assert.equal(s.writesRefused, view.writesRefused);
     assert.deepEqual(s.servers.map((x) => x.leadLock), ['unreachable', 'this instance', 'unreachable']);
+
+    const write = healthVerdict(view, true, 'write');
+    assert.equal(write.ok, false);
+    assert.equal(write.body['status'], 'unavailable');
+    assert.match(String(write.body['reason']), /^writes refused: .*cannot reach a majority/);
+    const read = healthVerdict(view, true, 'read');
+    assert.equal(read.ok, true, JSON.stringify(read.body));
+    assert.ok((read.body['readable'] as string[]).length > 0);
   });
 });
 
