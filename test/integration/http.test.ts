@@ -364,6 +364,38 @@ describe('cluster.cooperation: an instance alone leads', () => {
     assert.match(m, /^# HELP sluice_cluster_leading .*Only with cluster\.cooperation/m);
   });
 
+  test('a second instance follows it: another instance holds the lead lock everywhere, the published writer is seen', async () => {
+    const ids = servers.map((h) => `${h.host}:${h.port}`);
+    const second = await startProxy({
+      http: { host: '127.0.0.1', port: 0 },
+      admin: ADMIN,
+      top: { cluster: { cooperation: 'backend-locks', instanceName: 'second' } },
+    });
+    try {
+      const f = await waitFor(async () => {
+        const x = factsOf(await adminRowsOf(second, 'SHOW @@CLUSTER'));
+        return x.role === 'following' && x.published_writer !== null && x;
+      }, { what: 'the second instance to follow', timeoutMs: 10_000 });
+      // The leader named by its lock connection: the one that holds the lock on the first server.
+      const [held] = await adminQuery<{ id: number }>(servers[0]!, "SELECT IS_USED_LOCK('sluice:dh1:lead') AS id");
+      assert.match(String(f.leader), new RegExp(`^another instance \\(lock connection ${held!.id} on ${ids[0]!.replace(/\./g, '\\.')}`));
+      assert.deepEqual([f.leading, f.sees_majority, f.lead_lock_held_here, f.lead_lock_held_elsewhere], ['no', 'yes', 'none', ids.join(', ')]);
+      assert.deepEqual([f.published_writer, f.published_on, f.writes_refused], [ids[0], ids.join(', '), null]);
+      const backends = await adminRowsOf(second, 'SELECT * FROM backends');
+      assert.deepEqual(backends.map((r) => [r.lead_lock, r.published_writer]), ids.map(() => ['other instance', ids[0]]));
+      // A follower reaches the majority: it takes writes, and says it does not lead.
+      assert.equal((await get(`http://127.0.0.1:${second.sluice.httpAddress!.port}/health`)).status, 200);
+      const m = (await get(`http://127.0.0.1:${second.sluice.httpAddress!.port}/metrics`)).text;
+      assert.match(m, /^sluice_cluster_leading 0$/m);
+      assert.match(m, /^sluice_cluster_lead_locks_held 0$/m);
+      assert.match(m, /^sluice_cluster_sees_majority 1$/m);
+      // The first instance still leads.
+      assert.equal(factsOf(await adminRowsOf(solo, 'SHOW @@CLUSTER')).role, 'leading');
+    } finally {
+      await second.close();
+    }
+  });
+
   test('closing the instance frees its locks on the servers', async () => {
     closed = true;
     await solo.close();
