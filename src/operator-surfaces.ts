@@ -40,7 +40,13 @@ export async function startOperatorSurfaces(
   let accepting = true;
   const http = config.http
     ? await startHttpServer(
-        { cluster: control.cluster, dataPath, accepting: () => accepting, ...(extra.processMetrics ? { processMetrics: extra.processMetrics } : {}) },
+        {
+          cluster: control.cluster,
+          clusterConfig: () => control.config.cluster,
+          dataPath,
+          accepting: () => accepting,
+          ...(extra.processMetrics ? { processMetrics: extra.processMetrics } : {}),
+        },
         config.http.host,
         config.http.port,
         log.child({ component: 'http' }),

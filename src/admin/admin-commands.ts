@@ -27,6 +27,8 @@ export type AdminCommand =
   | { readonly kind: 'save-config' }
   | { readonly kind: 'show-datasource' }
   | { readonly kind: 'show-heartbeat' }
+  /** `SHOW @@CLUSTER` / `SELECT * FROM cluster`: this instance's place among cooperating instances. */
+  | { readonly kind: 'show-cluster' }
   /** Mycat `SWITCH @@DATASOURCE name:index`; `index` is 0-based into writeHosts (dnindex). */
   | { readonly kind: 'switch-datasource'; readonly name: string; readonly index: number }
   | { readonly kind: 'reload-config' }
@@ -43,7 +45,10 @@ export type AdminCommandKind = AdminCommand['kind'];
 export const ADMIN_HELP: readonly (readonly [string, string])[] = [
   ['SELECT * FROM help', 'shows this help'],
   ['SELECT VERSION', 'display the version of Sluice'],
-  ['SELECT * FROM backends', 'lists the backends and their state; backend_ndx is the number SET OFFLINE/ONLINE and REMOVE BACKEND take, switch_datasource the argument SWITCH @@DATASOURCE takes'],
+  [
+    'SELECT * FROM backends',
+    'lists the backends and their state; backend_ndx is the number SET OFFLINE/ONLINE and REMOVE BACKEND take, switch_datasource the argument SWITCH @@DATASOURCE takes; with cluster.cooperation, lead_lock (who holds the lead lock there: this instance, other instance, free, unreachable) and published_writer (the writeHost the leader publishes there)',
+  ],
   ['backend numbers', NUMBERING_HELP],
   ['SET OFFLINE $backend_ndx [FORCE]', 'take a backend out of routing ($backend_ndx from SELECT * FROM backends, 1-based); running statements and transactions finish; FORCE cuts every connection to it'],
   ['SET ONLINE $backend_ndx', 'put an offline backend back ($backend_ndx from SELECT * FROM backends; state unknown until the next heartbeat)'],
@@ -58,7 +63,11 @@ export const ADMIN_HELP: readonly (readonly [string, string])[] = [
   ['REMOVE PWD $pwd', 'example: "remove pwd user" (new logins refused at once)'],
   ['SAVE CONFIG', 'write the configuration (with the changes above) to the config file, atomically'],
   ['SHOW @@DATASOURCE', 'backends with their pool use; INDEX is the 0-based index within the role (SWITCH @@DATASOURCE NAME:INDEX for a W row), BACKEND_NDX the number of SELECT * FROM backends'],
-  ['SHOW @@HEARTBEAT', 'heartbeat and replication state of every backend'],
+  ['SHOW @@HEARTBEAT', 'heartbeat and replication state of every backend (with cluster.cooperation also LEAD_LOCK and PUBLISHED_WRITER per backend)'],
+  [
+    'SHOW @@CLUSTER',
+    'cooperation with other Sluice instances (cluster.cooperation), one row per fact: this instance, its role (leading/following/no-majority/starting), who leads, the published writeHost and where it was seen, the majority, reachable servers, whether writes are refused, the lock names; also SELECT * FROM cluster',
+  ],
   ['SWITCH @@DATASOURCE $dataHost:$index', 'make writeHost $index the active writeHost ($index is 0-based among writeHosts: INDEX of SHOW @@DATASOURCE, not backend_ndx; e.g. dh1:1 is the second writeHost)'],
   ['RELOAD @@CONFIG', 're-read and validate the config file and apply it: backends, accounts, whitelist, limits live; the rest at restart (listed)'],
   ['SHOW @@CONNECTION', 'client sessions'],
@@ -109,6 +118,9 @@ export function parseAdminCommand(sql: string): AdminCommand {
       return { kind: 'show-datasource' };
     case 'show @@heartbeat':
       return { kind: 'show-heartbeat' };
+    case 'show @@cluster':
+    case 'select * from cluster':
+      return { kind: 'show-cluster' };
     case 'reload @@config':
     case 'reload @@config_all':
       return { kind: 'reload-config' };

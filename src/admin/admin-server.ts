@@ -31,6 +31,7 @@ import { AuthFailed, authenticate } from '../frontend/authenticate.js';
 import { parseAdminCommand, type AdminCommand } from './admin-commands.js';
 import type { DataPath, PoolTotals } from './data-path.js';
 import { hostByNdx } from './backend-numbers.js';
+import { clusterTable } from './cooperation-views.js';
 import {
   backendSocketsTable,
   backendsTable,
@@ -326,6 +327,8 @@ export class AdminServer {
         return table(datasourceTable(cluster.view, await this.poolStats(), this.deps.config().dataHost.pool.max));
       case 'show-heartbeat':
         return table(heartbeatTable(cluster.view));
+      case 'show-cluster':
+        return table(clusterTable(cluster.view, this.deps.config().cluster));
       case 'show-connection':
         return table(connectionTable(await dataPath.sessions()));
       case 'kill-connection': {

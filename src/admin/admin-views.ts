@@ -11,6 +11,7 @@ import { nativePasswordHash } from '../protocol/auth.js';
 import { COLLATIONS } from '../protocol/collations.js';
 import { ADMIN_HELP } from './admin-commands.js';
 import { backendNdx, roleName, switchDatasourceArg } from './backend-numbers.js';
+import { leadLockOn, publishedWriterOn } from './cooperation-views.js';
 
 export type Cell = string | number | null;
 
@@ -120,6 +121,24 @@ export const BACKENDS_COLUMNS: readonly AdminColumn[] = [
   str('switch_datasource'),
 ];
 
+/**
+ * With cluster.cooperation on, `SELECT * FROM backends` and `SHOW @@HEARTBEAT` end with two more
+ * columns: who holds the lead lock on the server (this instance / other instance / free /
+ * unreachable; NULL before the first round of lock queries) and the writeHost published there
+ * (the leader's writer lock; NULL where none was seen). Without cooperation the columns are left
+ * out rather than sent as NULL: cooperation cannot change without a restart, so a running
+ * instance keeps one column list, and the output of an instance that does not cooperate stays
+ * exactly what existing tools and scripts (Atlas's clients included) already read.
+ */
+function cooperationColumns(view: ClusterView, upper: boolean): readonly AdminColumn[] {
+  if (view.cooperation === undefined) return [];
+  return upper ? [str('LEAD_LOCK'), str('PUBLISHED_WRITER')] : [str('lead_lock'), str('published_writer')];
+}
+
+function cooperationCells(view: ClusterView, h: HostView): Cell[] {
+  return view.cooperation === undefined ? [] : [leadLockOn(view, h.id), publishedWriterOn(view, h.id)];
+}
+
 /** `SELECT * FROM backends` (all hosts, or only those whose backend_ndx is in `only`). */
 export function backendsTable(
   view: ClusterView,
@@ -144,9 +163,10 @@ export function backendsTable(
       s ? s.borrowed + s.idle : null,
       h.lastError ?? null,
       switchDatasourceArg(view, h),
+      ...cooperationCells(view, h),
     ]);
   });
-  return { columns: BACKENDS_COLUMNS, rows };
+  return { columns: [...BACKENDS_COLUMNS, ...cooperationColumns(view, false)], rows };
 }
 
 export function clientsTable(config: SluiceConfig): AdminTable {
@@ -207,6 +227,7 @@ export function heartbeatTable(view: ClusterView): AdminTable {
     columns: [
       str('NAME'), str('ROLE'), str('HOST'), num('PORT'), str('STATUS'), num('MISSES'), str('LAST_ERROR'),
       str('READABLE'), str('READ_ONLY'), num('LAG'), str('IO_THREAD'), str('SQL_THREAD'), str('SOURCE'), str('REPLICATION_ERROR'),
+      ...cooperationColumns(view, true),
     ],
     rows: view.hosts.map((h) => {
       const r = h.replication;
@@ -225,6 +246,7 @@ export function heartbeatTable(view: ClusterView): AdminTable {
         r ? (r.isReplica ? (r.sqlRunning ? 'yes' : 'no') : 'n/a') : null,
         r?.sourceHost !== undefined ? `${r.sourceHost}:${r.sourcePort ?? '?'}` : null,
         r?.probeError ?? r?.threadError ?? null,
+        ...cooperationCells(view, h),
       ];
     }),
   };

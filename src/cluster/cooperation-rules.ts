@@ -49,6 +49,7 @@ export function judgeLocks(observations: readonly LockObservation[], rule: Major
   const reachable: HostId[] = [];
   const unreachable: HostId[] = [];
   const held: HostId[] = [];
+  const heldElsewhere: HostId[] = [];
   const publications = new Map<HostId, HostId[]>();
   let otherLeader: string | undefined;
   for (const o of observations) {
@@ -60,7 +61,10 @@ export function judgeLocks(observations: readonly LockObservation[], rule: Major
     reachable.push(o.hostId);
     if (a.leadHolder === null) continue;
     if (a.leadHolder === a.self) held.push(o.hostId);
-    else otherLeader ??= `another instance (lock connection ${a.leadHolder} on ${o.hostId}${a.leadHolderFrom ? `, from ${a.leadHolderFrom}` : ''})`;
+    else {
+      heldElsewhere.push(o.hostId);
+      otherLeader ??= `another instance (lock connection ${a.leadHolder} on ${o.hostId}${a.leadHolderFrom ? `, from ${a.leadHolderFrom}` : ''})`;
+    }
     // A publication counts only when the lead holder itself holds it.
     for (const [writer, holder] of a.writerHolders) {
       if (holder !== null && holder === a.leadHolder) publications.set(writer, [...(publications.get(writer) ?? []), o.hostId]);
@@ -88,6 +92,7 @@ export function judgeLocks(observations: readonly LockObservation[], rule: Major
     reachable,
     unreachable,
     held,
+    heldElsewhere,
     needed,
     leading,
     seesMajority: rule === 'all' ? reachable.length >= needed : reachable.length > 0,
@@ -135,6 +140,7 @@ export function sameFacts(a: CooperationFacts | undefined, b: CooperationFacts):
     sameList(a.reachable, b.reachable) &&
     sameList(a.unreachable, b.unreachable) &&
     sameList(a.held, b.held) &&
+    sameList(a.heldElsewhere, b.heldElsewhere) &&
     sameList(a.publishedOn, b.publishedOn)
   );
 }

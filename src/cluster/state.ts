@@ -54,6 +54,8 @@ export interface CooperationFacts {
   readonly unreachable: readonly HostId[];
   /** Servers on which this instance holds the lead lock. */
   readonly held: readonly HostId[];
+  /** Servers on which another instance holds the lead lock (the rest of `reachable` have it free). */
+  readonly heldElsewhere: readonly HostId[];
   /** How many servers a majority takes under the rule (of all, or of those reachable). */
   readonly needed: number;
   /** This instance holds the lead lock on a majority: it alone may move the writer and change servers. */

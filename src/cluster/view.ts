@@ -109,6 +109,8 @@ export interface CooperationView {
     readonly reachable: readonly HostId[];
     readonly unreachable: readonly HostId[];
     readonly held: readonly HostId[];
+    /** Servers on which another instance holds the lead lock. */
+    readonly heldElsewhere: readonly HostId[];
     readonly needed: number;
     readonly leading: boolean;
     readonly seesMajority: boolean;

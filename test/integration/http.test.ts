@@ -1,14 +1,16 @@
 /**
  * The HTTP operations endpoint (`http:` in the config): /health for HAProxy httpchk (write and
  * read roles), /metrics in Prometheus text, /status.json (with the admin port's numbers), the
- * status page's HTML, bad requests.
+ * status page's HTML, bad requests. With cluster.cooperation: a proxy alone in front of the
+ * sandbox leads (the servers really hold its locks) and every surface says so; one that reaches
+ * only one server of three refuses writes, and /health sends write traffic elsewhere.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import mysql from 'mysql2/promise';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
-import { waitFor } from '../helpers/sandbox.js';
+import { adminQuery, waitFor } from '../helpers/sandbox.js';
 
 let proxy: TestProxy;
 let base: string;
@@ -149,6 +151,8 @@ describe('GET /metrics', () => {
     assert.equal(perHost, reader + writer, 'per-host counts add up to the per-route ones');
     assert.match(r.text, /^sluice_writer_index 0$/m);
     assert.match(r.text, /^sluice_failovers_total 0$/m);
+    // Cooperation is off: no cluster gauges that could read as "no majority".
+    assert.doesNotMatch(r.text, /^# TYPE sluice_cluster_/m);
   });
 });
 
@@ -247,5 +251,210 @@ describe('GET /status.json and /', () => {
     });
     assert.match(raw, /^HTTP\/1\.1 400/);
     assert.equal((await get(`${base}/health`)).status, 200);
+  });
+});
+
+async function adminRowsOf(p: TestProxy, sql: string): Promise<Record<string, unknown>[]> {
+  const admin = await mysql.createConnection({ host: '127.0.0.1', port: p.sluice.adminAddress!.port, user: ADMIN.user, password: ADMIN.password });
+  try {
+    return (await admin.query(sql))[0] as Record<string, unknown>[];
+  } finally {
+    await admin.end();
+  }
+}
+const factsOf = (rows: Record<string, unknown>[]): Record<string, unknown> => Object.fromEntries(rows.map((r) => [r.FACT, r.VALUE]));
+
+interface ClusterJson {
+  instanceName: string;
+  role: string;
+  leader: string | null;
+  held: string[];
+  unreachable: string[];
+  published: string | null;
+  publishedOn: string[];
+  writesRefused: string | null;
+  servers: { id: string; leadLock: string | null; publishedWriter: string | null }[];
+  locks: { lead: string; writers: Record<string, string> };
+}
+
+describe('without cooperation', () => {
+  test('SHOW @@CLUSTER answers cooperation none; status.json cluster is null', async () => {
+    assert.deepEqual(await adminRowsOf(proxy, 'SHOW @@CLUSTER'), [{ FACT: 'cooperation', VALUE: 'none' }]);
+    const s = JSON.parse((await get(`${base}/status.json`)).text) as { cluster: unknown };
+    assert.equal(s.cluster, null);
+  });
+});
+
+describe('cluster.cooperation: an instance alone leads', () => {
+  let solo: TestProxy;
+  let soloBase: string;
+  let servers: { host: string; port: number }[];
+  let closed = false;
+
+  before(async () => {
+    solo = await startProxy({
+      http: { host: '127.0.0.1', port: 0 },
+      admin: ADMIN,
+      top: { cluster: { cooperation: 'backend-locks', instanceName: 'solo' } },
+    });
+    soloBase = `http://127.0.0.1:${solo.sluice.httpAddress!.port}`;
+    servers = [solo.sandbox.primary, ...solo.sandbox.replicas];
+  });
+
+  after(async () => {
+    if (!closed) await solo?.close();
+  });
+
+  test('SHOW @@CLUSTER, backends and SHOW @@HEARTBEAT: leading, the lead lock held here on all three servers', async () => {
+    const ids = servers.map((h) => `${h.host}:${h.port}`);
+    // The first round of lock queries runs before the proxy listens; one more heartbeat at most.
+    const f = await waitFor(async () => {
+      const x = factsOf(await adminRowsOf(solo, 'SHOW @@CLUSTER'));
+      return x.role === 'leading' && x.published_writer !== null && x;
+    }, { what: 'SHOW @@CLUSTER to say leading with a published writer', timeoutMs: 10_000 });
+    assert.deepEqual(
+      [f.cooperation, f.instance_name, f.leader, f.sees_majority, f.majority, f.majority_needed, f.unreachable, f.writes_refused],
+      ['backend-locks', 'solo', 'this instance (solo)', 'yes', 'all', '2 of 3', 'none', null],
+    );
+    assert.equal(f.lead_lock_held_here, ids.join(', '));
+    assert.deepEqual([f.published_writer, f.published_on, f.active_writer], [ids[0], ids.join(', '), ids[0]]);
+    assert.equal(f.lead_lock, 'sluice:dh1:lead');
+    assert.equal(f['writer_lock[0]'], `sluice:dh1:writer:${ids[0]}`);
+    assert.deepEqual(factsOf(await adminRowsOf(solo, 'SELECT * FROM cluster')), f);
+
+    const backends = await adminRowsOf(solo, 'SELECT * FROM backends');
+    assert.deepEqual(Object.keys(backends[0]!).slice(-3), ['switch_datasource', 'lead_lock', 'published_writer']);
+    assert.deepEqual(
+      backends.map((r) => [r.address, r.lead_lock, r.published_writer]),
+      ids.map((id) => [id, 'this instance', ids[0]]),
+    );
+    const hb = await adminRowsOf(solo, 'SHOW @@HEARTBEAT');
+    assert.deepEqual(hb.map((r) => r.LEAD_LOCK), ['this instance', 'this instance', 'this instance']);
+
+    // The servers themselves: the lead lock and the writer lock are held, by one connection
+    // each, and that connection is not the one asking.
+    for (const server of servers) {
+      const locks: { lead: number | null; writer: number | null; me: number }[] = await adminQuery(
+        server,
+        'SELECT IS_USED_LOCK(?) AS lead, IS_USED_LOCK(?) AS writer, CONNECTION_ID() AS me',
+        [String(f.lead_lock), String(f['writer_lock[0]'])],
+      );
+      const row = locks[0];
+      assert.notEqual(row!.lead, null, `lead lock on ${server.port}`);
+      assert.equal(row!.writer, row!.lead, `writer lock held by the lead holder on ${server.port}`);
+      assert.notEqual(row!.lead, row!.me);
+    }
+  });
+
+  test('/status.json cluster, /health and the sluice_cluster_* gauges say the same', async () => {
+    const ids = servers.map((h) => `${h.host}:${h.port}`);
+    const s = JSON.parse((await get(`${soloBase}/status.json`)).text) as { cluster: ClusterJson };
+    assert.equal(s.cluster.role, 'leading');
+    assert.equal(s.cluster.instanceName, 'solo');
+    assert.deepEqual(s.cluster.held, ids);
+    assert.deepEqual(s.cluster.servers.map((x) => [x.id, x.leadLock, x.publishedWriter]), ids.map((id) => [id, 'this instance', ids[0]]));
+    assert.equal(s.cluster.writesRefused, null);
+    assert.equal(s.cluster.locks.lead, 'sluice:dh1:lead');
+    assert.equal((await get(`${soloBase}/health`)).status, 200);
+    const m = (await get(`${soloBase}/metrics`)).text;
+    assert.match(m, /^sluice_cluster_leading 1$/m);
+    assert.match(m, /^sluice_cluster_sees_majority 1$/m);
+    assert.match(m, /^sluice_cluster_lead_locks_held 3$/m);
+    assert.match(m, /^sluice_cluster_writes_refused 0$/m);
+    assert.match(m, /^# HELP sluice_cluster_leading .*Only with cluster\.cooperation/m);
+  });
+
+  test('a second instance follows it: another instance holds the lead lock everywhere, the published writer is seen', async () => {
+    const ids = servers.map((h) => `${h.host}:${h.port}`);
+    const second = await startProxy({
+      http: { host: '127.0.0.1', port: 0 },
+      admin: ADMIN,
+      top: { cluster: { cooperation: 'backend-locks', instanceName: 'second' } },
+    });
+    try {
+      const f = await waitFor(async () => {
+        const x = factsOf(await adminRowsOf(second, 'SHOW @@CLUSTER'));
+        return x.role === 'following' && x.published_writer !== null && x;
+      }, { what: 'the second instance to follow', timeoutMs: 10_000 });
+      // The leader named by its lock connection: the one that holds the lock on the first server.
+      const [held] = await adminQuery<{ id: number }>(servers[0]!, "SELECT IS_USED_LOCK('sluice:dh1:lead') AS id");
+      assert.match(String(f.leader), new RegExp(`^another instance \\(lock connection ${held!.id} on ${ids[0]!.replace(/\./g, '\\.')}`));
+      assert.deepEqual([f.leading, f.sees_majority, f.lead_lock_held_here, f.lead_lock_held_elsewhere], ['no', 'yes', 'none', ids.join(', ')]);
+      assert.deepEqual([f.published_writer, f.published_on, f.writes_refused], [ids[0], ids.join(', '), null]);
+      const backends = await adminRowsOf(second, 'SELECT * FROM backends');
+      assert.deepEqual(backends.map((r) => [r.lead_lock, r.published_writer]), ids.map(() => ['other instance', ids[0]]));
+      // A follower reaches the majority: it takes writes, and says it does not lead.
+      assert.equal((await get(`http://127.0.0.1:${second.sluice.httpAddress!.port}/health`)).status, 200);
+      const m = (await get(`http://127.0.0.1:${second.sluice.httpAddress!.port}/metrics`)).text;
+      assert.match(m, /^sluice_cluster_leading 0$/m);
+      assert.match(m, /^sluice_cluster_lead_locks_held 0$/m);
+      assert.match(m, /^sluice_cluster_sees_majority 1$/m);
+      // The first instance still leads.
+      assert.equal(factsOf(await adminRowsOf(solo, 'SHOW @@CLUSTER')).role, 'leading');
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('closing the instance frees its locks on the servers', async () => {
+    closed = true;
+    await solo.close();
+    for (const server of servers) {
+      const [row] = await adminQuery<{ lead: number | null }>(server, "SELECT IS_USED_LOCK('sluice:dh1:lead') AS lead");
+      assert.equal(row!.lead, null, `lead lock on ${server.port} after close`);
+    }
+  });
+});
+
+describe('cluster.cooperation: an instance that reaches one server of three', () => {
+  let cut: TestProxy;
+  let cutBase: string;
+
+  before(async () => {
+    // The sandbox's primary plus two readHosts nobody listens on: a majority of all three
+    // servers takes two, this instance reaches one.
+    cut = await startProxy({
+      http: { host: '127.0.0.1', port: 0 },
+      admin: ADMIN,
+      top: { cluster: { cooperation: 'backend-locks', instanceName: 'cut-off' } },
+      dataHost: { readHosts: [{ host: '127.0.0.1', port: await unusedPort() }, { host: '127.0.0.1', port: await unusedPort() }] },
+    });
+    cutBase = `http://127.0.0.1:${cut.sluice.httpAddress!.port}`;
+  });
+
+  after(async () => {
+    await cut?.close();
+  });
+
+  test('refuses writes: /health 503 for writes with the reason, 200 for reads; every surface names the unreachable servers', async () => {
+    const body = await waitFor(async () => {
+      const r = await get(`${cutBase}/health`);
+      return r.status === 503 && (JSON.parse(r.text) as { reason: string });
+    }, { what: '/health to answer 503', timeoutMs: 10_000 });
+    assert.match(body.reason, /^writes refused: this Sluice instance \(cut-off\) cannot reach a majority .*\(1 of 3; unreachable: /);
+    assert.equal((await get(`${cutBase}/health?role=read`)).status, 200);
+
+    const s = JSON.parse((await get(`${cutBase}/status.json`)).text) as { writer: string | null; cluster: ClusterJson };
+    assert.equal(s.cluster.role, 'no-majority');
+    assert.equal(s.cluster.unreachable.length, 2);
+    assert.match(s.cluster.writesRefused ?? '', /cannot reach a majority/);
+    assert.deepEqual(s.cluster.servers.map((x) => x.leadLock).slice(1), ['unreachable', 'unreachable']);
+    const f = factsOf(await adminRowsOf(cut, 'SHOW @@CLUSTER'));
+    assert.deepEqual([f.role, f.sees_majority, f.unreachable], ['no-majority', 'no', s.cluster.unreachable.join(', ')]);
+    assert.equal(f.writes_refused, s.cluster.writesRefused);
+    const m = (await get(`${cutBase}/metrics`)).text;
+    assert.match(m, /^sluice_cluster_writes_refused 1$/m);
+    assert.match(m, /^sluice_cluster_sees_majority 0$/m);
+    assert.match(m, /^sluice_cluster_leading 0$/m);
+
+    // And the proxy does refuse the write (1290), while it still reads.
+    const app = await cut.connect();
+    try {
+      await assert.rejects(app.query('CREATE TABLE IF NOT EXISTS never_created (id INT)'), (err: { errno?: number }) => err.errno === 1290);
+      const [rows] = await app.query('SELECT 1 AS one');
+      assert.equal((rows as { one: number }[])[0]!.one, 1);
+    } finally {
+      await app.end();
+    }
   });
 });

@@ -3,7 +3,8 @@
  * by .ci/install-deps) driven by playwright-core. The page's script fetches /status.json and
  * renders one row per backend, numbered as the admin port numbers them; a screenshot goes to a
  * temp file (path printed), or to $SLUICE_STATUS_SCREENSHOT when set (how test/integration/status-page.png
- * is made).
+ * is made). With cluster.cooperation the page has a Cluster section (leading, following, without
+ * a majority: real instances in front of the sandbox) and the banner says when writes are refused.
  *
  * Without a working Chromium the test is skipped with the reason, except under CI=true where it
  * fails (install-deps should have installed it).
@@ -75,12 +76,12 @@ function tableText(page: Page, id: string): Promise<string[][]> {
   return page.evaluate(`[...document.querySelectorAll('#${id} tbody tr')].map((tr) => [...tr.cells].map((td) => td.textContent))`) as Promise<string[][]>;
 }
 
-async function openPage(): Promise<{ page: Page; errors: string[] }> {
+async function openPage(p: TestProxy = proxy): Promise<{ page: Page; errors: string[] }> {
   const page = await browser!.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`http://127.0.0.1:${proxy.sluice.httpAddress!.port}/`);
-  await page.waitForFunction(`document.querySelectorAll('#backends tbody tr').length === ${proxy.sandbox.replicas.length + 1}`, undefined, { timeout: 10_000 });
+  await page.goto(`http://127.0.0.1:${p.sluice.httpAddress!.port}/`);
+  await page.waitForFunction(`document.querySelectorAll('#backends tbody tr').length === ${p.sandbox.replicas.length + 1}`, undefined, { timeout: 10_000 });
   return { page, errors };
 }
 
@@ -150,6 +151,9 @@ test('first load: statements per second at once, admin numbers, read split, no t
   assert.equal(await page.textContent('#no-transitions'), 'no transitions yet');
   assert.equal(await page.locator('#transitions li').count(), 0);
   assert.equal(await page.isVisible('#transitions'), false);
+  // Cooperation is off: no Cluster section, no banner.
+  assert.equal(await page.isVisible('#cluster-section'), false);
+  assert.equal(await page.isVisible('#banner'), false);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -199,4 +203,60 @@ test('after load and a backend change: the read split moves, transitions replace
   process.stdout.write(`# status page screenshot: ${shot}\n`);
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+/** A proxy with cluster.cooperation and the HTTP endpoint in front of the sandbox (or other servers). */
+function cooperating(instanceName: string, dataHost?: Record<string, unknown>): Promise<TestProxy> {
+  return startProxy({
+    http: { host: '127.0.0.1', port: 0 },
+    top: { cluster: { cooperation: 'backend-locks', instanceName } },
+    ...(dataHost ? { dataHost } : {}),
+  });
+}
+
+test('with cluster.cooperation: the Cluster section says who leads and who follows, the banner when writes are refused', async (t) => {
+  if (unavailable || !browser) {
+    t.skip(unavailable || 'no browser');
+    return;
+  }
+  const sb = proxy.sandbox;
+  const ids = [sb.primary, ...sb.replicas].map((h) => `${h.host}:${h.port}`);
+  const line = (page: Page): Promise<string> => page.textContent('#cluster-line').then((x) => x ?? '');
+  const leader = await cooperating('sluice-a');
+  const follower = await cooperating('sluice-b');
+  // Two readHosts nobody listens on: this one reaches one server of three.
+  const cutOff = await cooperating('sluice-c', { readHosts: [{ host: '127.0.0.1', port: 1 }, { host: '127.0.0.1', port: 2 }] });
+  try {
+    const a = await openPage(leader);
+    await a.page.waitForFunction(`!document.getElementById('cluster-section').hidden`, undefined, { timeout: 10_000 });
+    assert.equal(
+      await line(a.page),
+      `this instance sluice-a: leading (holds the lead lock on ${ids.join(', ')}; a majority is 2 of 3) · writeHost ${ids[0]} published on ${ids.join(', ')}`,
+    );
+    assert.equal(await a.page.getAttribute('#cluster-line', 'class'), 'leading');
+    assert.deepEqual(await tableText(a.page, 'cluster'), ids.map((id) => [id, 'this instance', ids[0]]));
+    assert.match((await a.page.textContent('#cluster-legend')) ?? '', /majority: all · lock timeout 5 s · lead lock sluice:dh1:lead/);
+    assert.equal(await a.page.isVisible('#banner'), false);
+    assert.deepEqual(a.errors, []);
+
+    const b = await openPage(follower);
+    await b.page.waitForFunction(`!document.getElementById('cluster-section').hidden`, undefined, { timeout: 10_000 });
+    assert.match(await line(b.page), new RegExp(`^this instance sluice-b: following another instance \\(lock connection \\d+ on ${ids[0]!.replace(/\./g, '\\.')}.*\\) · writeHost ${ids[0]!.replace(/\./g, '\\.')} published on `));
+    assert.deepEqual(await tableText(b.page, 'cluster'), ids.map((id) => [id, 'other instance', ids[0]]));
+    assert.equal(await b.page.isVisible('#banner'), false);
+    assert.deepEqual(b.errors, []);
+
+    const c = await openPage(cutOff);
+    await c.page.waitForFunction(`document.getElementById('banner').className === 'bad'`, undefined, { timeout: 10_000 });
+    assert.equal(await c.page.textContent('#banner'), 'Without a majority: writes refused (unreachable: 127.0.0.1:1, 127.0.0.1:2)');
+    assert.match(await line(c.page), /^this instance sluice-c: without a majority \(reaches 1 of 3; a majority is 2 of 3; unreachable: 127\.0\.0\.1:1, 127\.0\.0\.1:2\)$/);
+    assert.equal(await c.page.getAttribute('#cluster-line', 'class'), 'no-majority');
+    assert.deepEqual((await tableText(c.page, 'cluster')).map((r) => r[1]), ['other instance', 'unreachable', 'unreachable']);
+    assert.deepEqual(c.errors, []);
+    await Promise.all([a.page.close(), b.page.close(), c.page.close()]);
+  } finally {
+    await cutOff.close();
+    await follower.close();
+    await leader.close();
+  }
 });

@@ -1,10 +1,12 @@
 /**
  * The HTTP operations surface (DESIGN §5), on node:http:
- *   GET /health             200 when Sluice accepts clients and has a usable, writable writeHost;
- *                           503 + JSON reason otherwise (HAProxy `option httpchk GET /health`).
+ *   GET /health             200 when Sluice accepts clients and has a usable, writable writeHost
+ *                           and does not refuse writes (cluster.cooperation: an instance without a
+ *                           majority of the servers refuses them); 503 + JSON reason otherwise
+ *                           (HAProxy `option httpchk GET /health`, a keepalived check script).
  *   GET /health?role=read   200 when at least one host is readable (read-only HAProxy backend).
  *   GET /metrics            Prometheus text (prom-client, private registry).
- *   GET /status.json        backends, writer, counters, recent transitions.
+ *   GET /status.json        backends, writer, counters, cooperation (`cluster`), recent transitions.
  *   GET /                   status page (polls /status.json).
  * HEAD is answered like GET without a body; other methods get 405, other paths 404.
  */

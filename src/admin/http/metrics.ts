@@ -166,6 +166,32 @@ export function createMetrics(src: HttpSources): Metrics {
       this.set(view().writerIndex);
     },
   });
+  // Cooperation with other instances: registered only when cluster.cooperation is on (it changes
+  // only at a restart), so an instance that decides alone exposes no "0 = no majority" that an
+  // alert could mistake for a lost majority.
+  if (src.clusterConfig().cooperation !== 'none') {
+    const facts = (): NonNullable<ClusterView['cooperation']>['facts'] => view().cooperation?.facts;
+    const gauge = (name: string, help: string, value: () => number): void => {
+      new Gauge({
+        name,
+        help: `${help} Only with cluster.cooperation (absent when this instance decides alone).`,
+        registers: [registry],
+        collect() {
+          this.set(value());
+        },
+      });
+    };
+    gauge('sluice_cluster_leading', 'Whether this instance leads: it holds the lead lock on a majority of the servers (1/0; 0 before the first round of lock queries).', () =>
+      facts()?.leading ? 1 : 0,
+    );
+    gauge('sluice_cluster_sees_majority', 'Whether this instance reaches a majority of the servers and may take writes (1/0; 0 before the first round).', () =>
+      facts()?.seesMajority ? 1 : 0,
+    );
+    gauge('sluice_cluster_lead_locks_held', 'Servers on which this instance holds the lead lock.', () => facts()?.held.length ?? 0);
+    gauge('sluice_cluster_writes_refused', 'Whether this instance refuses writes because it cannot reach a majority of the servers (1/0).', () =>
+      view().writesRefused !== undefined ? 1 : 0,
+    );
+  }
   registry.registerMetric(
     durationHistogram({
       get histogram() {

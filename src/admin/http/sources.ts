@@ -4,6 +4,7 @@
  */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { ClusterStore } from '../../cluster/store.js';
+import type { ClusterConfig } from '../../config/types.js';
 import type { DataPath } from '../data-path.js';
 
 /** prom-client's JSON form of a registry's metrics (`Registry.getMetricsAsJSON`). */
@@ -11,6 +12,8 @@ export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 export interface HttpSources {
   readonly cluster: ClusterStore;
+  /** The running cluster section (cooperation with other instances; it changes only at a restart). */
+  clusterConfig(): ClusterConfig;
   /** Whether the MySQL front end is listening (accepting client connections). */
   accepting(): boolean;
   /** Sessions, counters and pools of the processes that hold client sessions, summed. */

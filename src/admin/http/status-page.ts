@@ -9,6 +9,11 @@
  *
  * Backends carry the same numbers as the admin port: backend_ndx (SET OFFLINE/ONLINE, REMOVE
  * BACKEND) and, for writeHosts, the SWITCH @@DATASOURCE argument.
+ *
+ * With cluster.cooperation a Cluster section says what this instance is (leading, following,
+ * without a majority, starting), who leads, which writeHost is published where, and per server
+ * who holds the lead lock (SHOW @@CLUSTER and the lead_lock column of SELECT * FROM backends);
+ * an instance that refuses writes shows it in the red banner. Hidden when cooperation is off.
  */
 export const STATUS_PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -33,6 +38,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   .yes { color: var(--ok); } .no { color: var(--mute); }
   .active { font-weight: 600; }
   .err { color: var(--bad); font-size: .8rem; }
+  .leading { color: var(--ok); font-weight: 600; } .no-majority { color: var(--bad); font-weight: 600; } .starting { color: var(--warn); }
   #banner { padding: .4rem .8rem; border-radius: 6px; margin: .5rem 0; display: none; }
   #banner.bad { display: block; background: #cf222e22; color: var(--bad); }
   .mute { color: var(--mute); }
@@ -56,6 +62,15 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   <div class="card" title="reads that had to see the session's earlier writes (session.consistency): served at once by a readHost that had them / waited on the readHost / ran on the writeHost">
     <div class="k">consistent reads (none / waited / fallback)</div><div class="v" id="consistency">–</div></div>
 </div>
+<section id="cluster-section" hidden>
+<h2>Cluster</h2>
+<p id="cluster-line"></p>
+<table id="cluster">
+  <thead><tr><th>server</th><th>lead lock</th><th>published writeHost</th></tr></thead>
+  <tbody></tbody>
+</table>
+<p class="legend mute" id="cluster-legend"></p>
+</section>
 <h2>Backends</h2>
 <table id="backends">
   <thead><tr><th title="SET OFFLINE n, SET ONLINE n, REMOVE BACKEND n">backend_ndx</th><th>address</th><th>role</th>
@@ -97,6 +112,39 @@ the read split. Prometheus: <code>sluice_backend_statements_total</code>.</p>
     return e;
   }
   function yn(b) { return b === null || b === undefined ? '?' : b ? 'yes' : 'no'; }
+  function list(a) { return a && a.length > 0 ? a.join(', ') : 'none'; }
+  function clusterLine(c) {
+    var me = 'this instance ' + c.instanceName + ': ';
+    var of = c.needed === null ? '' : '; a majority is ' + c.needed + ' of ' + c.servers.length;
+    var pub = c.published ? 'writeHost ' + c.published + ' published on ' + list(c.publishedOn) : 'no writeHost published';
+    if (c.role === 'leading') return me + 'leading (holds the lead lock on ' + list(c.held) + of + ') · ' + pub;
+    if (c.role === 'following') return me + 'following ' + (c.leader || 'no leader yet') + ' · ' + pub;
+    if (c.role === 'no-majority') {
+      return me + 'without a majority (reaches ' + c.reachable.length + ' of ' + c.servers.length + of + '; unreachable: ' + list(c.unreachable) + ')';
+    }
+    return me + 'starting (no round of lock queries yet)';
+  }
+  function renderCluster(c) {
+    document.getElementById('cluster-section').hidden = !c;
+    if (!c) return;
+    var line = document.getElementById('cluster-line');
+    line.textContent = clusterLine(c);
+    line.className = c.role;
+    var lockClass = { 'this instance': 'yes', 'other instance': 'mute', 'free': 'unknown', 'unreachable': 'down' };
+    var rows = c.servers.map(function (v) {
+      var tr = el('tr');
+      tr.setAttribute('data-host', v.id);
+      tr.appendChild(el('td', v.id, 'addr'));
+      tr.appendChild(el('td', v.leadLock === null ? '–' : v.leadLock, 'lead ' + (lockClass[v.leadLock] || '')));
+      tr.appendChild(el('td', v.publishedWriter || '–', 'published'));
+      return tr;
+    });
+    var body = document.querySelector('#cluster tbody');
+    body.replaceChildren.apply(body, rows);
+    document.getElementById('cluster-legend').textContent =
+      'majority: ' + c.majority + ' · lock timeout ' + c.lockTimeoutSeconds + ' s · lead lock ' + c.locks.lead +
+      ' · SHOW @@CLUSTER on the admin port says the same';
+  }
   function render(s) {
     document.getElementById('dh').textContent = s.dataHost;
     document.getElementById('writer').textContent = s.writer || 'none';
@@ -104,8 +152,14 @@ the read split. Prometheus: <code>sluice_backend_statements_total</code>.</p>
     document.getElementById('writer-ndx').textContent = active
       ? 'backend_ndx ' + active.backendNdx + ' · ' + active.role + '[' + active.index + ']' : '';
     var banner = document.getElementById('banner');
-    if (s.writer) { banner.className = ''; banner.textContent = ''; }
-    else { banner.className = 'bad'; banner.textContent = 'No usable writeHost: ' + (s.writerBlocked || 'unknown'); }
+    var alarms = [];
+    if (s.cluster && s.cluster.writesRefused) {
+      alarms.push('Without a majority: writes refused (unreachable: ' + list(s.cluster.unreachable) + ')');
+    }
+    if (!s.writer) alarms.push('No usable writeHost: ' + (s.writerBlocked || 'unknown'));
+    banner.className = alarms.length > 0 ? 'bad' : '';
+    banner.textContent = alarms.join(' · ');
+    renderCluster(s.cluster);
     document.getElementById('clients').textContent = s.clientConnections;
     document.getElementById('stmts').textContent = s.statements.writer + ' / ' + s.statements.reader;
     document.getElementById('errs').textContent = s.errors + ' / ' + s.retries;

@@ -7,6 +7,7 @@ import type { Transition } from '../../cluster/state.js';
 import type { HttpSources } from './sources.js';
 import type { DataPathSnapshot, WorkerRow } from '../data-path.js';
 import { backendNdx, switchDatasourceArg } from '../backend-numbers.js';
+import { clusterStatus, type ClusterStatus } from '../cooperation-views.js';
 
 export const MAX_TRANSITIONS = 50;
 
@@ -64,6 +65,8 @@ export interface StatusSnapshot {
   readonly backends: readonly BackendStatus[];
   /** One row per worker process (empty when one process does everything). */
   readonly workers: readonly WorkerRow[];
+  /** Cooperation with other instances (cluster.cooperation): who leads, what is published, what this instance holds; null when off. */
+  readonly cluster: ClusterStatus | null;
   readonly transitions: readonly TransitionRecord[];
 }
 
@@ -162,32 +165,46 @@ export class StatusTracker {
         };
       }),
       workers: data.workers,
+      cluster: clusterStatus(v, this.src.clusterConfig()),
       transitions: [...this.recent].reverse(),
     };
   }
 
   /** `GET /health` (role 'write', the default) and `GET /health?role=read`. */
   health(role: 'write' | 'read'): Health {
-    const v = this.src.cluster.view;
-    if (!this.src.accepting()) {
-      return { ok: false, body: { status: 'unavailable', reason: 'not accepting client connections' } };
-    }
-    if (role === 'read') {
-      const readable = v.hosts.filter((h) => h.readable).map((h) => h.id);
-      if (readable.length > 0) return { ok: true, body: { status: 'ok', role: 'read', readable } };
-      return { ok: false, body: { status: 'unavailable', role: 'read', reason: 'no readable host' } };
-    }
-    const w = v.writer;
-    if (w && w.readOnly !== true) {
-      return { ok: true, body: { status: 'ok', role: 'write', writer: w.id, writerIndex: v.writerIndex } };
-    }
-    const active = v.hosts.find((h) => h.role === 'write' && h.index === v.writerIndex);
-    let reason: string;
-    if (w) reason = `writeHost ${w.id} is read-only`;
-    else if (v.writerBlocked) reason = `no writeHost: ${v.writerBlocked}`;
-    else reason = `no writeHost: ${active ? writerDownReason(active) : 'none configured'}`;
-    return { ok: false, body: { status: 'unavailable', role: 'write', reason } };
+    return healthVerdict(this.src.cluster.view, this.src.accepting(), role);
   }
+}
+
+/**
+ * The verdict of `GET /health`. role write (HAProxy / keepalived in front of the writes): a
+ * usable, writable writeHost, and — with cluster.cooperation — a majority of the servers in
+ * reach: an instance that refuses writes answers 503 with the reason, so the VIP or the write
+ * traffic moves to an instance that has one. role read: a readable host (reads go on without a
+ * majority).
+ */
+export function healthVerdict(v: ClusterView, accepting: boolean, role: 'write' | 'read'): Health {
+  if (!accepting) {
+    return { ok: false, body: { status: 'unavailable', reason: 'not accepting client connections' } };
+  }
+  if (role === 'read') {
+    const readable = v.hosts.filter((h) => h.readable).map((h) => h.id);
+    if (readable.length > 0) return { ok: true, body: { status: 'ok', role: 'read', readable } };
+    return { ok: false, body: { status: 'unavailable', role: 'read', reason: 'no readable host' } };
+  }
+  if (v.writesRefused !== undefined) {
+    return { ok: false, body: { status: 'unavailable', role: 'write', reason: `writes refused: ${v.writesRefused}` } };
+  }
+  const w = v.writer;
+  if (w && w.readOnly !== true) {
+    return { ok: true, body: { status: 'ok', role: 'write', writer: w.id, writerIndex: v.writerIndex } };
+  }
+  const active = v.hosts.find((h) => h.role === 'write' && h.index === v.writerIndex);
+  let reason: string;
+  if (w) reason = `writeHost ${w.id} is read-only`;
+  else if (v.writerBlocked) reason = `no writeHost: ${v.writerBlocked}`;
+  else reason = `no writeHost: ${active ? writerDownReason(active) : 'none configured'}`;
+  return { ok: false, body: { status: 'unavailable', role: 'write', reason } };
 }
 
 function writerDownReason(h: HostView): string {

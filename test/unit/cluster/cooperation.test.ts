@@ -44,6 +44,8 @@ test('judgeLocks: holding one of three does not lead; the other holder is named;
   assert.equal(f.leading, false);
   assert.equal(f.seesMajority, true);
   assert.match(f.leader!, /another instance \(lock connection 40 on db2:3306\)/);
+  // Per server: held here, held by the other instance there, not answered on the third.
+  assert.deepEqual([f.held, f.heldElsewhere, f.unreachable], [[W0], [W1], [R0]]);
 });
 
 test('judgeLocks: reaching one server of three is no majority under all, but is under running (the documented risk)', () => {
@@ -97,7 +99,7 @@ function start(): ClusterState {
 }
 
 function facts(over: Partial<CooperationFacts>): CooperationFacts {
-  return { reachable: [W0, W1, R0], unreachable: [], held: [], needed: 2, leading: false, seesMajority: true, leader: 'another instance (x)', published: W0, publishedOn: [W0, W1, R0], ...over };
+  return { reachable: [W0, W1, R0], unreachable: [], held: [], heldElsewhere: [W0, W1, R0], needed: 2, leading: false, seesMajority: true, leader: 'another instance (x)', published: W0, publishedOn: [W0, W1, R0], ...over };
 }
 const LEADING = facts({ held: [W0, W1, R0], leading: true, leader: 'this instance (a)' });
 
