@@ -13,6 +13,7 @@ import { Monitor } from './cluster/monitor.js';
 import { ReplicaPositions } from './cluster/positions.js';
 import { resolveDnIndex } from './cluster/dnindex.js';
 import { FailoverEffects } from './cluster/failover.js';
+import { BackendLocks } from './cluster/cooperation.js';
 import { mysql2Ssl, type BackendTlsOptions } from './backend/backend-tls.js';
 import type { ConfigApplyResult } from './admin/admin-server.js';
 import type { HostId } from './cluster/view.js';
@@ -35,6 +36,8 @@ export class ControlPlane {
   private configuredConfig: SluiceConfig;
   private readonly monitor: Monitor;
   private readonly failover: FailoverEffects;
+  /** Agreement with the other instances of this dataHost (cluster.cooperation), when on. */
+  private readonly locks: BackendLocks | undefined;
   private readonly retiring = new Set<Promise<void>>();
   /** Called after every applied configuration (worker processes get the new one). */
   onConfig: ((config: SluiceConfig) => void) | undefined;
@@ -75,8 +78,15 @@ export class ControlPlane {
     // entry for the start writer gets rewritten (with the address) at once.
     const persistedIndex =
       resolved !== undefined && resolved.index === resolved.recordedIndex && resolved.recordedAddress !== undefined ? resolved.index : undefined;
-    this.cluster = new ClusterStore(initialState(dh, startIndex), log.child({ component: 'cluster' }));
+    const cooperating = config.cluster.cooperation === 'backend-locks';
+    this.cluster = new ClusterStore(
+      initialState(dh, startIndex, cooperating ? { instanceName: config.cluster.instanceName } : undefined),
+      log.child({ component: 'cluster' }),
+    );
     const ssl = mysql2Ssl(backendTls);
+    this.locks = cooperating
+      ? new BackendLocks({ dataHost: dh, cluster: config.cluster, store: this.cluster, ...(ssl ? { ssl } : {}), logger: log.child({ component: 'cooperation' }) })
+      : undefined;
     this.monitor = new Monitor({
       dataHost: dh,
       ...(ssl ? { ssl } : {}),
@@ -122,12 +132,17 @@ export class ControlPlane {
     return this.configuredConfig;
   }
 
-  /** Failover effects on, then (unless disabled) one round of heartbeats so the first clients are routed on real status. */
+  /**
+   * Failover effects on, then (unless disabled) one round of heartbeats, and of the backend locks
+   * when instances cooperate, so the first clients are routed on real status and on the writer
+   * the instances agreed on.
+   */
   async start(): Promise<void> {
     this.failover.start();
     if (this.opts.monitor !== false) {
       await this.monitor.probeAll();
       this.monitor.start();
+      await this.locks?.start();
     }
   }
 
@@ -171,6 +186,7 @@ export class ControlPlane {
   }
 
   async close(): Promise<void> {
+    await this.locks?.stop();
     await this.monitor.stop();
     await this.failover.stop();
     await Promise.all(this.retiring);

@@ -32,6 +32,7 @@ import { writeDnIndex } from './dnindex.js';
 import { sameEndpoint } from '../config/endpoint.js';
 import { isSyntaxError, probeReplication, withTimeout } from './monitor.js';
 import type { Transition } from './state.js';
+import { mayDecide } from './cooperation-rules.js';
 import type { ClusterStore } from './store.js';
 import type { ClusterView, HostId, HostView } from './view.js';
 
@@ -70,7 +71,9 @@ export class FailoverEffects {
     for (const t of transitions) {
       if (t.kind === 'writer-switch') {
         this.pendingPromotion.delete(t.fromHostId);
-        this.pendingPromotion.add(t.toHostId);
+        // A switch that follows the leading instance was the leader's to carry out (an instance
+        // that leads later still promotes a writer it finds read-only).
+        if (mayDecide(this.store.snapshot)) this.pendingPromotion.add(t.toHostId);
       }
       // A host that just came back deserves an immediate attempt.
       if (t.kind === 'status' && t.to === 'up') {
@@ -185,7 +188,8 @@ export class FailoverEffects {
       });
     }
 
-    if (!this.dh.failover.promote) return;
+    // Servers are changed by one instance only: alone, or the leader of cooperating instances.
+    if (!this.dh.failover.promote || !mayDecide(this.store.snapshot)) return;
 
     // 2. Fencing: reachable writeHosts other than the writer must be read-only.
     for (const h of writeHosts) {

@@ -46,6 +46,7 @@ export function reduceHost(h: HostFacts, event: ClusterEvent, state: ClusterStat
     case 'set-weight':
       return { facts: { ...h, weight: event.weight }, statusReason: event.reason, gateReason: `weight ${h.weight} → ${event.weight}` };
     case 'switch-writer':
+    case 'cooperation':
     case 'add-host':
     case 'remove-host':
       return { facts: h, statusReason: '', gateReason: undefined };

@@ -22,8 +22,10 @@ import { reduceHost } from './host-step.js';
 import { closeGate, sourceProblem } from './replication-gate.js';
 import { electWriter } from './writer-election.js';
 import { reduceTopology } from './topology.js';
+import { cooperationRole, reduceCooperation, writesRefusedReason } from './cooperation-rules.js';
 
-export function initialState(dh: DataHostConfig, writerIndex = 0): ClusterState {
+/** `cooperation`: this instance's name when instances cooperate (cluster.cooperation), else undefined. */
+export function initialState(dh: DataHostConfig, writerIndex = 0, cooperation?: { instanceName: string }): ClusterState {
   if (!Number.isInteger(writerIndex) || writerIndex < 0 || writerIndex >= dh.writeHosts.length) {
     throw new RangeError(`writer index ${writerIndex} is out of range (dataHost ${dh.name} has ${dh.writeHosts.length} writeHosts)`);
   }
@@ -41,17 +43,28 @@ export function initialState(dh: DataHostConfig, writerIndex = 0): ClusterState 
     version: 1,
     writerBlocked: undefined,
     writerBlockedKey: undefined,
+    cooperation: cooperation === undefined ? undefined : { instanceName: cooperation.instanceName, facts: undefined },
   };
 }
 
 export function reduce(state: ClusterState, event: ClusterEvent): { state: ClusterState; transitions: Transition[] } {
   if (event.type === 'add-host' || event.type === 'remove-host') return reduceTopology(state, event);
   const transitions: Transition[] = [];
+  // 0. A round of the backend locks: the facts, then the writer step below follows the leader.
+  const before = state;
+  if (event.type === 'cooperation') {
+    if (state.cooperation === undefined) return { state, transitions };
+    const writerId = state.hosts.find((h) => h.role === 'write' && h.index === state.writerIndex)!.id;
+    const r = reduceCooperation(state.cooperation, event.facts, writerId);
+    if (r.cooperation === state.cooperation) return { state, transitions };
+    state = { ...state, cooperation: r.cooperation };
+    transitions.push(...r.transitions);
+  }
   const gateReasons = new Map<HostId, string>();
   let facts: HostFacts[] = state.hosts.map(factsOf);
 
   // 1. The host the event is about.
-  if (event.type !== 'switch-writer') {
+  if (event.type !== 'switch-writer' && event.type !== 'cooperation') {
     const i = facts.findIndex((h) => h.id === event.hostId);
     const h = facts[i];
     if (h === undefined && event.type === 'set-weight') {
@@ -93,7 +106,7 @@ export function reduce(state: ClusterState, event: ClusterEvent): { state: Clust
   }
 
   // 3. Views and readable transitions.
-  let changed = writerIndex !== state.writerIndex || writerBlocked !== state.writerBlocked;
+  let changed = state !== before || writerIndex !== state.writerIndex || writerBlocked !== state.writerBlocked;
   const activeId = writeHosts[writerIndex]!.id;
   const hosts = facts.map((f, i) => {
     const old = state.hosts[i]!;
@@ -118,7 +131,7 @@ export function reduce(state: ClusterState, event: ClusterEvent): { state: Clust
     changed = true;
     return { ...f, view };
   });
-  if (!changed) return { state, transitions };
+  if (!changed) return { state: before, transitions };
   return {
     state: { ...state, hosts, writerIndex, writerBlocked, writerBlockedKey, version: state.version + 1 },
     transitions,
@@ -130,6 +143,8 @@ export function toView(state: ClusterState): ClusterView {
   const writers = state.hosts.filter((h) => h.role === 'write');
   const writer = writers[state.writerIndex]?.view;
   const usable = writer && isUsable(writer.status) ? writer : undefined;
+  const refused = writesRefusedReason(state.cooperation, state.hosts.length);
+  const c = state.cooperation;
   return {
     dataHost: state.dataHost,
     balance: state.balance,
@@ -138,5 +153,7 @@ export function toView(state: ClusterState): ClusterView {
     hosts: state.hosts.map((h) => h.view),
     version: state.version,
     ...(state.writerBlocked !== undefined ? { writerBlocked: state.writerBlocked } : {}),
+    ...(refused !== undefined ? { writesRefused: refused } : {}),
+    ...(c !== undefined ? { cooperation: { instanceName: c.instanceName, role: cooperationRole(c), ...(c.facts ? { facts: c.facts } : {}) } } : {}),
   };
 }

@@ -44,6 +44,36 @@ export interface HostState {
   readonly demoted: boolean;
 }
 
+/**
+ * What this instance learned from the locks on the backends in one round (cooperation.ts), the
+ * only input of the writer role while instances cooperate.
+ */
+export interface CooperationFacts {
+  /** Servers whose lock connection answered this round, in configured order. */
+  readonly reachable: readonly HostId[];
+  readonly unreachable: readonly HostId[];
+  /** Servers on which this instance holds the lead lock. */
+  readonly held: readonly HostId[];
+  /** How many servers a majority takes under the rule (of all, or of those reachable). */
+  readonly needed: number;
+  /** This instance holds the lead lock on a majority: it alone may move the writer and change servers. */
+  readonly leading: boolean;
+  /** This instance reaches a majority of the servers: it may take writes. */
+  readonly seesMajority: boolean;
+  /** Who leads, as far as the locks tell (this instance, or another one's lock connection), if anyone. */
+  readonly leader: string | undefined;
+  /** The writeHost the leading instance publishes (its writer lock), as seen; undefined = none seen. */
+  readonly published: HostId | undefined;
+  /** Servers on which that publication was seen. */
+  readonly publishedOn: readonly HostId[];
+}
+
+export interface CooperationState {
+  readonly instanceName: string;
+  /** Undefined until the first round of lock queries. */
+  readonly facts: CooperationFacts | undefined;
+}
+
 export interface ClusterState {
   readonly dataHost: string;
   readonly balance: 0 | 1 | 2 | 3;
@@ -58,6 +88,8 @@ export interface ClusterState {
   readonly writerBlocked: string | undefined;
   /** Stable key of `writerBlocked` (without numbers) so a refusal is reported once per cause. */
   readonly writerBlockedKey: string | undefined;
+  /** Present when instances cooperate through backend locks (cluster.cooperation). */
+  readonly cooperation: CooperationState | undefined;
 }
 
 /** A host's state without its derived view: what the reducer's helpers work on. */
@@ -93,6 +125,8 @@ export type ClusterEvent =
   | { readonly type: 'read-only'; readonly hostId: HostId; readonly readOnly: boolean; readonly reason: string }
   | { readonly type: 'set-offline'; readonly hostId: HostId }
   | { readonly type: 'set-online'; readonly hostId: HostId }
+  /** One round of the backend locks (cluster.cooperation): who leads, what it publishes. */
+  | { readonly type: 'cooperation'; readonly facts: CooperationFacts }
   /** Manual writer switch (admin `SWITCH @@DATASOURCE dh1:<index>`). */
   | { readonly type: 'switch-writer'; readonly index: number; readonly reason: string }
   /**
@@ -168,7 +202,17 @@ export interface TopologyRefusedTransition {
   readonly reason: string;
 }
 
+/** This instance's place among cooperating instances changed (it leads / follows / lost the majority). */
+export interface CooperationTransition {
+  readonly kind: 'cooperation';
+  readonly hostId: HostId;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+}
+
 export type Transition =
+  | CooperationTransition
   | StatusTransition
   | ReadableTransition
   | WriterSwitchTransition

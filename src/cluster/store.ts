@@ -91,5 +91,8 @@ function logTransition(log: Logger, dataHost: string, t: Transition): void {
     case 'topology-refused':
       log.warn({ dataHost, host: t.hostId, reason: t.reason }, 'backend change refused');
       return;
+    case 'cooperation':
+      log[t.to === 'no-majority' ? 'error' : 'warn']({ dataHost, from: t.from, to: t.to, reason: t.reason }, `cooperation: this instance is ${t.to === 'no-majority' ? 'without a majority of the servers' : t.to}`);
+      return;
   }
 }

@@ -95,4 +95,25 @@ export interface ClusterView {
   readonly version: number;
   /** Why the last automatic/manual writer switch was refused, while the writer stays unusable. */
   readonly writerBlocked?: string;
+  /** Set while this instance refuses writes: it cannot reach a majority of the servers (cluster.cooperation). */
+  readonly writesRefused?: string;
+  /** Present when instances cooperate through backend locks: this instance's place and what the locks say. */
+  readonly cooperation?: CooperationView;
+}
+
+export interface CooperationView {
+  readonly instanceName: string;
+  readonly role: 'leading' | 'following' | 'no-majority' | 'starting';
+  /** The last round of lock queries; absent before the first one. */
+  readonly facts?: {
+    readonly reachable: readonly HostId[];
+    readonly unreachable: readonly HostId[];
+    readonly held: readonly HostId[];
+    readonly needed: number;
+    readonly leading: boolean;
+    readonly seesMajority: boolean;
+    readonly leader: string | undefined;
+    readonly published: HostId | undefined;
+    readonly publishedOn: readonly HostId[];
+  };
 }

@@ -19,11 +19,18 @@
  *  - Manual switch (`SWITCH @@DATASOURCE dh1:1`): any writeHost index in range that is not down
  *    or offline, whatever failover.enabled says (Mycat's MANAGER switch).
  *  - An operator taking the active writer offline does not trigger a switch (use a manual one).
+ *  - Instances that cooperate (cluster.cooperation, cooperation-rules.ts): only the leading
+ *    instance decides as above. Before failing over it also asks the other servers: while one
+ *    of them still receives the writeHost's binary log (IO thread connected to it), the writeHost
+ *    is alive and only this instance is cut off from it, so it does not fail over (MaxScale's
+ *    verify_master_failure). Every other instance follows the writeHost the leader publishes,
+ *    whatever its own heartbeats say, and refuses a manual switch (it names the leader).
  */
 import type { HostId } from './view.js';
 import type { ClusterEvent, ClusterState, HostFacts, Transition } from './state.js';
 import { isUsable } from './host-view.js';
 import { closeGate, sourceProblem } from './replication-gate.js';
+import { mayDecide } from './cooperation-rules.js';
 
 /** What the writer step decided; `gateReasons` = the reason to report for a host whose gate it closed (the demoted writer). */
 export interface WriterStep {
@@ -81,7 +88,27 @@ export function electWriter(state: ClusterState, event: ClusterEvent, hostFacts:
     transitions.push({ kind: 'writer-refused', hostId: current.id, writerIndex, manual, reason });
   };
 
-  if (event.type === 'switch-writer') {
+  if (!mayDecide(state)) {
+    const c = state.cooperation!;
+    const leader = c.facts?.leader ?? 'no instance leads now';
+    const current = writeHosts[writerIndex]!;
+    const published = c.facts?.published;
+    if (event.type === 'switch-writer') {
+      refuse(true, 'follower', `manual switch refused: this instance (${c.instanceName}) does not lead the dataHost's instances (${leader}); run it on the leading instance`);
+    } else if (published !== undefined && published !== current.id) {
+      const to = writeHosts.findIndex((h) => h.id === published);
+      if (to < 0) {
+        refuse(false, `unknown:${published}`, `the leading instance publishes ${published} as the writeHost, which is not a writeHost in this instance's configuration: give every instance the same configuration`);
+      } else {
+        switchTo(to, false, `following the leading instance (${leader}): it publishes writeHost ${to} (${published})`);
+      }
+    } else if (current.status === 'down') {
+      refuse(false, 'await-leader', `writeHost ${writerIndex} (${current.id}) is down; the leading instance decides where writes go next (${leader})`);
+    } else if (writerBlocked !== undefined && isUsable(current.status)) {
+      writerBlocked = undefined;
+      writerBlockedKey = undefined;
+    }
+  } else if (event.type === 'switch-writer') {
     const target = writeHosts[event.index];
     if (!Number.isInteger(event.index) || target === undefined) {
       refuse(true, 'range', `manual switch to writeHost index ${event.index} refused: dataHost ${state.dataHost} has writeHosts 0-${writeHosts.length - 1}`);
@@ -101,6 +128,13 @@ export function electWriter(state: ClusterState, event: ClusterEvent, hostFacts:
         refuse(false, 'disabled', `writeHost ${writerIndex} (${w.id}) is down and failover is disabled (failover.enabled: false)`);
       } else if (writeHosts.length < 2) {
         refuse(false, 'single', `writeHost ${writerIndex} (${w.id}) is down and there is no other writeHost to switch to`);
+      } else if (state.cooperation !== undefined && stillReplicated(facts, w) !== undefined) {
+        const r = stillReplicated(facts, w)!;
+        refuse(
+          false,
+          `alive:${r.id}`,
+          `writeHost ${writerIndex} (${w.id}) is down from this instance, but ${r.id} still receives its binary log: not failing over (this instance is cut off from the writeHost, the writeHost is alive)`,
+        );
       } else {
         const problems: { id: string; index: number; code: string; text: string }[] = [];
         let chosen: number | undefined;
@@ -140,6 +174,19 @@ export function electWriter(state: ClusterState, event: ClusterEvent, hostFacts:
     }
   }
   return { facts, writerIndex, writerBlocked, writerBlockedKey, transitions, gateReasons };
+}
+
+/** A server whose replication IO thread is connected to `writer` right now (so `writer` is alive), if any. */
+function stillReplicated(facts: readonly HostFacts[], writer: HostFacts): HostFacts | undefined {
+  return facts.find(
+    (h) =>
+      h.id !== writer.id &&
+      h.status === 'up' &&
+      h.replication !== undefined &&
+      h.replication.probeError === undefined &&
+      h.replication.ioState === 'yes' &&
+      sourceProblem(h.replication, writer) === undefined,
+  );
 }
 
 /**

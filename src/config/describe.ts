@@ -71,6 +71,16 @@ export function describeConfig(c: SluiceConfig, cores?: number): ConfigBehaviour
           : 'the proxy does not touch the databases: a read_only standby is never chosen (promote is off)'),
     );
   }
+  const cl = c.cluster;
+  if (cl.cooperation === 'backend-locks') {
+    const total = dh.writeHosts.length + dh.readHosts.length;
+    lines.push(
+      `several instances: this one is '${cl.instanceName}'; the instance holding the lead lock on ${cl.majority === 'all' ? `${Math.floor(total / 2) + 1} of the ${total} servers` : 'a majority of the servers that answer'} ` +
+        'alone fails over, promotes, fences and rejoins, and the others follow the writeHost it publishes within one heartbeat; ' +
+        `${cl.majority === 'all' ? 'an instance that reaches fewer servers refuses writes (reads go on); ' : ''}` +
+        `a vanished instance's locks last at most ${cl.lockTimeoutSeconds} s`,
+    );
+  }
   lines.push(
     `replica health: a replica leaves read rotation when DOWN, when replication stops or lags more than ${r.maxLagSeconds} s; ` +
       `it is back after ${r.readmitAfter} healthy checks, one every ${r.checkEveryMs} ms (about ${Math.round((r.readmitAfter * r.checkEveryMs) / 100) / 10} s)`,
@@ -138,6 +148,14 @@ export function describeConfig(c: SluiceConfig, cores?: number): ConfigBehaviour
     warnings.push(
       'session.readYourWritesMs is deprecated: session.consistency (default session) already makes a session read its own writes, by GTID; remove readYourWritesMs',
     );
+  }
+  if (cl.cooperation === 'backend-locks' && cl.majority === 'running') {
+    warnings.push(
+      'cluster.majority is running: two sides of a partition can each hold "a majority of the servers that answer" and both fail over; use all unless losing half the servers at once must not stop failover',
+    );
+  }
+  if (cl.cooperation === 'backend-locks' && (dh.writeHosts.length + dh.readHosts.length) % 2 === 0 && cl.majority === 'all') {
+    warnings.push(`cluster.cooperation with an even number of servers (${dh.writeHosts.length + dh.readHosts.length}): a majority takes more than half, so losing half of them stops failover and writes; an odd number is better`);
   }
   return { lines, warnings };
 }

@@ -54,7 +54,9 @@ export function loadConfigFile(file: string): SluiceConfig {
 
 /** YAML for a config (dnindexFile written relative to `file`'s directory when it lies below it). */
 export function serializeConfig(config: SluiceConfig, file?: string): string {
-  const plain = JSON.parse(JSON.stringify(config)) as { dataHost: { failover: { dnindexFile: string } } };
+  const plain = JSON.parse(JSON.stringify(config)) as { dataHost: { failover: { dnindexFile: string } }; cluster?: { cooperation: string } };
+  // Without cooperation the section only holds defaults (the instance name is this machine's).
+  if (plain.cluster?.cooperation === 'none') delete plain.cluster;
   if (file !== undefined) {
     const rel = path.relative(path.dirname(path.resolve(file)), plain.dataHost.failover.dnindexFile);
     if (!rel.startsWith('..') && !path.isAbsolute(rel)) plain.dataHost.failover.dnindexFile = rel;

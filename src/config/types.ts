@@ -216,6 +216,30 @@ export interface HttpConfig {
   readonly port: number;
 }
 
+/** How several instances agree on one writer: not at all, or through locks on the backends. */
+export type Cooperation = 'none' | 'backend-locks';
+
+/** Of which servers the leading instance must hold a majority (MaxScale majority_of_all / _running). */
+export type MajorityRule = 'all' | 'running';
+
+/** The cluster section (cluster/cooperation.ts). */
+export interface ClusterConfig {
+  readonly cooperation: Cooperation;
+  /** This instance's name in logs, status output and the other instances' reports. */
+  readonly instanceName: string;
+  /**
+   * all: a majority of every configured server, down ones included (a partition can never give
+   * two sides a majority). running: a majority of the servers that answer (survives losing half
+   * the servers, but two sides of a partition may each see "a majority of what runs").
+   */
+  readonly majority: MajorityRule;
+  /**
+   * `wait_timeout` of the lock connections: how long the servers keep the locks of an instance
+   * that vanished without closing its connections (a killed process frees them at once).
+   */
+  readonly lockTimeoutSeconds: number;
+}
+
 /** `workers`: 'auto' (one per core, capped) or a number of worker processes (config/workers.ts). */
 export type WorkersSetting = 'auto' | number;
 
@@ -225,6 +249,8 @@ export interface SluiceConfig {
   readonly workers: WorkersSetting;
   readonly users: readonly FrontendUser[];
   readonly dataHost: DataHostConfig;
+  /** Cooperation with other Sluice instances of the same dataHost. */
+  readonly cluster: ClusterConfig;
   readonly session: SessionConfig;
   readonly log: LogConfig;
   /** Server version advertised to clients; by default the writeHost's real version. */

@@ -15,9 +15,11 @@ import { checkAdmin, checkHttp } from './check-admin.js';
 import { checkFrontendTls } from './check-tls.js';
 import { checkAuth } from './check-auth.js';
 import { checkWorkers } from './workers.js';
+import { checkCluster } from './check-cluster.js';
 import type {
   AdminConfig,
   AuthConfig,
+  ClusterConfig,
   DataHostConfig,
   FrontendTlsConfig,
   FrontendUser,
@@ -34,6 +36,7 @@ const TOP_KEYS = [
   'workers',
   'users',
   'dataHost',
+  'cluster',
   'session',
   'log',
   'serverVersion',
@@ -60,11 +63,13 @@ export function deepFreeze<T>(v: T): T {
 export function validateConfig(raw: unknown, opts: ValidateOptions = {}): SluiceConfig {
   const c = new Checker();
   const root = c.mapping(raw, '', TOP_KEYS);
+  let dataHost: DataHostConfig;
   const config: {
     listen: ListenConfig;
     workers: WorkersSetting;
     users: FrontendUser[];
     dataHost: DataHostConfig;
+    cluster: ClusterConfig;
     session: SessionConfig;
     log: LogConfig;
     serverVersion?: string;
@@ -78,7 +83,9 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Sluice
     listen: checkListen(c, root),
     workers: checkWorkers(c, root),
     users: checkUsers(c, root),
-    dataHost: checkDataHost(c, root, opts),
+    // In this order, so problems are listed as the file reads.
+    dataHost: (dataHost = checkDataHost(c, root, opts)),
+    cluster: checkCluster(c, root, dataHost.heartbeat),
     session: checkSession(c, root),
     log: checkLog(c, root),
     clients: checkClients(c, root),

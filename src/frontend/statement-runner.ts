@@ -106,7 +106,8 @@ export class StatementRunner {
     return (
       decision.target === 'error' &&
       decision.errno === ER_OPTION_PREVENTS_STATEMENT &&
-      this.scope.ctx.config().dataHost.failover.promote
+      this.scope.ctx.config().dataHost.failover.promote &&
+      this.scope.ctx.cluster().writesRefused === undefined
     );
   }
 

@@ -26,7 +26,9 @@
  *  7. Writer decisions are checked against the view: no active writer → error 2003; a writer
  *     whose @@read_only is ON refuses statements that may write (kinds write/ddl/lock-tables/
  *     other, except CREATE/DROP TEMPORARY TABLE) → error 1290. set/use/begin/commit/rollback/
- *     savepoint/unlock-tables and reads still go to a read-only writer.
+ *     savepoint/unlock-tables and reads still go to a read-only writer. An instance that cannot
+ *     reach a majority of the servers (cluster.cooperation) refuses the same statements with 1290
+ *     and says which servers it cannot reach.
  *
  * Candidate lists are memoised per view (WeakMap), so the hot path allocates nothing.
  */
@@ -113,6 +115,9 @@ function mayWrite(c: Classification): boolean {
 /** The writer decision for `c` (or the error when there is no usable writer). */
 export function toWriter(c: Classification, view: ClusterView, reason: RouteReason): RouteDecision {
   const w = view.writer;
+  if (view.writesRefused !== undefined && mayWrite(c)) {
+    return { target: 'error', errno: ER_OPTION_PREVENTS_STATEMENT, sqlState: 'HY000', message: `The statement was refused: ${view.writesRefused}` };
+  }
   if (w === undefined) {
     return {
       target: 'error',

@@ -1,7 +1,7 @@
 /**
  * Throwaway TLS material for the sandbox: a CA and a server certificate it signed, valid for
- * `localhost` and `127.0.0.1`, made with the `openssl` CLI (Node cannot create X.509
- * certificates). Every sandbox server uses the pair, so clients (and Sluice's backend
+ * `localhost`, `127.0.0.1` and any extra addresses (a placed sandbox's), made with the `openssl`
+ * CLI (Node cannot create X.509 certificates). Every sandbox server uses the pair, so clients (and Sluice's backend
  * connections) can use TLS and verify the servers against the CA.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -11,24 +11,33 @@ import { runTool } from './flavor.js';
 export interface SandboxTls {
   /** CA certificate (PEM): what clients verify the servers with. */
   readonly ca: string;
-  /** Server certificate (PEM), CN localhost, SAN DNS:localhost, IP:127.0.0.1. */
+  /** Server certificate (PEM), CN localhost, SAN DNS:localhost, IP:127.0.0.1 (+ the extra addresses). */
   readonly cert: string;
   /** Its private key (PEM, unencrypted). */
   readonly key: string;
 }
 
-/** Creates `ca.pem`, `server-cert.pem`, `server-key.pem` (and the CA's key) in `dir`. */
-export async function generateSandboxTls(dir: string, logFile: string, openssl = 'openssl'): Promise<SandboxTls> {
+/**
+ * Creates `ca.pem`, `server-cert.pem`, `server-key.pem` (and the CA's key) in `dir`; `ips`:
+ * further IP addresses the certificate names (so clients can verify servers bound there).
+ */
+export async function generateSandboxTls(
+  dir: string,
+  logFile: string,
+  openssl = 'openssl',
+  ips: readonly string[] = [],
+): Promise<SandboxTls> {
   await mkdir(dir, { recursive: true });
   const f = (name: string): string => path.join(dir, name);
   const ext = f('server-ext.cnf');
+  const addresses = [...new Set(['127.0.0.1', ...ips])];
   await writeFile(
     ext,
     [
       'basicConstraints = CA:FALSE',
       'keyUsage = critical, digitalSignature, keyEncipherment',
       'extendedKeyUsage = serverAuth, clientAuth',
-      'subjectAltName = DNS:localhost, IP:127.0.0.1',
+      `subjectAltName = ${['DNS:localhost', ...addresses.map((ip) => `IP:${ip}`)].join(', ')}`,
       '',
     ].join('\n'),
   );

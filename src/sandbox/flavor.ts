@@ -13,6 +13,8 @@ export interface ServerArgsInput {
   readonly name: string;
   readonly serverId: number;
   readonly port: number;
+  /** The one address it listens on (127.0.0.1, or its placement address). */
+  readonly bindAddress: string;
   readonly datadir: string;
   readonly socketPath: string;
   readonly pidFile: string;
@@ -52,7 +54,7 @@ export interface Flavor {
   prepareCopy(datadir: string): Promise<void>;
   serverArgs(bin: ServerBinary, s: ServerArgsInput): string[];
   /** Statements run on a replica (as root over its socket) to start replicating from the primary. */
-  replicationSql(primaryPort: number, repl: Credentials): string[];
+  replicationSql(primaryHost: string, primaryPort: number, repl: Credentials): string[];
   /**
    * The replication account, created on EVERY server with the binlog off (it must exist before
    * the replicas can connect, and on every server so any of them can be promoted).
@@ -103,13 +105,13 @@ async function showReplicaState(query: QueryFn, sql: string, prefix: 'Slave' | '
   };
 }
 
-/** Options shared by both flavours (small footprint, loopback only, our own files). */
+/** Options shared by both flavours (small footprint, one address only, our own files). */
 function commonArgs(s: ServerArgsInput): string[] {
   const args = [
     '--no-defaults', // must stay first: the machine's /etc/mysql never interferes
     `--datadir=${s.datadir}`,
     `--port=${s.port}`,
-    '--bind-address=127.0.0.1',
+    `--bind-address=${s.bindAddress}`,
     `--socket=${s.socketPath}`,
     `--pid-file=${s.pidFile}`,
     `--server-id=${s.serverId}`,
@@ -169,9 +171,9 @@ export const mariadbFlavor: Flavor = {
     }
     return args;
   },
-  replicationSql(primaryPort, repl) {
+  replicationSql(primaryHost, primaryPort, repl) {
     return [
-      `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primaryPort}, ` +
+      `CHANGE MASTER TO MASTER_HOST=${sqlString(primaryHost)}, MASTER_PORT=${primaryPort}, ` +
         `MASTER_USER=${sqlString(repl.user)}, MASTER_PASSWORD=${sqlString(repl.password)}, ` +
         'MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1',
       'START SLAVE',
@@ -231,9 +233,9 @@ export const mysqlFlavor: Flavor = {
     }
     return args;
   },
-  replicationSql(primaryPort, repl) {
+  replicationSql(primaryHost, primaryPort, repl) {
     return [
-      `CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=${primaryPort}, ` +
+      `CHANGE REPLICATION SOURCE TO SOURCE_HOST=${sqlString(primaryHost)}, SOURCE_PORT=${primaryPort}, ` +
         `SOURCE_USER=${sqlString(repl.user)}, SOURCE_PASSWORD=${sqlString(repl.password)}, ` +
         'SOURCE_AUTO_POSITION=1, SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1',
       'START REPLICA',

@@ -9,7 +9,15 @@ export {
 } from './sandbox.js';
 export { findServerBinary, parseServerVersion, type ServerBinary } from './binaries.js';
 export { APP_PRIVILEGES } from './flavor.js';
-export type { Sandbox, SandboxKind, SandboxOptions, SandboxServer, SandboxServerName, SandboxTlsFiles } from './types.js';
+export type {
+  Sandbox,
+  SandboxKind,
+  SandboxOptions,
+  SandboxPlacement,
+  SandboxServer,
+  SandboxServerName,
+  SandboxTlsFiles,
+} from './types.js';
 export { generateSandboxTls, type SandboxTls } from './certs.js';
 export {
   sandboxProxyConfig,

@@ -41,10 +41,15 @@ export function sandboxDnIndexFile(dir: string): string {
 export const SANDBOX_PROXY_ADMIN_USER = 'admin';
 
 export interface SandboxProxyExtras {
-  /** Also open the admin SQL port (user `admin`) on 127.0.0.1. */
+  /** Also open the admin SQL port (user `admin`) on `host`. */
   readonly admin?: { readonly port: number; readonly password: string };
-  /** Also open the HTTP endpoint (/health, /metrics, status page) on 127.0.0.1. */
+  /** Also open the HTTP endpoint (/health, /metrics, status page) on `host`. */
   readonly http?: { readonly port: number };
+  /**
+   * The address the proxy's listeners (MySQL, admin, HTTP) bind. Default 127.0.0.1; a proxy in
+   * a network namespace of its own (tests of partitions) listens on that namespace's address.
+   */
+  readonly host?: string;
 }
 
 export function sandboxProxyConfig(
@@ -52,8 +57,9 @@ export function sandboxProxyConfig(
   listenPort: number,
   extras: SandboxProxyExtras = {},
 ): Record<string, unknown> {
+  const host = extras.host ?? '127.0.0.1';
   return {
-    listen: { host: '127.0.0.1', port: listenPort },
+    listen: { host, port: listenPort },
     users: [{ name: sb.user, password: sb.password }],
     dataHost: {
       name: SANDBOX_DATAHOST,
@@ -64,8 +70,8 @@ export function sandboxProxyConfig(
       failover: { enabled: false, dnindexFile: sandboxDnIndexFile(sb.dir) },
     },
     ...(extras.admin
-      ? { admin: { host: '127.0.0.1', port: extras.admin.port, user: SANDBOX_PROXY_ADMIN_USER, password: extras.admin.password } }
+      ? { admin: { host, port: extras.admin.port, user: SANDBOX_PROXY_ADMIN_USER, password: extras.admin.password } }
       : {}),
-    ...(extras.http ? { http: { host: '127.0.0.1', port: extras.http.port } } : {}),
+    ...(extras.http ? { http: { host, port: extras.http.port } } : {}),
   };
 }

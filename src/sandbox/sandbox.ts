@@ -1,8 +1,9 @@
 /**
  * startSandbox: one `mariadb-install-db` (or `mysqld --initialize-insecure`), N+1 copies of that
- * datadir, every server started on loopback with GTID binlogs, replication wired before any
- * event is binlogged, then the accounts and `sluice_test` created on the primary so they
- * replicate. Resolves only when every replica has applied them.
+ * datadir, every server started on loopback (or in its network namespace, see `placement`) with
+ * GTID binlogs, replication wired before any event is binlogged, then the accounts and
+ * `sluice_test` created on the primary so they replicate. Resolves only when every replica has
+ * applied them.
  */
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -31,6 +32,10 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   if (!Number.isInteger(replicaCount) || replicaCount < 0 || replicaCount > 32) {
     throw new Error(`sandbox replicas must be an integer 0-32, got ${String(replicaCount)}`);
   }
+  const placement = opts.placement;
+  if (placement !== undefined && placement.length !== 1 + replicaCount) {
+    throw new Error(`sandbox placement needs one entry per server (${1 + replicaCount}), got ${placement.length}`);
+  }
   const keep = opts.keep ?? false;
   const semiSync = opts.semiSync ?? false;
   const bin = await findServerBinary();
@@ -49,7 +54,12 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     const tlsFiles: Promise<SandboxTlsFiles | undefined> =
       opts.tls === false
         ? Promise.resolve(undefined)
-        : generateSandboxTls(path.join(dir, 'tls'), path.join(dir, 'tls.log')).catch((err: Error) => {
+        : generateSandboxTls(
+            path.join(dir, 'tls'),
+            path.join(dir, 'tls.log'),
+            'openssl',
+            (placement ?? []).map((p) => p.address),
+          ).catch((err: Error) => {
             log.warn({ err: err.message }, 'could not create TLS certificates (is openssl installed?); servers run without TLS');
             return undefined;
           });
@@ -73,10 +83,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       const home = path.join(dir, name);
       const serverId = i + 1;
       const socketPath = path.join(home, 'mysqld.sock');
+      const place = placement?.[i];
+      const host = place?.address ?? '127.0.0.1';
       const args = flavor.serverArgs(bin, {
         name,
         serverId,
         port,
+        bindAddress: host,
         datadir: path.join(home, 'data'),
         socketPath,
         pidFile: path.join(home, 'mysqld.pid'),
@@ -89,7 +102,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         new ManagedServer({
           name,
           serverId,
+          host,
           port,
+          ...(place ? { netns: place.netns } : {}),
           binary: bin.path,
           args: [...args, ...(opts.extraArgs ?? [])],
           socketPath,
@@ -111,7 +126,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     await Promise.all(
       servers.map(async (s) => s.rootExec(await flavor.replAccountSql(SANDBOX_REPL, (sql) => s.rootQuery(sql)))),
     );
-    for (const r of replicas) await r.rootExec(flavor.replicationSql(primary.port, SANDBOX_REPL));
+    for (const r of replicas) await r.rootExec(flavor.replicationSql(primary.host, primary.port, SANDBOX_REPL));
     if (semiSync && replicas.length > 0) await waitSemiSyncClients(primary, flavor, replicas.length, log);
 
     const root = (sql: string, params?: readonly unknown[]): Promise<unknown> => primary.rootQuery(sql, params);

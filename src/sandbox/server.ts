@@ -9,7 +9,11 @@ import type { SandboxServer, SandboxServerName } from './types.js';
 export interface ManagedServerSpec {
   readonly name: SandboxServerName;
   readonly serverId: number;
+  /** Where it listens: 127.0.0.1, or its placement address. */
+  readonly host: string;
   readonly port: number;
+  /** Network namespace to start it in (`ip netns exec`); undefined: this process's own. */
+  readonly netns?: string;
   readonly binary: string;
   readonly args: readonly string[];
   readonly socketPath: string;
@@ -156,7 +160,8 @@ export function forgetDir(dir: string): void {
 
 export class ManagedServer implements SandboxServer {
   readonly name: SandboxServerName;
-  readonly host = '127.0.0.1' as const;
+  readonly host: string;
+  readonly netns: string | undefined;
   readonly port: number;
   readonly serverId: number;
   readonly socketPath: string;
@@ -167,6 +172,8 @@ export class ManagedServer implements SandboxServer {
 
   constructor(private readonly spec: ManagedServerSpec) {
     this.name = spec.name;
+    this.host = spec.host;
+    this.netns = spec.netns;
     this.port = spec.port;
     this.serverId = spec.serverId;
     this.socketPath = spec.socketPath;
@@ -196,7 +203,13 @@ export class ManagedServer implements SandboxServer {
     const fd = openSync(this.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(this.spec.binary, [...this.spec.args], { stdio: ['ignore', fd, fd], detached: true });
+      // `ip netns exec` enters the namespace and then execs the server (no fork), so `child.pid`
+      // is the server's own pid and signals reach it.
+      const [cmd, args] =
+        this.netns === undefined
+          ? [this.spec.binary, [...this.spec.args]]
+          : ['ip', ['netns', 'exec', this.netns, this.spec.binary, ...this.spec.args]];
+      child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached: true });
     } finally {
       closeSync(fd);
     }
@@ -215,7 +228,7 @@ export class ManagedServer implements SandboxServer {
     this.log.info({ pid: child.pid }, 'server spawned');
   }
 
-  /** Bounded retry loop: TCP connect to 127.0.0.1:port until the server answers the handshake. */
+  /** Bounded retry loop: connect until the server answers the handshake. */
   private async waitReady(): Promise<void> {
     const child = this.child;
     if (child === undefined) throw new Error(`${this.name} was not started`);
@@ -245,11 +258,16 @@ export class ManagedServer implements SandboxServer {
     );
   }
 
-  /** 'up' when the server answered (even with an access error), otherwise the error text. */
+  /**
+   * 'up' when the server answered (even with an access error), otherwise the error text. Over TCP;
+   * a server in a namespace over its unix socket instead (it opens both before accepting
+   * either), since a test may have cut this process off from it before restarting it.
+   */
   private async probe(): Promise<'up' | string> {
     const { user, password } = this.spec.credentials();
+    const where = this.netns === undefined ? { host: this.host, port: this.port } : { socketPath: this.socketPath };
     try {
-      const conn = await mysql.createConnection({ host: this.host, port: this.port, user, password, connectTimeout: 2_000 });
+      const conn = await mysql.createConnection({ ...where, user, password, connectTimeout: 2_000 });
       await closeQuietly(conn);
       return 'up';
     } catch (err) {

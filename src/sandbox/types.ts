@@ -34,13 +34,31 @@ export interface SandboxOptions {
    * Default true; without a working `openssl` the sandbox starts without TLS (logged).
    */
   readonly tls?: boolean;
+  /**
+   * Run each server in a Linux network namespace of its own (primary first, then the replicas;
+   * one entry per server), bound to `address` instead of 127.0.0.1, so a test can cut the
+   * network between individual servers (test/helpers/netlab.ts creates such namespaces).
+   * Replication then connects to the primary's address, and `SandboxServer.host` is it. The
+   * namespaces must exist and reach each other; spawning needs root (`ip netns exec`). Root
+   * access over the unix socket keeps working: namespaces share the filesystem. The TLS
+   * certificate names these addresses too. Undefined: every server on 127.0.0.1 (the default).
+   */
+  readonly placement?: readonly SandboxPlacement[];
+}
+
+/** Where one sandbox server runs: its network namespace and the address it binds there. */
+export interface SandboxPlacement {
+  /** IPv4 address of the namespace the server binds (and replicas connect to). */
+  readonly address: string;
+  /** Name of the namespace (`ip netns list`). */
+  readonly netns: string;
 }
 
 /** TLS files of a sandbox (in its directory). */
 export interface SandboxTlsFiles {
   /** CA certificate (PEM) that signed the servers' certificate. */
   readonly ca: string;
-  /** Server certificate (PEM): CN localhost, SAN DNS:localhost and IP:127.0.0.1. */
+  /** Server certificate (PEM): CN localhost, SAN DNS:localhost, IP:127.0.0.1 and every placement address. */
   readonly cert: string;
   /** The certificate's private key (PEM). */
   readonly key: string;
@@ -50,7 +68,10 @@ export type SandboxServerName = 'primary' | `replica${number}`;
 
 export interface SandboxServer {
   readonly name: SandboxServerName;
-  readonly host: '127.0.0.1';
+  /** 127.0.0.1, or its placement address. */
+  readonly host: string;
+  /** Its network namespace when the sandbox was started with a placement. */
+  readonly netns: string | undefined;
   readonly port: number;
   readonly serverId: number;
   /** OS pid while the process is alive (also while SIGSTOPped); undefined once it exited. */
@@ -65,7 +86,11 @@ export interface SandboxServer {
   stop(): Promise<void>;
   /** (Re)start on the same datadir and wait until it accepts connections. */
   start(): Promise<void>;
-  /** Run one statement as the admin user over TCP (a fresh connection per call); returns rows / OK. */
+  /**
+   * Run one statement as the admin user over TCP to `host` (a fresh connection per call); returns
+   * rows / OK. With a placement that crosses the namespaces' network (and its partitions); the
+   * unix socket (`socketPath`) does not.
+   */
   query(sql: string, params?: readonly unknown[]): Promise<unknown>;
 }
 

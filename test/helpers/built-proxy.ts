@@ -1,20 +1,22 @@
 /**
  * The proxy as it is deployed (`tsc`, then `node dist/main.js start`), in its own process in
  * front of a sandbox: for tests that measure the proxy's own memory (under tsx the on-the-fly
- * compiler's memory would be counted too) and for worker groups (node:cluster forks the built
- * worker entry point).
+ * compiler's memory would be counted too), for worker groups (node:cluster forks the built
+ * worker entry point) and for proxies on a host of their own in a network lab (netlab.ts).
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { sandboxProxyConfig } from '../../src/sandbox/index.js';
+import { sandboxProxyConfig, type SandboxProxyExtras } from '../../src/sandbox/index.js';
 import type { SandboxInfo } from './sandbox.js';
 
 const execFileP = promisify(execFile);
 
 export interface BuiltProxy {
+  /** Where its listeners are (`opts.host`, default 127.0.0.1). */
+  readonly host: string;
   readonly port: number;
   readonly pid: number;
   /** The config file it was started with. */
@@ -38,16 +40,35 @@ function build(): Promise<unknown> {
   return built;
 }
 
+export interface BuiltProxyOptions extends SandboxProxyExtras {
+  /**
+   * Start it inside this network namespace (`ip netns exec`, root only). `ip netns exec` execs
+   * node without forking, so `pid`, `stop()` and `signal()` reach the proxy itself. Give `host`
+   * too (the namespace's address) to reach it from outside: 127.0.0.1 there is the namespace's
+   * own loopback.
+   */
+  readonly netns?: string;
+}
+
 /**
  * `top`: top-level config keys added to the sandbox's proxy config (workers, admin, http …);
- * `workers` is 1 unless given (the default `auto` would depend on the machine).
+ * `workers` is 1 unless given (the default `auto` would depend on the machine). `opts`: where it
+ * runs and listens (`host` applies to the MySQL, admin and HTTP listeners), and admin / HTTP
+ * listeners as `sandboxProxyConfig` opens them.
  */
-export async function startBuiltProxy(sb: SandboxInfo, top: Record<string, unknown> = {}): Promise<BuiltProxy> {
+export async function startBuiltProxy(
+  sb: SandboxInfo,
+  top: Record<string, unknown> = {},
+  opts: BuiltProxyOptions = {},
+): Promise<BuiltProxy> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-built-'));
   const conf = path.join(dir, 'sluice.yaml');
-  writeFileSync(conf, JSON.stringify({ ...sandboxProxyConfig({ ...sb, dir }, 0), log: { level: 'info' }, workers: 1, ...top }));
+  const { netns, ...extras } = opts;
+  writeFileSync(conf, JSON.stringify({ ...sandboxProxyConfig({ ...sb, dir }, 0, extras), log: { level: 'info' }, workers: 1, ...top }));
   await build();
-  const child = spawn(process.execPath, ['dist/main.js', 'start', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SLUICE_LOG_FORMAT: 'json' } });
+  const argv = [process.execPath, path.resolve('dist/main.js'), 'start', '--config', conf];
+  const [cmd, ...args] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv];
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SLUICE_LOG_FORMAT: 'json' } });
   let buf = '';
   child.stderr.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -67,6 +88,7 @@ export async function startBuiltProxy(sb: SandboxInfo, top: Record<string, unkno
       void exited.then((code) => reject(new Error(`proxy exited ${code}: ${buf}`)));
     });
     return {
+      host: opts.host ?? '127.0.0.1',
       port,
       pid: child.pid!,
       configFile: conf,

@@ -88,6 +88,8 @@ export function describeTransition(t: Transition): string {
       return `${t.hostId} removed (was ${t.role === 'write' ? 'writeHost' : 'readHost'} ${t.index}): ${t.reason}`;
     case 'topology-refused':
       return `backend change refused for ${t.hostId}: ${t.reason}`;
+    case 'cooperation':
+      return `this instance ${t.from} → ${t.to}: ${t.reason}`;
   }
 }
 

@@ -1,0 +1,227 @@
+/**
+ * Three Sluice instances (built, in their own processes) in front of one semi-sync sandbox,
+ * cooperating through locks on the backends (cluster.cooperation: backend-locks). Clients write
+ * through all three at once while the writeHost, then the leading instance and the next writeHost
+ * are SIGKILLed: one promotion per failover, every instance writes to the same new writer within
+ * the bound, and no acknowledged write is lost.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import { startBuiltProxy, type BuiltProxy } from '../helpers/built-proxy.js';
+import { sandboxInfo, startPrivateSandbox, waitFor, type SandboxInfo } from '../helpers/sandbox.js';
+
+const HEARTBEAT = { intervalMs: 300, timeoutMs: 300, retries: 3 };
+/** retries × interval + timeout + 1 s (the issue's bound for writes to resume). */
+const RESUME_BOUND_MS = HEARTBEAT.retries * HEARTBEAT.intervalMs + HEARTBEAT.timeoutMs + 1_000;
+const LOCK_TIMEOUT_S = 2;
+
+let sb: Sandbox;
+let info: SandboxInfo;
+const instances = new Map<string, BuiltProxy>();
+
+function instanceConfig(name: string): Record<string, unknown> {
+  const s = sb;
+  return {
+    dataHost: {
+      name: 'dh1',
+      user: s.user,
+      password: s.password,
+      writeHosts: s.servers.map((x) => ({ host: x.host, port: x.port })),
+      heartbeat: HEARTBEAT,
+      failover: {
+        enabled: true,
+        promote: true,
+        rejoin: true,
+        user: s.adminUser,
+        password: s.adminPassword,
+        replicationUser: s.replUser,
+        replicationPassword: s.replPassword,
+        dnindexFile: path.join(s.dir, `dnindex-${name}.properties`),
+      },
+      replication: { maxLagSeconds: 10, checkEveryMs: 300, readmitAfter: 2 },
+    },
+    cluster: { cooperation: 'backend-locks', instanceName: name, lockTimeoutSeconds: LOCK_TIMEOUT_S },
+  };
+}
+
+/** The instance's current role, from its last cooperation log line. */
+function role(p: BuiltProxy): string | undefined {
+  let last: string | undefined;
+  for (const line of p.log().split('\n')) {
+    const m = /"msg":"cooperation: this instance is ([a-z ]+?)"/.exec(line);
+    if (m) last = m[1];
+  }
+  return last;
+}
+
+function leaders(): string[] {
+  return [...instances].filter(([, p]) => role(p) === 'leading').map(([n]) => n);
+}
+
+before(async () => {
+  sb = await startPrivateSandbox({ replicas: 2, semiSync: true, semiSyncTimeoutMs: 10_000 });
+  info = sandboxInfo(sb);
+  await sb.primary.query('CREATE TABLE sluice_test.coop_t (id INT PRIMARY KEY, via VARCHAR(8))');
+  await sb.waitForReplication();
+  const started = await Promise.all(['a', 'b', 'c'].map((n) => startBuiltProxy(info, instanceConfig(n))));
+  started.forEach((p, i) => instances.set(['a', 'b', 'c'][i]!, p));
+});
+
+after(async () => {
+  await Promise.all([...instances.values()].map((p) => p.stop()));
+  await sb?.stop();
+});
+
+interface Writers {
+  acked: Set<number>;
+  /** Per instance: [sent, acknowledged] times of acknowledged writes. */
+  ackTimes: Map<string, [number, number][]>;
+  errors: Map<string, string[]>;
+  stop(): Promise<void>;
+}
+
+let nextId = 1;
+
+/** `perInstance` clients per instance insert unique ids in a loop, reconnecting after an error. */
+function startWriters(names: readonly string[], perInstance = 3): Writers {
+  const w: Writers = { acked: new Set(), ackTimes: new Map(), errors: new Map(), stop: async () => {} };
+  let running = true;
+  const loops = names.flatMap((name) =>
+    Array.from({ length: perInstance }, async () => {
+      const p = instances.get(name)!;
+      let c: mysql.Connection | undefined;
+      while (running) {
+        const id = nextId++;
+        const sent = Date.now();
+        try {
+          c ??= await mysql.createConnection({ host: '127.0.0.1', port: p.port, user: sb.user, password: sb.password, connectTimeout: 2_000 });
+          await c.query('INSERT INTO sluice_test.coop_t (id, via) VALUES (?, ?)', [id, name]);
+          w.acked.add(id);
+          (w.ackTimes.get(name) ?? w.ackTimes.set(name, []).get(name)!).push([sent, Date.now()]);
+        } catch (err) {
+          (w.errors.get(name) ?? w.errors.set(name, []).get(name)!).push(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
+          c?.destroy();
+          c = undefined;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      c?.destroy();
+    }),
+  );
+  w.stop = async () => {
+    running = false;
+    await Promise.all(loops);
+  };
+  return w;
+}
+
+/** @@server_id of the writer each instance sends writes to. */
+async function writerServerIds(names: readonly string[]): Promise<number[]> {
+  return Promise.all(
+    names.map(async (name) => {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: instances.get(name)!.port, user: sb.user, password: sb.password });
+      try {
+        const [rows] = await c.query('/*master*/ SELECT @@server_id AS id');
+        return Number((rows as { id: number }[])[0]!.id);
+      } finally {
+        c.destroy();
+      }
+    }),
+  );
+}
+
+async function idsOn(server: Sandbox['primary']): Promise<Set<number>> {
+  const rows = (await server.query('SELECT id FROM sluice_test.coop_t')) as { id: number }[];
+  return new Set(rows.map((r) => Number(r.id)));
+}
+
+const promotions = (): number => [...instances.values()].reduce((n, p) => n + (p.log().match(/"msg":"promoted writeHost"/g)?.length ?? 0), 0);
+
+/** Per instance: ms from `t0` to the first acknowledgement of a write sent after it. */
+function resumeTimes(w: Writers, names: readonly string[], t0: number): number[] {
+  return names.map((n) => (w.ackTimes.get(n) ?? []).find(([sent]) => sent > t0)![1] - t0);
+}
+
+const resumedSince = (w: Writers, n: string, t0: number): boolean => (w.ackTimes.get(n) ?? []).some(([sent]) => sent > t0);
+
+test('three instances: exactly one leads, the others follow it, every instance writes to the same writer', { timeout: 60_000 }, async () => {
+  await waitFor(() => leaders().length === 1 && [...instances.values()].every((p) => role(p) !== undefined), { timeoutMs: 15_000, what: 'one leader, two followers' });
+  const followers = [...instances].filter(([, p]) => role(p) === 'following').map(([n]) => n);
+  assert.equal(followers.length, 2, `roles: ${[...instances].map(([n, p]) => `${n}=${role(p)}`).join(' ')}`);
+  assert.deepEqual(await writerServerIds(['a', 'b', 'c']), [1, 1, 1]);
+  // The servers themselves say so: the lead lock is held on each of them.
+  for (const s of sb.servers) {
+    const rows = (await s.query("SELECT IS_USED_LOCK('sluice:dh1:lead') AS h, IS_USED_LOCK(?) AS w", [`sluice:dh1:writer:${sb.primary.host}:${sb.primary.port}`])) as { h: number | null; w: number | null }[];
+    assert.notEqual(rows[0]!.h, null, `lead lock on ${s.name}`);
+    assert.equal(rows[0]!.w, rows[0]!.h, `the leader's writer lock on ${s.name}`);
+  }
+});
+
+test('SIGKILL of the writeHost under writes through all three: one promotion, one new writer everywhere, nothing acknowledged lost', { timeout: 90_000 }, async () => {
+  const names = ['a', 'b', 'c'];
+  const before = promotions();
+  const w = startWriters(names);
+  await new Promise((r) => setTimeout(r, 1_000));
+  const t0 = Date.now();
+  sb.primary.kill('SIGKILL');
+  await waitFor(() => names.every((n) => resumedSince(w, n, t0)), { timeoutMs: 20_000, what: 'writes resume through every instance' });
+  await new Promise((r) => setTimeout(r, 1_000));
+  await w.stop();
+  const resumed = resumeTimes(w, names, t0);
+
+  assert.equal(promotions() - before, 1, 'exactly one promotion among the three instances');
+  assert.deepEqual(await writerServerIds(names), [2, 2, 2]);
+  for (const n of names) assert.match(readFileSync(path.join(sb.dir, `dnindex-${n}.properties`), 'utf8'), /^dh1=1/m);
+  const onWriter = await idsOn(sb.replicas[0]!);
+  const lost = [...w.acked].filter((id) => !onWriter.has(id));
+  assert.deepEqual(lost, [], 'acknowledged writes missing on the new writer');
+  assert.ok(Math.max(...resumed) <= RESUME_BOUND_MS, `writes resumed after ${resumed.join(', ')} ms (bound ${RESUME_BOUND_MS} ms)`);
+  // Bring the old primary back: the leader fences it and joins it to the new writer.
+  await sb.primary.start();
+  await waitFor(
+    async () => {
+      const rows = (await sb.primary.query('SHOW SLAVE STATUS')) as Record<string, unknown>[];
+      return rows[0]?.['Slave_IO_Running'] === 'Yes' && Number(rows[0]?.['Master_Port']) === sb.replicas[0]!.port;
+    },
+    { timeoutMs: 20_000, what: 'the old primary replicates from the new writer' },
+  );
+  const ro = (await sb.primary.query('SELECT @@read_only AS ro')) as { ro: number }[];
+  assert.equal(Number(ro[0]!.ro), 1, 'the old primary is fenced');
+  process.stdout.write(`# writeHost SIGKILL: writes resumed after ${resumed.join(' / ')} ms (a / b / c), ${w.acked.size} acknowledged, 0 lost\n`);
+});
+
+test('SIGKILL of the leading instance, then of the writeHost: another instance leads and fails over', { timeout: 90_000 }, async () => {
+  const [leader] = leaders();
+  assert.ok(leader !== undefined, 'a leader');
+  const survivors = ['a', 'b', 'c'].filter((n) => n !== leader);
+  const killed = instances.get(leader)!;
+  const before = promotions() - (killed.log().match(/"msg":"promoted writeHost"/g)?.length ?? 0);
+  const w = startWriters(survivors);
+  await new Promise((r) => setTimeout(r, 500));
+  const tKill = Date.now();
+  killed.signal('SIGKILL');
+  await waitFor(() => survivors.some((n) => role(instances.get(n)!) === 'leading'), { timeoutMs: (LOCK_TIMEOUT_S + 5) * 1000, what: 'a new leader' });
+  const takeover = Date.now() - tKill;
+  instances.delete(leader);
+  const t0 = Date.now();
+  sb.replicas[0]!.kill('SIGKILL');
+  await waitFor(() => survivors.every((n) => resumedSince(w, n, t0)), { timeoutMs: 20_000, what: 'writes resume through both survivors' });
+  await new Promise((r) => setTimeout(r, 500));
+  await w.stop();
+  const resumed = resumeTimes(w, survivors, t0);
+
+  assert.equal(promotions() - before, 1, 'exactly one promotion');
+  const ids = await writerServerIds(survivors);
+  assert.equal(new Set(ids).size, 1, `one writer everywhere: ${ids.join(', ')}`);
+  const writer = sb.servers.find((s) => s.serverId === ids[0])!;
+  assert.notEqual(writer, sb.replicas[0], 'the dead server is not the writer');
+  const onWriter = await idsOn(writer);
+  assert.deepEqual([...w.acked].filter((id) => !onWriter.has(id)), [], 'acknowledged writes missing on the new writer');
+  assert.ok(takeover <= LOCK_TIMEOUT_S * 1000 + HEARTBEAT.intervalMs * 2, `new leader after ${takeover} ms`);
+  assert.ok(Math.max(...resumed) <= RESUME_BOUND_MS, `writes resumed after ${resumed.join(', ')} ms (bound ${RESUME_BOUND_MS} ms)`);
+  process.stdout.write(`# leader SIGKILL: new leader after ${takeover} ms; writeHost SIGKILL: writes resumed after ${resumed.join(' / ')} ms\n`);
+});
