@@ -1,9 +1,11 @@
 /**
  * docker-compose.yml, statically: `docker-compose config` (Debian's docker-compose package, or
- * Compose v2 as `docker compose`) must accept it; every service has a health check; Sluice
- * publishes 8066/9066/9067, waits for healthy databases, mounts conf/docker/sluice.yaml where its
- * command reads it and keeps the dnindex file on a volume; that config validates and names the
- * compose services. No Docker engine is needed (none runs on CI).
+ * Compose v2 as `docker compose`) must accept it; every service has a health check; each of the
+ * two Sluice services (`sluice`, `sluice-b`) waits for healthy databases, mounts its own config
+ * (conf/docker/sluice.yaml, sluice-b.yaml) where its command reads it, publishes its ports at
+ * host ports nobody else uses (`sluice` at 8066/9066/9067) and keeps its dnindex file on a volume
+ * of its own; both configs pass `sluice check`, name the compose services, cooperate through
+ * backend locks and differ only in the instance name. No Docker engine is needed (none runs on CI).
  *
  * Without a compose tool the test is skipped with the reason — except under CI=true, where that
  * is a failure (.ci/install-deps installs the docker-compose package).
@@ -16,12 +18,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { loadConfigFile } from '../../src/config/index.js';
+import { loadConfigFile, type SluiceConfig } from '../../src/config/index.js';
 
 const execFileP = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const composeFile = path.join(root, 'docker-compose.yml');
-const sluiceConfig = path.join(root, 'conf/docker/sluice.yaml');
+/** The Sluice services and the config file each one mounts. */
+const sluiceServices: ReadonlyArray<[string, string]> = [
+  ['sluice', path.join(root, 'conf/docker/sluice.yaml')],
+  ['sluice-b', path.join(root, 'conf/docker/sluice-b.yaml')],
+];
 
 /** `docker-compose` (v1 or the v2 standalone binary), else the `docker compose` plugin. */
 async function findCompose(): Promise<{ cmd: string; args: string[]; version: string } | string> {
@@ -83,7 +89,7 @@ function mounts(s: Service): Array<{ source: string; target: string; readOnly: b
   });
 }
 
-test('docker-compose.yml validates and deploys Sluice in front of a primary and 2 replicas', async (t) => {
+test('docker-compose.yml validates and deploys two cooperating Sluice instances in front of a primary and 2 replicas', async (t) => {
   const compose = await findCompose();
   if (typeof compose === 'string') {
     const reason = `${compose}; install Debian's docker-compose package (bash .ci/install-deps)`;
@@ -104,7 +110,7 @@ test('docker-compose.yml validates and deploys Sluice in front of a primary and 
   });
   const doc = parse(stdout) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
 
-  const names = ['mysql-primary', 'mysql-replica1', 'mysql-replica2', 'sluice'];
+  const names = ['mysql-primary', 'mysql-replica1', 'mysql-replica2', 'sluice', 'sluice-b'];
   assert.deepEqual(Object.keys(doc.services).sort(), names);
   for (const n of names) {
     const hc = doc.services[n]?.healthcheck;
@@ -128,39 +134,85 @@ test('docker-compose.yml validates and deploys Sluice in front of a primary and 
     assert.ok(init !== undefined && init.readOnly && existsSync(init.source), `${n} mounts its init scripts`);
   }
 
-  const sluice = doc.services['sluice']!;
-  assert.ok(sluice.build !== undefined, 'sluice is built from the Dockerfile');
-  assert.ok(existsSync(path.join(root, 'Dockerfile')));
-  assert.match(JSON.stringify(sluice.healthcheck?.test), /127\.0\.0\.1:9067\/health/);
-  const ports = (sluice.ports ?? []).map(normalizePort);
-  for (const p of [8066, 9066, 9067]) {
-    assert.ok(ports.some((x) => x.target === p && x.published === p), `port ${p} published: ${JSON.stringify(ports)}`);
-  }
-  const deps = sluice.depends_on as Record<string, { condition?: string }>;
-  for (const n of names.slice(0, 3)) assert.equal(deps[n]?.condition, 'service_healthy', `sluice waits for ${n}`);
-
-  // The config the container reads is conf/docker/sluice.yaml, read-only, at the path in `command`.
-  const cmd = ([] as string[]).concat(sluice.command ?? []);
-  const configPath = cmd[cmd.indexOf('--config') + 1];
-  const confMount = mounts(sluice).find((m) => m.target === configPath);
-  assert.ok(confMount !== undefined, `a mount at ${configPath}`);
-  assert.equal(path.resolve(root, confMount.source), sluiceConfig);
-  assert.ok(confMount.readOnly, 'config mounted read-only');
-
-  // conf/docker/sluice.yaml: validates (dnindexFile is absolute, no TLS files) and names the services.
-  const cfg = loadConfigFile(sluiceConfig);
+  // The two Sluice services: same image, same command, each its own config file, state volume
+  // and host ports; the configs validate, agree on everything but the instance name, and
+  // cooperate through locks on the same three servers.
   const hostIds = (hs: readonly { host: string; port: number }[]): string[] => hs.map((h) => `${h.host}:${h.port}`);
-  assert.deepEqual(hostIds(cfg.dataHost.writeHosts), ['mysql-primary:3306', 'mysql-replica1:3306']);
-  assert.deepEqual(hostIds(cfg.dataHost.readHosts), ['mysql-replica2:3306']);
-  assert.deepEqual({ host: cfg.listen.host, port: cfg.listen.port }, { host: '0.0.0.0', port: 8066 });
-  assert.deepEqual({ host: cfg.admin?.host, port: cfg.admin?.port }, { host: '0.0.0.0', port: 9066 });
-  assert.deepEqual({ host: cfg.http?.host, port: cfg.http?.port }, { host: '0.0.0.0', port: 9067 });
-  assert.equal(cfg.dataHost.failover.user, 'sluice_admin', 'promotion uses its own account');
-  assert.notEqual(cfg.dataHost.user, cfg.dataHost.failover.user);
+  const configs: SluiceConfig[] = [];
+  const stateVolumes: string[] = [];
+  for (const [n, configFile] of sluiceServices) {
+    const sluice = doc.services[n]!;
+    assert.ok(sluice.build !== undefined, `${n} is built from the Dockerfile`);
+    assert.equal(sluice.image, 'sluice:local', `${n} image`);
+    assert.match(JSON.stringify(sluice.healthcheck?.test), /127\.0\.0\.1:9067\/health/, `${n} health check`);
+    const deps = sluice.depends_on as Record<string, { condition?: string }>;
+    for (const m of names.slice(0, 3)) assert.equal(deps[m]?.condition, 'service_healthy', `${n} waits for ${m}`);
 
-  // The dnindex file lives on a named volume, not in the read-only config mount.
-  const dnindexDir = path.posix.dirname(cfg.dataHost.failover.dnindexFile);
-  const stateMount = mounts(sluice).find((m) => m.target === dnindexDir);
-  assert.ok(stateMount !== undefined && !stateMount.readOnly, `a writable volume at ${dnindexDir}`);
-  assert.ok(doc.volumes !== undefined && stateMount.source in doc.volumes, `${stateMount.source} is a named volume`);
+    // The config the container reads is its own file, read-only, at the path in `command`.
+    const cmd = ([] as string[]).concat(sluice.command ?? []);
+    const configPath = cmd[cmd.indexOf('--config') + 1];
+    const confMount = mounts(sluice).find((m) => m.target === configPath);
+    assert.ok(confMount !== undefined, `${n}: a mount at ${configPath}`);
+    assert.equal(path.resolve(root, confMount.source), configFile, `${n} reads ${path.relative(root, configFile)}`);
+    assert.ok(confMount.readOnly, `${n}: config mounted read-only`);
+
+    // `sluice check` accepts it (dnindexFile is absolute, no TLS files); it names the services.
+    const check = await execFileP(process.execPath, ['--import', 'tsx', 'src/main.ts', 'check', '--config', configFile], {
+      cwd: root,
+      timeout: 60_000,
+    }).catch((err: { code?: number; stdout?: string; stderr?: string }) => {
+      assert.fail(`sluice check --config ${path.relative(root, configFile)} failed (exit ${err.code}): ${err.stderr ?? ''}${err.stdout ?? ''}`);
+    });
+    assert.match(check.stdout, /: OK\n/, n);
+    assert.match(check.stdout, /\nWarnings: none\n/, `${n}: no warnings`);
+    const cfg = loadConfigFile(configFile);
+    configs.push(cfg);
+    assert.deepEqual(hostIds(cfg.dataHost.writeHosts), ['mysql-primary:3306', 'mysql-replica1:3306'], n);
+    assert.deepEqual(hostIds(cfg.dataHost.readHosts), ['mysql-replica2:3306'], n);
+    assert.deepEqual({ host: cfg.listen.host, port: cfg.listen.port }, { host: '0.0.0.0', port: 8066 }, n);
+    assert.deepEqual({ host: cfg.admin?.host, port: cfg.admin?.port }, { host: '0.0.0.0', port: 9066 }, n);
+    assert.deepEqual({ host: cfg.http?.host, port: cfg.http?.port }, { host: '0.0.0.0', port: 9067 }, n);
+    assert.equal(cfg.dataHost.failover.user, 'sluice_admin', `${n}: promotion uses its own account`);
+    assert.notEqual(cfg.dataHost.user, cfg.dataHost.failover.user);
+    assert.equal(cfg.cluster.cooperation, 'backend-locks', `${n} cooperates with the other instance`);
+
+    // Its container ports are published, each at a host port of its own (checked across all below).
+    const ports = (sluice.ports ?? []).map(normalizePort);
+    for (const p of [cfg.listen.port, cfg.admin!.port, cfg.http!.port]) {
+      assert.ok(ports.some((x) => x.target === p), `${n}: container port ${p} published: ${JSON.stringify(ports)}`);
+    }
+    assert.ok(
+      ports.filter((x) => x.target === cfg.admin!.port).every((x) => x.hostIp === '127.0.0.1'),
+      `${n}: the admin port only on the host's loopback`,
+    );
+
+    // The dnindex file lives on a named volume of its own, not in the read-only config mount.
+    const dnindexDir = path.posix.dirname(cfg.dataHost.failover.dnindexFile);
+    const stateMount = mounts(sluice).find((m) => m.target === dnindexDir);
+    assert.ok(stateMount !== undefined && !stateMount.readOnly, `${n}: a writable volume at ${dnindexDir}`);
+    assert.ok(doc.volumes !== undefined && stateMount.source in doc.volumes, `${stateMount.source} is a named volume`);
+    stateVolumes.push(stateMount.source);
+  }
+  // The first keeps the ports and volume it always had (existing deployments, the README).
+  const first = (doc.services['sluice']!.ports ?? []).map(normalizePort);
+  for (const p of [8066, 9066, 9067]) {
+    assert.ok(first.some((x) => x.target === p && x.published === p), `sluice publishes ${p} as ${p}: ${JSON.stringify(first)}`);
+  }
+  assert.equal(stateVolumes[0], 'sluice-state');
+  assert.equal(new Set(stateVolumes).size, stateVolumes.length, `each Sluice its own dnindex volume: ${stateVolumes.join(', ')}`);
+
+  // No host port is published twice (an address of 0.0.0.0 or none covers every other one).
+  const published = Object.entries(doc.services).flatMap(([n, s]) => (s.ports ?? []).map((p) => ({ n, ...normalizePort(p) })));
+  for (const [i, a] of published.entries()) {
+    for (const b of published.slice(i + 1)) {
+      const overlap = a.hostIp === undefined || b.hostIp === undefined || a.hostIp === '0.0.0.0' || b.hostIp === '0.0.0.0' || a.hostIp === b.hostIp;
+      assert.ok(!(overlap && a.published === b.published), `host port ${a.published} published by ${a.n} and ${b.n}`);
+    }
+  }
+
+  // The same settings but for the instance name, which differs.
+  const [a, b] = configs as [SluiceConfig, SluiceConfig];
+  assert.notEqual(a.cluster.instanceName, b.cluster.instanceName, 'instance names differ');
+  const withoutName = (c: SluiceConfig): unknown => ({ ...c, cluster: { ...c.cluster, instanceName: '' } });
+  assert.deepEqual(withoutName(b), withoutName(a), 'the two configs differ only in cluster.instanceName');
 });
