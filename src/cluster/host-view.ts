@@ -108,7 +108,8 @@ export function sameReplicationFacts(a: ReplicationReport | undefined, b: Replic
     a.sqlRunning === b.sqlRunning &&
     a.lagSeconds === b.lagSeconds &&
     a.probeError === b.probeError &&
-    a.threadError === b.threadError
+    a.threadError === b.threadError &&
+    ('receivedGtids' in a ? a.receivedGtids : undefined) === ('receivedGtids' in b ? b.receivedGtids : undefined)
   );
 }
 

@@ -105,6 +105,8 @@ export interface ReplicationStatus {
   readonly sourcePort?: number;
   /** Last_IO_Error / Last_SQL_Error when non-empty. */
   readonly threadError?: string;
+  /** GTIDs received from the source (Gtid_IO_Pos / Retrieved_Gtid_Set). */
+  readonly receivedGtids?: string;
 }
 
 /** MySQL / MariaDB ER_PARSE_ERROR: the server does not know the statement's spelling. */
@@ -137,6 +139,8 @@ export function parseReplicaStatus(rows: readonly Record<string, unknown>[]): Re
   const ioState = parseIoState(column(row, 'Replica_IO_Running', 'Slave_IO_Running'));
   const hostRaw = column(row, 'Source_Host', 'Master_Host');
   const sourceHost = typeof hostRaw === 'string' && hostRaw.trim() !== '' ? hostRaw.trim() : undefined;
+  // What the replica has received (not only applied): MariaDB Gtid_IO_Pos, MySQL Retrieved_Gtid_Set.
+  const received = column(row, 'Gtid_IO_Pos', 'Retrieved_Gtid_Set');
   const portRaw = column(row, 'Source_Port', 'Master_Port');
   const port = portRaw === null || portRaw === undefined || portRaw === '' ? NaN : Number(portRaw);
   return {
@@ -148,6 +152,7 @@ export function parseReplicaStatus(rows: readonly Record<string, unknown>[]): Re
     ...(sourceHost !== undefined ? { sourceHost } : {}),
     ...(Number.isInteger(port) && port > 0 ? { sourcePort: port } : {}),
     ...(errors.length > 0 ? { threadError: errors.join('; ') } : {}),
+    ...(typeof received === 'string' && received.trim() !== '' ? { receivedGtids: received.replace(/\s+/g, '') } : {}),
   };
 }
 

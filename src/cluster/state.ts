@@ -16,6 +16,11 @@ export interface ReplicationFacts {
   readonly lagSeconds: number | null;
   readonly probeError: string | undefined;
   readonly threadError: string | undefined;
+  /**
+   * What the replica had received when its IO thread was last seen not connected (its source
+   * lost): frozen then, so it can rank failover candidates without a new state per probe.
+   */
+  readonly receivedGtids: string | undefined;
 }
 
 export interface HostState {
@@ -122,6 +127,8 @@ export type ClusterEvent =
       readonly isReplica: boolean;
       readonly error?: string;
       readonly threadError?: string;
+      /** Gtid_IO_Pos / Retrieved_Gtid_Set. */
+      readonly receivedGtids?: string;
     }
   /** `@@read_only` verified right after the failover effects changed it (promotion / fencing). */
   | { readonly type: 'read-only'; readonly hostId: HostId; readonly readOnly: boolean; readonly reason: string }

@@ -31,6 +31,7 @@ import type { ClusterEvent, ClusterState, HostFacts, Transition } from './state.
 import { isUsable } from './host-view.js';
 import { closeGate, sourceProblem } from './replication-gate.js';
 import { mayDecide } from './cooperation-rules.js';
+import { covers, parseGtids, type GtidPosition } from './gtid.js';
 
 /** What the writer step decided; `gateReasons` = the reason to report for a host whose gate it closed (the demoted writer). */
 export interface WriterStep {
@@ -149,13 +150,18 @@ export function electWriter(state: ClusterState, event: ClusterEvent, hostFacts:
           problems.push({ id: c.id, index: idx, ...p });
         }
         if (chosen !== undefined) {
+          // Semi-sync acknowledges a write once ANY replica has received it: the candidate must
+          // be the one that received the most, or an acknowledged write can be lost.
+          const ahead = mostReceived(writeHosts, chosen, (idx) => idx !== writerIndex && candidateProblem(writeHosts[idx]!, state, w) === undefined);
+          const aheadNote = ahead !== chosen ? `; ${writeHosts[ahead]!.id} has received more than ${writeHosts[chosen]!.id} (${writeHosts[ahead]!.replication?.receivedGtids})` : '';
+          chosen = ahead;
           const c = writeHosts[chosen]!;
           const skipped = problems.map((p) => `${p.index} (${p.id}) ${p.text}`).join('; ');
           const how = c.readOnly !== false ? ', to be promoted (failover.promote)' : '';
           switchTo(
             chosen,
             false,
-            `writeHost ${writerIndex} (${w.id}) is down: ${w.lastError ?? 'heartbeat misses'}; switching to ${chosen} (${c.id})${how}${skipped ? `; skipped ${skipped}` : ''}`,
+            `writeHost ${writerIndex} (${w.id}) is down: ${w.lastError ?? 'heartbeat misses'}; switching to ${chosen} (${c.id})${how}${aheadNote}${skipped ? `; skipped ${skipped}` : ''}`,
           );
         } else {
           const onlyReadOnly = problems.length > 0 && problems.every((p) => p.code === 'read-only');
@@ -174,6 +180,27 @@ export function electWriter(state: ClusterState, event: ClusterEvent, hostFacts:
     }
   }
   return { facts, writerIndex, writerBlocked, writerBlockedKey, transitions, gateReasons };
+}
+
+/**
+ * Among the eligible writeHosts, the one that received strictly more than every other eligible
+ * one chosen so far (configured order from `first` breaks ties and incomparable histories).
+ */
+function mostReceived(writeHosts: readonly HostFacts[], first: number, eligible: (idx: number) => boolean): number {
+  let best = first;
+  const received = (idx: number): GtidPosition | undefined => {
+    const text = writeHosts[idx]!.replication?.receivedGtids;
+    return text === undefined ? undefined : parseGtids(text);
+  };
+  for (let k = 1; k < writeHosts.length; k++) {
+    const idx = (first + k) % writeHosts.length;
+    if (!eligible(idx)) continue;
+    const mine = received(idx);
+    const theirs = received(best);
+    if (mine === undefined || theirs === undefined) continue;
+    if (covers(mine, theirs) && !covers(theirs, mine)) best = idx;
+  }
+  return best;
 }
 
 /** A server whose replication IO thread is connected to `writer` right now (so `writer` is alive), if any. */

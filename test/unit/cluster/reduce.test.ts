@@ -624,3 +624,17 @@ test('set-weight: weight 0 leaves read rotation, a weight back re-enters it', ()
   assert.equal(unknown.state, r.state);
   assert.equal(unknown.transitions[0]!.kind, 'topology-refused');
 });
+
+test('failover picks the standby that received the most (semi-sync acknowledges on ANY replica), configured order on a tie', () => {
+  const dh = dataHost({ failover: { promote: true } });
+  const lost = (hostId: string, received: string): ClusterEvent => repl(hostId, null, { ioRunning: false, ioState: 'connecting', receivedGtids: received });
+  const ahead = run(healthy(dh), [lost(W[1], '0-1-10'), lost(W[2], '0-1-12'), ...failN(W[0], 3)]);
+  assert.equal(ahead.view.writerIndex, 2, 'w2 received 0-1-12, w1 only 0-1-10');
+  const sw = kinds(ahead.transitions, 'writer-switch')[0];
+  assert.ok(sw && sw.kind === 'writer-switch' && /w2:3302 has received more than w1:3301 \(0-1-12\)/.test(sw.reason), sw && 'reason' in sw ? sw.reason : '');
+  const tie = run(healthy(dh), [lost(W[1], '0-1-12'), lost(W[2], '0-1-12'), ...failN(W[0], 3)]);
+  assert.equal(tie.view.writerIndex, 1);
+  // While connected, the received position is not kept (no new state per probe).
+  const connected = run(healthy(dh), [repl(W[1], 0, { receivedGtids: '0-1-5' })]);
+  assert.equal(connected.state.hosts.find((h) => h.id === W[1])!.replication?.receivedGtids, undefined);
+});
