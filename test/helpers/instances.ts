@@ -32,8 +32,9 @@ export interface Writers {
   /** Per instance: [sent, acknowledged] times of acknowledged writes. */
   readonly ackTimes: Map<string, [number, number][]>;
   readonly errors: Map<string, string[]>;
-  /** Which instance acknowledged each id, with when it was sent and acknowledged (ms, mod 10^6). */
-  readonly ackedBy: Map<number, string>;
+  /** When each acknowledged id was sent and acknowledged (ms). */
+  readonly sentAt: Map<number, number>;
+  readonly ackedAt: Map<number, number>;
   stop(): Promise<void>;
 }
 
@@ -57,7 +58,8 @@ export function startWriters(
   const acked = new Set<number>();
   const ackTimes = new Map<string, [number, number][]>();
   const errors = new Map<string, string[]>();
-  const ackedBy = new Map<number, string>();
+  const sentAt = new Map<number, number>();
+  const ackedAt = new Map<number, number>();
   let running = true;
   const loops = [...targets].flatMap(([name, t]) =>
     Array.from({ length: perInstance }, async () => {
@@ -69,7 +71,8 @@ export function startWriters(
           c ??= await mysql.createConnection({ host: t.host, port: t.port, ...account, connectTimeout: 2_000 });
           await c.query(`INSERT INTO ${table} (id, via) VALUES (?, ?)`, [id, name]);
           acked.add(id);
-          ackedBy.set(id, `${name}@${sent % 1_000_000}-${Date.now() % 1_000_000}`);
+          sentAt.set(id, sent);
+          ackedAt.set(id, Date.now());
           (ackTimes.get(name) ?? ackTimes.set(name, []).get(name)!).push([sent, Date.now()]);
         } catch (err) {
           (errors.get(name) ?? errors.set(name, []).get(name)!).push(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
@@ -83,7 +86,8 @@ export function startWriters(
   );
   return {
     acked,
-    ackedBy,
+    sentAt,
+    ackedAt,
     ackTimes,
     errors,
     stop: async () => {
