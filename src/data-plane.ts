@@ -110,6 +110,13 @@ export class DataPlane {
         const pools = this.poolsById.get(t.hostId);
         pools?.abortInFlight(t.reason);
         void pools?.clearIdle();
+      } else if (t.kind === 'writer-switch' && !t.manual) {
+        // The old writer lost its role (failover, or following the leading instance) while
+        // statements ran there. An OK it sends now — a writer cut off from its replicas commits
+        // once its semi-sync wait runs out — would acknowledge a write the new writer does not
+        // have: abort them (the client learns the outcome is unknown). A manual switch keeps
+        // them: the old writer is alive and the new one catches up before it is promoted.
+        this.poolsById.get(t.fromHostId)?.abortInFlight(`the writeHost role moved to ${t.toHostId}`);
       } else if (t.kind === 'host-added') {
         const h = view.hosts.find((x) => x.id === t.hostId);
         if (!h || this.poolsById.has(h.id)) continue;

@@ -186,7 +186,7 @@ export class HostPools {
         continue;
       }
       if (conn.isBusy) {
-        this.log.warn({ backend: this.hostId, thread: conn.threadId, reason }, 'aborting a statement on a backend that went down');
+        this.log.warn({ backend: this.hostId, thread: conn.threadId, reason }, 'aborting a statement on a backend that went down or lost the writer role');
         conn.destroy();
         aborted++;
       }
