@@ -63,6 +63,8 @@ export class FailoverEffects {
   private readonly retries = new Map<string, Retry>();
   /** Rejoin done: server id → the writer it was pointed at (once per server and writer). */
   private readonly rejoined = new Map<HostId, HostId>();
+  /** Rejoins under way, by server. */
+  private readonly rejoining = new Map<HostId, Promise<void>>();
   private running: Promise<void> | undefined;
   private dirty = false;
   private stopped = false;
@@ -117,7 +119,10 @@ export class FailoverEffects {
 
   /** Resolves once no work is queued or running (tests). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running !== undefined || this.rejoining.size > 0) {
+      await this.running;
+      await Promise.all(this.rejoining.values());
+    }
   }
 
   async stop(): Promise<void> {
@@ -207,10 +212,17 @@ export class FailoverEffects {
 
     // 4. Rejoin: the other servers follow the (promoted, writable) writer.
     if (!this.dh.failover.rejoin || current.readOnly !== false) return;
+    // Each server on its own: a rejoin may wait up to catchUpTimeoutMs for a replica to apply
+    // what it received, and fencing a server that comes back must not wait behind that.
     for (const h of this.store.view.hosts) {
+      if (this.rejoining.has(h.id)) continue;
       const why = this.rejoinReason(h, current);
       if (why === undefined) continue;
-      await this.attempt(`rejoin:${h.id}`, { dataHost: this.dh.name, host: h.id, writer: current.id }, () => this.rejoin(h, current, why));
+      const done = this.attempt(`rejoin:${h.id}`, { dataHost: this.dh.name, host: h.id, writer: current.id }, () => this.rejoin(h, current, why)).finally(() => {
+        this.rejoining.delete(h.id);
+        this.kick();
+      });
+      this.rejoining.set(h.id, done);
     }
   }
 
