@@ -163,11 +163,10 @@ export const mariadbFlavor: Flavor = {
       '--slave-net-timeout=10',
     ];
     if (s.semiSync) {
-      if (s.primary) {
-        args.push('--rpl-semi-sync-master-enabled=ON', `--rpl-semi-sync-master-timeout=${s.semiSyncTimeoutMs}`);
-      } else {
-        args.push('--rpl-semi-sync-slave-enabled=ON');
-      }
+      // Both sides on every server: a replica promoted by a failover must acknowledge writes
+      // only once one of its own replicas has them, as the primary did (else an acknowledged
+      // write lives on that one server until the replicas follow it).
+      args.push('--rpl-semi-sync-master-enabled=ON', `--rpl-semi-sync-master-timeout=${s.semiSyncTimeoutMs}`, '--rpl-semi-sync-slave-enabled=ON');
     }
     return args;
   },
@@ -221,15 +220,14 @@ export const mysqlFlavor: Flavor = {
       '--loose-replica-net-timeout=10',
     ];
     if (s.semiSync) {
-      if (s.primary) {
-        args.push(
-          '--plugin-load-add=semisync_source.so',
-          '--loose-rpl-semi-sync-source-enabled=ON',
-          `--loose-rpl-semi-sync-source-timeout=${s.semiSyncTimeoutMs}`,
-        );
-      } else {
-        args.push('--plugin-load-add=semisync_replica.so', '--loose-rpl-semi-sync-replica-enabled=ON');
-      }
+      // Both sides on every server (see the MariaDB flavour).
+      args.push(
+        '--plugin-load-add=semisync_source.so',
+        '--loose-rpl-semi-sync-source-enabled=ON',
+        `--loose-rpl-semi-sync-source-timeout=${s.semiSyncTimeoutMs}`,
+        '--plugin-load-add=semisync_replica.so',
+        '--loose-rpl-semi-sync-replica-enabled=ON',
+      );
     }
     return args;
   },
