@@ -18,6 +18,8 @@
  *  3. the facts (who leads, what it publishes, what this instance reaches) go to the reducer;
  *  4. the leader holds the writer lock of its writeHost on every server where it leads and
  *     releases any other; an instance that does not lead releases the writer locks it holds;
+ *     An instance whose writer is unusable runs a round four times per interval until the
+ *     leader's decision arrives;
  *  5. an instance that holds some lead locks but has not led for two rounds gives them back and
  *     waits one to three rounds (random) before trying again, so a split always resolves.
  */
@@ -59,10 +61,29 @@ export class BackendLocks {
   private pauseRounds = 0;
   private readonly leadLock: string;
   private readonly onChange = (): void => {
-    // The leader publishes a new writer at once, not a heartbeat later.
     const v = this.opts.store.view;
+    // The leader publishes a new writer at once, not a heartbeat later.
     if (v.cooperation?.role === 'leading' && v.cooperation.facts?.published !== this.writerId()) this.kick();
+    // An instance whose writer is unusable waits for the leader's decision: it looks four times
+    // per interval until the writer works again, so it follows within a fraction of an interval.
+    if (v.cooperation?.role !== 'leading' && v.writer === undefined) this.watchClosely();
   };
+  private closeWatch: NodeJS.Timeout | undefined;
+
+  private watchClosely(): void {
+    if (this.closeWatch !== undefined || this.stopped) return;
+    const every = Math.max(50, Math.floor(this.opts.dataHost.heartbeat.intervalMs / 4));
+    this.closeWatch = setInterval(() => {
+      const v = this.opts.store.view;
+      if (this.stopped || v.writer !== undefined || v.cooperation?.role === 'leading') {
+        clearInterval(this.closeWatch);
+        this.closeWatch = undefined;
+        return;
+      }
+      this.kick();
+    }, every);
+    this.closeWatch.unref();
+  }
 
   constructor(private readonly opts: BackendLocksOptions) {
     this.leadLock = lockName(opts.dataHost.name, 'lead');
@@ -93,6 +114,7 @@ export class BackendLocks {
   async stop(): Promise<void> {
     this.stopped = true;
     this.ticker.stop();
+    if (this.closeWatch !== undefined) clearInterval(this.closeWatch);
     this.opts.store.off('change', this.onChange);
     await this.serial.settle();
     await Promise.all([...this.links.values()].map((l) => l.close()));
@@ -145,22 +167,24 @@ export class BackendLocks {
     const observe = (): LockObservation[] => hosts.map((h, i) => ({ hostId: h.id, answer: answers[i] }));
     let facts = judgeLocks(observe(), cluster.majority, cluster.instanceName);
 
-    // 4. The writer lock: held by the leader wherever it leads, by nobody else.
+    // 4. The writer lock: held by the leader wherever it leads, by nobody else (all servers at
+    //    once: the others see the new writer as soon as one of them shows it).
     const mine = writers[store.view.writerIndex];
-    let touched = false;
-    for (let i = 0; i < hosts.length; i++) {
-      const a = answers[i];
-      if (a === undefined) continue;
-      const leadsHere = facts.leading && a.leadHolder === a.self;
-      for (let w = 0; w < writers.length; w++) {
-        const holder = a.writerHolders.get(writers[w]!);
-        const want = leadsHere && writers[w] === mine;
-        if (want && holder === null) touched = (await this.link(hosts[i]!).tryLock(names[w]!)) || touched;
-        else if (!want && holder === a.self) touched = (await this.link(hosts[i]!).release(names[w]!)) || touched;
-      }
-      if (touched) answers[i] = await read(hosts[i]!);
-      touched = false;
-    }
+    await Promise.all(
+      hosts.map(async (h, i) => {
+        const a = answers[i];
+        if (a === undefined) return;
+        const leadsHere = facts.leading && a.leadHolder === a.self;
+        let touched = false;
+        for (let w = 0; w < writers.length; w++) {
+          const holder = a.writerHolders.get(writers[w]!);
+          const want = leadsHere && writers[w] === mine;
+          if (want && holder === null) touched = (await this.link(h).tryLock(names[w]!)) || touched;
+          else if (!want && holder === a.self) touched = (await this.link(h).release(names[w]!)) || touched;
+        }
+        if (touched) answers[i] = await read(h);
+      }),
+    );
     facts = judgeLocks(observe(), cluster.majority, cluster.instanceName);
 
     // 5. A lead that does not come: give its locks back, then wait a little.

@@ -125,3 +125,14 @@ export function dumpLogs(instances: ReadonlyMap<string, BuiltProxy>): void {
   mkdirSync(dir, { recursive: true });
   for (const [name, p] of instances) writeFileSync(path.join(dir, `instance-${name}.log`), p.log());
 }
+
+/** Times (ms since the epoch) at which the instance's writeHost moved, from its log. */
+export function switchTimes(p: BuiltProxy): number[] {
+  const out: number[] = [];
+  for (const line of p.log().split('\n')) {
+    if (!line.includes('"msg":"writeHost switched"')) continue;
+    const m = /"time":(\d+)/.exec(line);
+    if (m) out.push(Number(m[1]));
+  }
+  return out;
+}

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { startBuiltProxy, type BuiltProxy } from '../helpers/built-proxy.js';
-import { dumpLogs, leadersOf, promotionsBy, role, resumedSince, resumeTimes, startWriters, writerServerId, type WriterTarget } from '../helpers/instances.js';
+import { dumpLogs, leadersOf, promotionsBy, role, switchTimes, resumedSince, resumeTimes, startWriters, writerServerId, type WriterTarget } from '../helpers/instances.js';
 import { sandboxInfo, startPrivateSandbox, waitFor, type SandboxInfo } from '../helpers/sandbox.js';
 
 const HEARTBEAT = { intervalMs: 300, timeoutMs: 300, retries: 3 };
@@ -103,8 +103,12 @@ test('SIGKILL of the writeHost under writes through all three: one promotion, on
   await new Promise((r) => setTimeout(r, 1_000));
   await w.stop();
   const resumed = resumeTimes(w, names, t0);
+  // Followers take the leader's decision within one heartbeat interval of it.
+  const leaderSwitch = Math.min(...names.map((n) => switchTimes(instances.get(n)!).at(-1)!));
+  const follow = names.map((n) => switchTimes(instances.get(n)!).at(-1)! - leaderSwitch);
 
   assert.equal(promotions() - before, 1, 'exactly one promotion among the three instances');
+  assert.ok(Math.max(...follow) <= HEARTBEAT.intervalMs, `followers took the new writer ${follow.join(' / ')} ms after the leader (interval ${HEARTBEAT.intervalMs} ms)`);
   assert.deepEqual(await writerServerIds(names), [2, 2, 2]);
   for (const n of names) assert.match(readFileSync(path.join(sb.dir, `dnindex-${n}.properties`), 'utf8'), /^dh1=1/m);
   const onWriter = await idsOn(sb.replicas[0]!);
@@ -122,7 +126,7 @@ test('SIGKILL of the writeHost under writes through all three: one promotion, on
   );
   const ro = (await sb.primary.query('SELECT @@read_only AS ro')) as { ro: number }[];
   assert.equal(Number(ro[0]!.ro), 1, 'the old primary is fenced');
-  process.stdout.write(`# writeHost SIGKILL: writes resumed after ${resumed.join(' / ')} ms (a / b / c), ${w.acked.size} acknowledged, 0 lost\n`);
+  process.stdout.write(`# writeHost SIGKILL: writes resumed after ${resumed.join(' / ')} ms (a / b / c), followers took the new writer ${follow.join(' / ')} ms after the leader, ${w.acked.size} acknowledged, 0 lost\n`);
 });
 
 test('SIGKILL of the leading instance, then of the writeHost: another instance leads and fails over', { timeout: 90_000 }, async () => {
