@@ -105,7 +105,7 @@ describe('cooperating instances under partitions', { skip: unavailable }, () => 
     sb = await startPrivateSandbox({
       replicas: 2,
       semiSync: true,
-      semiSyncTimeoutMs: 10_000,
+      semiSyncTimeoutMs: 15_000,
       placement: db,
       extraArgs: [`--slave-net-timeout=${NET_TIMEOUT_S}`],
     });
@@ -209,6 +209,29 @@ describe('cooperating instances under partitions', { skip: unavailable }, () => 
     process.stdout.write(`# isolated writer: ${diverged ? 'diverged (in-flight statements committed there unacknowledged): fenced, not joined' : `fenced and joined to ${finalWriter.name}`}\n`);
     assert.deepEqual(await writerIds(), [finalWriter.serverId, finalWriter.serverId, finalWriter.serverId], 'converged on one writer');
     for (const n of NAMES) assert.equal(await tryWrite(n), 'ok');
+  });
+
+  test('the writer cut off from everybody but one instance: that instance aborts what it had in flight there when it follows the new writer', { timeout: 90_000 }, async () => {
+    const old = finalWriter;
+    const oldHost = db[sb.servers.indexOf(old)]!;
+    const lead = await leader();
+    const keeps = NAMES.find((n) => n !== lead)!;
+    const before = promotions();
+    for (const h of [...db.filter((x) => x !== oldHost), ...NAMES.filter((n) => n !== keeps).map((n) => at.get(n)!)]) await lab.partition(oldHost, h);
+    const ids = await waitFor(
+      async () => {
+        const now = await writerIds(NAMES.filter((n) => n !== keeps));
+        return promotions() > before && now[0] !== old.serverId && now.every((id) => id === now[0]) ? now : undefined;
+      },
+      { timeoutMs: 40_000, intervalMs: 200, what: 'the cut-off writer replaced' },
+    );
+    finalWriter = sb.servers.find((x) => x.serverId === ids[0])!;
+    await waitFor(async () => (await writerIds([keeps]))[0] === finalWriter.serverId, { timeoutMs: 5_000, what: `${keeps} follows the new writer` });
+    assert.match(instances.get(keeps)!.log(), /aborting a statement on a backend that went down or lost the writer role/);
+    // Past the old writer's semi-sync timeout: whatever it committed alone is now on it.
+    await sleep(16_000);
+    await lab.healAll();
+    await waitFor(async () => Number((await viaSocket(old, 'SELECT @@read_only AS ro'))[0]!['ro']) === 1, { timeoutMs: 15_000, what: 'the old writer fenced' });
   });
 
   test('Jepsen-style: every acknowledged id is on the final writer, and no server took writes after another had taken over', { timeout: 60_000 }, async () => {
