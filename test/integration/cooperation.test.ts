@@ -57,7 +57,8 @@ before(async () => {
   info = sandboxInfo(sb);
   await sb.primary.query('CREATE TABLE sluice_test.coop_t (id INT PRIMARY KEY, via VARCHAR(8))');
   await sb.waitForReplication();
-  const started = await Promise.all(['a', 'b', 'c'].map((n) => startBuiltProxy(info, instanceConfig(n))));
+  // c runs worker processes: cooperation is the primary process's, its workers follow it.
+  const started = await Promise.all(['a', 'b', 'c'].map((n) => startBuiltProxy(info, { ...instanceConfig(n), ...(n === 'c' ? { workers: 2 } : {}) })));
   started.forEach((p, i) => instances.set(['a', 'b', 'c'][i]!, p));
 });
 
