@@ -13,20 +13,8 @@ import { ADMIN_HELP } from './admin-commands.js';
 import { backendNdx, roleName, switchDatasourceArg } from './backend-numbers.js';
 import { leadLockOn, publishedWriterOn } from './cooperation-views.js';
 
-export type Cell = string | number | null;
-
-export interface AdminColumn {
-  readonly name: string;
-  /** Sent as BIGINT (clients get numbers), else VARCHAR. */
-  readonly numeric?: boolean;
-  /** With numeric: sent as DOUBLE (fractional values). */
-  readonly real?: boolean;
-}
-
-export interface AdminTable {
-  readonly columns: readonly AdminColumn[];
-  readonly rows: readonly (readonly Cell[])[];
-}
+export type { AdminColumn, AdminTable, Cell } from './admin-table.js';
+import type { AdminColumn, AdminTable, Cell } from './admin-table.js';
 
 /** One statement digest, as the statement stats registry reports it. */
 export interface StatementStat {

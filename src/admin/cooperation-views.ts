@@ -9,7 +9,7 @@
 import { lockName } from '../cluster/cooperation.js';
 import type { ClusterView, HostId } from '../cluster/view.js';
 import type { ClusterConfig } from '../config/types.js';
-import type { AdminTable, Cell } from './admin-views.js';
+import type { AdminTable, Cell } from './admin-table.js';
 
 /** Who holds the lead lock on one server, as this instance's last round of lock queries saw it. */
 export type LeadLockState = 'this instance' | 'other instance' | 'free' | 'unreachable';
