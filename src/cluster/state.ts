@@ -2,7 +2,9 @@
  * The reducer's vocabulary (DESIGN §4): the cluster state it owns, the events that may change it
  * and the transitions it reports. Only `reduce` (reduce.ts) produces a new state.
  */
-import type { HostId, HostRole, HostStatus, HostView, IoState } from './view.js';
+import type { CooperationFacts, HostId, HostRole, HostStatus, HostView, IoState } from './view.js';
+
+export type { CooperationFacts } from './view.js';
 
 /** Facts of one replication probe (what the monitor saw), as kept in the state. */
 export interface ReplicationFacts {
@@ -47,32 +49,6 @@ export interface HostState {
   readonly lastKnownLag: number | undefined;
   /** Lost the writer role in this process and not seen replicating since. */
   readonly demoted: boolean;
-}
-
-/**
- * What this instance learned from the locks on the backends in one round (cooperation.ts), the
- * only input of the writer role while instances cooperate.
- */
-export interface CooperationFacts {
-  /** Servers whose lock connection answered this round, in configured order. */
-  readonly reachable: readonly HostId[];
-  readonly unreachable: readonly HostId[];
-  /** Servers on which this instance holds the lead lock. */
-  readonly held: readonly HostId[];
-  /** Servers on which another instance holds the lead lock (the rest of `reachable` have it free). */
-  readonly heldElsewhere: readonly HostId[];
-  /** How many servers a majority takes under the rule (of all, or of those reachable). */
-  readonly needed: number;
-  /** This instance holds the lead lock on a majority: it alone may move the writer and change servers. */
-  readonly leading: boolean;
-  /** This instance reaches a majority of the servers: it may take writes. */
-  readonly seesMajority: boolean;
-  /** Who leads, as far as the locks tell (this instance, or another one's lock connection), if anyone. */
-  readonly leader: string | undefined;
-  /** The writeHost the leading instance publishes (its writer lock), as seen; undefined = none seen. */
-  readonly published: HostId | undefined;
-  /** Servers on which that publication was seen. */
-  readonly publishedOn: readonly HostId[];
 }
 
 export interface CooperationState {

@@ -105,17 +105,32 @@ export interface CooperationView {
   readonly instanceName: string;
   readonly role: 'leading' | 'following' | 'no-majority' | 'starting';
   /** The last round of lock queries; absent before the first one. */
-  readonly facts?: {
-    readonly reachable: readonly HostId[];
-    readonly unreachable: readonly HostId[];
-    readonly held: readonly HostId[];
-    /** Servers on which another instance holds the lead lock. */
-    readonly heldElsewhere: readonly HostId[];
-    readonly needed: number;
-    readonly leading: boolean;
-    readonly seesMajority: boolean;
-    readonly leader: string | undefined;
-    readonly published: HostId | undefined;
-    readonly publishedOn: readonly HostId[];
-  };
+  readonly facts?: CooperationFacts;
 }
+
+/**
+ * What this instance learned from the locks on the backends in one round (cooperation.ts), the
+ * only input of the writer role while instances cooperate.
+ */
+export interface CooperationFacts {
+  /** Servers whose lock connection answered this round, in configured order. */
+  readonly reachable: readonly HostId[];
+  readonly unreachable: readonly HostId[];
+  /** Servers on which this instance holds the lead lock. */
+  readonly held: readonly HostId[];
+  /** Servers on which another instance holds the lead lock (the rest of `reachable` have it free). */
+  readonly heldElsewhere: readonly HostId[];
+  /** How many servers a majority takes under the rule (of all, or of those reachable). */
+  readonly needed: number;
+  /** This instance holds the lead lock on a majority: it alone may move the writer and change servers. */
+  readonly leading: boolean;
+  /** This instance reaches a majority of the servers: it may take writes. */
+  readonly seesMajority: boolean;
+  /** Who leads, as far as the locks tell (this instance, or another one's lock connection), if anyone. */
+  readonly leader: string | undefined;
+  /** The writeHost the leading instance publishes (its writer lock), as seen; undefined = none seen. */
+  readonly published: HostId | undefined;
+  /** Servers on which that publication was seen. */
+  readonly publishedOn: readonly HostId[];
+}
+
