@@ -47,6 +47,8 @@ export function reduceHost(h: HostFacts, event: ClusterEvent, state: ClusterStat
       return { facts: { ...h, weight: event.weight }, statusReason: event.reason, gateReason: `weight ${h.weight} → ${event.weight}` };
     case 'switch-writer':
     case 'cooperation':
+    case 'pause-writes':
+    case 'resume-writes':
     case 'add-host':
     case 'remove-host':
       return { facts: h, statusReason: '', gateReason: undefined };

@@ -44,6 +44,7 @@ export function initialState(dh: DataHostConfig, writerIndex = 0, cooperation?: 
     writerBlocked: undefined,
     writerBlockedKey: undefined,
     cooperation: cooperation === undefined ? undefined : { instanceName: cooperation.instanceName, facts: undefined },
+    writesPaused: undefined,
   };
 }
 
@@ -59,6 +60,11 @@ export function reduce(state: ClusterState, event: ClusterEvent): { state: Clust
     if (r.cooperation === state.cooperation) return { state, transitions };
     state = { ...state, cooperation: r.cooperation };
     transitions.push(...r.transitions);
+  }
+  if (event.type === 'pause-writes' || event.type === 'resume-writes') {
+    const writesPaused = event.type === 'pause-writes' ? event.reason : undefined;
+    if (writesPaused === state.writesPaused) return { state, transitions };
+    return { state: { ...state, writesPaused, version: state.version + 1 }, transitions };
   }
   const gateReasons = new Map<HostId, string>();
   let facts: HostFacts[] = state.hosts.map(factsOf);
@@ -154,6 +160,7 @@ export function toView(state: ClusterState): ClusterView {
     version: state.version,
     ...(state.writerBlocked !== undefined ? { writerBlocked: state.writerBlocked } : {}),
     ...(refused !== undefined ? { writesRefused: refused } : {}),
+    ...(state.writesPaused !== undefined ? { writesPaused: state.writesPaused } : {}),
     ...(c !== undefined ? { cooperation: { instanceName: c.instanceName, role: cooperationRole(c), ...(c.facts ? { facts: c.facts } : {}) } } : {}),
   };
 }

@@ -73,6 +73,8 @@ export interface ClusterState {
   readonly writerBlockedKey: string | undefined;
   /** Present when instances cooperate through backend locks (cluster.cooperation). */
   readonly cooperation: CooperationState | undefined;
+  /** Set while a planned switchover holds new writes back (why); undefined otherwise. */
+  readonly writesPaused: string | undefined;
 }
 
 /** A host's state without its derived view: what the reducer's helpers work on. */
@@ -112,6 +114,9 @@ export type ClusterEvent =
   | { readonly type: 'set-online'; readonly hostId: HostId }
   /** One round of the backend locks (cluster.cooperation): who leads, what it publishes. */
   | { readonly type: 'cooperation'; readonly facts: CooperationFacts }
+  /** A planned switchover holds new writes back until `resume-writes` (cluster/switchover.ts). */
+  | { readonly type: 'pause-writes'; readonly reason: string }
+  | { readonly type: 'resume-writes' }
   /** Manual writer switch (admin `SWITCH @@DATASOURCE dh1:<index>`). */
   | { readonly type: 'switch-writer'; readonly index: number; readonly reason: string }
   /**

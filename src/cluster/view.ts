@@ -95,6 +95,11 @@ export interface ClusterView {
   readonly version: number;
   /** Why the last automatic/manual writer switch was refused, while the writer stays unusable. */
   readonly writerBlocked?: string;
+  /**
+   * Set while a planned switchover holds new writes back: statements that need the writeHost and
+   * are not part of an open transaction wait (bounded by failover.promotionWaitMs).
+   */
+  readonly writesPaused?: string;
   /** Set while this instance refuses writes: it cannot reach a majority of the servers (cluster.cooperation). */
   readonly writesRefused?: string;
   /** Present when instances cooperate through backend locks: this instance's place and what the locks say. */

@@ -67,6 +67,8 @@ export interface SessionStats {
   routedToReader: number;
   errors: number;
   retries: number;
+  /** Statements that waited for a writeHost (failover, promotion, planned switchover) instead of failing. */
+  heldForWriter: number;
   /** Sessions that became pinned to their writeHost connection, by reason. */
   pins: Record<PinReason, number>;
   /** Reads with a consistency requirement (session.consistency), by what it took. */
@@ -96,6 +98,7 @@ export function newSessionStats(): SessionStats {
     routedToReader: 0,
     errors: 0,
     retries: 0,
+    heldForWriter: 0,
     pins: {
       'temporary-table': 0,
       'named-lock': 0,

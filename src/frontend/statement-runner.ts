@@ -11,7 +11,7 @@ import { BackendAttempts, type OnBackendGone } from './backend-attempts.js';
 import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { encodeErrFor } from './authenticate.js';
-import { route, toWriter } from '../routing/router.js';
+import { CR_CONN_HOST_ERROR, route, toWriter } from '../routing/router.js';
 import { parseGtids, TRACKING_VARIABLES, type GtidPosition } from '../cluster/gtid.js';
 import { CausalReads } from './causal-reads.js';
 import type { Classification, RouteDecision } from '../routing/types.js';
@@ -75,22 +75,29 @@ export class StatementRunner {
   }
 
   /**
-   * Where a statement goes. Right after a failover with `failover.promote`, the new writeHost
-   * still says read_only=ON until the proxy has promoted it (which waits for it to apply what it
-   * received): a write then waits for the promotion (bounded) instead of failing with 1290.
+   * Where a statement goes. A statement that needs the writeHost when there is none to take it
+   * waits for one (bounded by failover.promotionWaitMs) instead of failing, so a failover or a
+   * planned switchover is a pause, not an error, for a statement that was not sent yet:
+   *  - right after a failover with `failover.promote`, the new writeHost still says read_only=ON
+   *    until the proxy has promoted it (which waits for it to apply what it received): a write
+   *    waits for the promotion instead of failing with 1290;
+   *  - while the writeHost is down and failover may replace it, for the switch;
+   *  - during a planned switchover (view.writesPaused), for the new writeHost — except what an
+   *    open transaction or pinned session runs: those finish on the old writeHost first.
    * Otherwise the decision is returned as is, not in a promise: a statement's every await
    * allocates, and its objects live until the next scavenge, so with many sessions in flight
    * each one more costs more.
    */
   decide(c: Classification): RouteDecision | Promise<RouteDecision> {
     const decision = route(c, this.scope.routeState(), this.scope.ctx.cluster());
-    return this.awaitsPromotion(decision) ? this.awaitPromotion(c, decision) : decision;
+    return this.awaitsWriter(decision) ? this.awaitWriter(c, decision) : decision;
   }
 
-  private async awaitPromotion(c: Classification, decision: RouteDecision): Promise<RouteDecision> {
+  private async awaitWriter(c: Classification, decision: RouteDecision): Promise<RouteDecision> {
     const { ctx } = this.scope;
     const deadline = Date.now() + ctx.config().dataHost.failover.promotionWaitMs;
-    while (this.awaitsPromotion(decision) && Date.now() < deadline && !this.scope.ch.closed) {
+    ctx.stats.heldForWriter++;
+    while (this.awaitsWriter(decision) && Date.now() < deadline && !this.scope.ch.closed) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       decision = route(c, this.scope.routeState(), ctx.cluster());
     }
@@ -102,13 +109,16 @@ export class StatementRunner {
     return route(c, this.scope.routeState(), this.scope.ctx.cluster());
   }
 
-  private awaitsPromotion(decision: RouteDecision): boolean {
-    return (
-      decision.target === 'error' &&
-      decision.errno === ER_OPTION_PREVENTS_STATEMENT &&
-      this.scope.ctx.config().dataHost.failover.promote &&
-      this.scope.ctx.cluster().writesRefused === undefined
-    );
+  private awaitsWriter(decision: RouteDecision): boolean {
+    const { ctx } = this.scope;
+    const view = ctx.cluster();
+    if (decision.target === 'writer') return view.writesPaused !== undefined && !this.scope.inScope();
+    if (decision.target !== 'error' || view.writesRefused !== undefined) return false;
+    const failover = ctx.config().dataHost.failover;
+    if (decision.errno === ER_OPTION_PREVENTS_STATEMENT) return failover.promote;
+    // No usable writeHost: worth waiting only when one may come (failover, or a switchover).
+    if (decision.errno !== CR_CONN_HOST_ERROR) return false;
+    return view.writesPaused !== undefined || (failover.enabled && view.hosts.some((h) => h.role === 'write' && h.index !== view.writerIndex));
   }
 
   /** Runs `work` on a connection for the decision, trying again elsewhere as backend-attempts.ts says. */

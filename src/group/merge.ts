@@ -10,6 +10,7 @@ function addStats(into: SessionStats, s: SessionStats): void {
   into.routedToReader += s.routedToReader;
   into.errors += s.errors;
   into.retries += s.retries;
+  into.heldForWriter += s.heldForWriter;
   for (const [reason, n] of Object.entries(s.pins)) into.pins[reason as keyof SessionStats['pins']] = (into.pins[reason as keyof SessionStats['pins']] ?? 0) + n;
   const c = into.consistency;
   c.none += s.consistency.none;

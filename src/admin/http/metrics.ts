@@ -83,6 +83,15 @@ export function createMetrics(src: HttpSources): Metrics {
     },
   });
   new Counter({
+    name: 'sluice_statements_held_total',
+    help: 'Statements that waited for a writeHost (failover, promotion, planned switchover) instead of failing.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats.current.heldForWriter);
+    },
+  });
+  new Counter({
     name: 'sluice_session_pins_total',
     help: 'Sessions pinned to their writeHost connection, by reason.',
     labelNames: ['reason'] as const,
