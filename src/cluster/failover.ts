@@ -30,9 +30,10 @@ import type { Logger } from 'pino';
 import type { DataHostConfig } from '../config/types.js';
 import { writeDnIndex } from './dnindex.js';
 import { sameEndpoint } from '../config/endpoint.js';
-import { isSyntaxError, probeReplication, withTimeout } from './monitor.js';
+import { isSyntaxError, probeReplication } from './monitor.js';
 import type { Transition } from './state.js';
 import { mayDecide } from './cooperation-rules.js';
+import { readOnlyOf, withAdminConnection } from './admin-connection.js';
 import type { ClusterStore } from './store.js';
 import type { ClusterView, HostId, HostView } from './view.js';
 
@@ -205,7 +206,9 @@ export class FailoverEffects {
     // 3. Promotion of the active writer.
     const current = this.store.view.hosts.find((h) => h.role === 'write' && h.index === this.store.view.writerIndex);
     if (current === undefined || current.status !== 'up') return;
-    if (this.pendingPromotion.has(current.id) || current.readOnly === true) {
+    // A writer found read-only is promoted back — unless a planned switchover turned it
+    // read-only on purpose (writes are paused while it hands over).
+    if (this.pendingPromotion.has(current.id) || (current.readOnly === true && this.store.snapshot.writesPaused === undefined)) {
       await this.attempt(`promotion:${current.id}`, { dataHost: this.dh.name, host: current.id }, () => this.promote(current));
       return;
     }
@@ -235,7 +238,13 @@ export class FailoverEffects {
       return h.role === 'write' && h.readOnly === true ? { formerMaster: true, text: 'read-only writeHost that does not replicate (a former master)' } : undefined;
     }
     if (r.sourceHost === undefined || r.sourcePort === undefined) return undefined;
-    if (sameEndpoint(r.sourceHost, r.sourcePort, writer.host, writer.port)) return undefined;
+    if (sameEndpoint(r.sourceHost, r.sourcePort, writer.host, writer.port)) {
+      // A former writer whose replication this proxy stopped when it promoted it, and whose old
+      // source is the writer again (a switchover back): it only needs starting.
+      return h.role === 'write' && h.readOnly === true && !r.sqlRunning && r.ioState === 'no' && r.threadError === undefined
+        ? { formerMaster: true, text: 'a former writeHost whose replication from the writeHost is stopped' }
+        : undefined;
+    }
     const known = this.store.view.hosts.some((x) => sameEndpoint(x.host, x.port, r.sourceHost!, r.sourcePort!));
     return known ? { formerMaster: false, text: `replicates from ${r.sourceHost}:${r.sourcePort}, not from the writeHost` } : undefined;
   }
@@ -297,36 +306,12 @@ export class FailoverEffects {
     return Math.max(5_000, this.dh.heartbeat.timeoutMs);
   }
 
-  private async withConnection<T>(h: HostView, fn: (c: mysql.Connection) => Promise<T>, ms = this.timeoutMs()): Promise<T> {
-    const f = this.dh.failover;
-    let conn: mysql.Connection | undefined;
-    const work = (async () => {
-      conn = await mysql.createConnection({
-        host: h.host,
-        port: h.port,
-        user: f.user ?? this.dh.user,
-        password: f.user !== undefined ? (f.password ?? '') : this.dh.password,
-        connectTimeout: ms,
-        ...(this.ssl ? { ssl: this.ssl } : {}),
-      });
-      conn.on('error', () => undefined);
-      return fn(conn);
-    })();
-    try {
-      const out = await withTimeout(work, ms, `timed out after ${ms} ms`);
-      await withTimeout(conn!.end(), 1_000, 'end').catch(() => conn?.destroy());
-      return out;
-    } catch (err) {
-      // A late connection (after the timeout) is destroyed when it arrives.
-      void work.catch(() => undefined).finally(() => conn?.destroy());
-      conn?.destroy();
-      throw err;
-    }
+  private withConnection<T>(h: HostView, fn: (c: mysql.Connection) => Promise<T>, ms = this.timeoutMs()): Promise<T> {
+    return withAdminConnection(this.dh, this.ssl, h, ms, fn);
   }
 
-  private async readOnlyOf(c: mysql.Connection): Promise<boolean> {
-    const [rows] = await c.query('SELECT @@GLOBAL.read_only AS ro');
-    return Number((rows as { ro: unknown }[])[0]?.ro) === 1;
+  private readOnlyOf(c: mysql.Connection): Promise<boolean> {
+    return readOnlyOf(c);
   }
 
   private async fence(h: HostView): Promise<void> {
