@@ -14,6 +14,7 @@ import { ReplicaPositions } from './cluster/positions.js';
 import { resolveDnIndex } from './cluster/dnindex.js';
 import { FailoverEffects } from './cluster/failover.js';
 import { BackendLocks } from './cluster/cooperation.js';
+import { switchover, type SwitchoverReport } from './cluster/switchover.js';
 import { mysql2Ssl, type BackendTlsOptions } from './backend/backend-tls.js';
 import type { ConfigApplyResult } from './admin/admin-server.js';
 import type { HostId } from './cluster/view.js';
@@ -39,6 +40,7 @@ export class ControlPlane {
   /** Agreement with the other instances of this dataHost (cluster.cooperation), when on. */
   private readonly locks: BackendLocks | undefined;
   private readonly retiring = new Set<Promise<void>>();
+  private readonly ssl: ReturnType<typeof mysql2Ssl>;
   /** Called after every applied configuration (worker processes get the new one). */
   onConfig: ((config: SluiceConfig) => void) | undefined;
   /** Called with each host position the monitor reads (worker processes get it). */
@@ -84,6 +86,7 @@ export class ControlPlane {
       log.child({ component: 'cluster' }),
     );
     const ssl = mysql2Ssl(backendTls);
+    this.ssl = ssl;
     this.locks = cooperating
       ? new BackendLocks({ dataHost: dh, cluster: config.cluster, store: this.cluster, ...(ssl ? { ssl } : {}), logger: log.child({ component: 'cooperation' }) })
       : undefined;
@@ -174,6 +177,19 @@ export class ControlPlane {
     this.log.warn({ source, live: plan.live, restart: plan.restart, notes }, 'configuration applied');
     this.onConfig?.(this.running);
     return { live: plan.live, restart: plan.restart, notes };
+  }
+
+  /**
+   * Planned switchover to writeHost `index` (cluster/switchover.ts). `openOn` counts the client
+   * sessions with an open transaction on a host, across every process that holds sessions.
+   */
+  switchover(index: number, reason: string, openOn: (hostId: string) => Promise<number>): Promise<SwitchoverReport> {
+    const ssl = this.ssl;
+    return switchover(
+      { store: this.cluster, dataHost: () => this.running.dataHost, ...(ssl ? { ssl } : {}), logger: this.log.child({ component: 'switchover' }), openOn },
+      index,
+      reason,
+    );
   }
 
   /**

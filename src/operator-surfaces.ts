@@ -64,6 +64,8 @@ export async function startOperatorSurfaces(
           ...(extra.configPath !== undefined ? { configPath: extra.configPath } : {}),
           cluster: control.cluster,
           dataPath,
+          switchover: (index, reason) =>
+            control.switchover(index, reason, async (hostId) => (await dataPath.sessions()).filter((x) => x.transactionHost === hostId).length),
         },
         log.child({ component: 'admin' }),
       )

@@ -31,6 +31,8 @@ export type AdminCommand =
   | { readonly kind: 'show-cluster' }
   /** Mycat `SWITCH @@DATASOURCE name:index`; `index` is 0-based into writeHosts (dnindex). */
   | { readonly kind: 'switch-datasource'; readonly name: string; readonly index: number }
+  /** `SWITCHOVER [TO] name:index` (ProxySQL/MaxScale users' word): the planned switchover, always. */
+  | { readonly kind: 'switchover'; readonly name: string; readonly index: number }
   | { readonly kind: 'reload-config' }
   | { readonly kind: 'show-connection' }
   | { readonly kind: 'kill-connection'; readonly ids: readonly number[] }
@@ -68,7 +70,14 @@ export const ADMIN_HELP: readonly (readonly [string, string])[] = [
     'SHOW @@CLUSTER',
     'cooperation with other Sluice instances (cluster.cooperation), one row per fact: this instance, its role (leading/following/no-majority/starting), who leads, the published writeHost and where it was seen, the majority, reachable servers, whether writes are refused, the lock names; also SELECT * FROM cluster',
   ],
-  ['SWITCH @@DATASOURCE $dataHost:$index', 'make writeHost $index the active writeHost ($index is 0-based among writeHosts: INDEX of SHOW @@DATASOURCE, not backend_ndx; e.g. dh1:1 is the second writeHost)'],
+  [
+    'SWITCH @@DATASOURCE $dataHost:$index',
+    'make writeHost $index the active writeHost ($index is 0-based among writeHosts: INDEX of SHOW @@DATASOURCE, not backend_ndx; e.g. dh1:1 is the second writeHost); with failover.promote and the writeHost up this is a planned switchover (see SWITCHOVER)',
+  ],
+  [
+    'SWITCHOVER [TO] $dataHost:$index',
+    'planned switchover to writeHost $index: new writes wait in the proxy, open transactions finish, the old writeHost turns read-only, the new one applies everything and is promoted, the others follow it, writes resume — no client error (needs failover.promote)',
+  ],
   ['RELOAD @@CONFIG', 're-read and validate the config file and apply it: backends, accounts, whitelist, limits live; the rest at restart (listed)'],
   ['SHOW @@CONNECTION', 'client sessions'],
   ['KILL @@CONNECTION $id[,$id...]', 'close client sessions'],
@@ -167,6 +176,11 @@ export function parseAdminCommand(sql: string): AdminCommand {
     const sw = /^([^:]+):(\d{1,4})$/.exec(m[1]!);
     if (!sw) return { kind: 'invalid', reason: `expected SWITCH @@DATASOURCE dataHost:index, got "${m[1]}"` };
     return { kind: 'switch-datasource', name: sw[1]!, index: Number(sw[2]) };
+  }
+  if ((m = /^switchover (?:to )?(\S+)$/i.exec(text))) {
+    const sw = /^([^:]+):(\d{1,4})$/.exec(m[1]!);
+    if (!sw) return { kind: 'invalid', reason: `expected SWITCHOVER dataHost:index, got "${m[1]}"` };
+    return { kind: 'switchover', name: sw[1]!, index: Number(sw[2]) };
   }
   if ((m = /^kill @@connection (.+)$/i.exec(text))) {
     const parts = m[1]!.split(',').map((s) => s.trim());

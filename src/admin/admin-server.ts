@@ -17,7 +17,7 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { ClusterStore } from '../cluster/store.js';
+import { switchover, switchoverStandby, switchWriter } from './writer-commands.js';
 import { sameEndpoint } from '../config/endpoint.js';
 import { ConfigError, saveConfigFile, validateConfig } from '../config/index.js';
 import type { SluiceConfig } from '../config/types.js';
@@ -29,7 +29,8 @@ import { ClientChannel } from '../frontend/client-channel.js';
 import { listenOn } from '../frontend/listen.js';
 import { AuthFailed, authenticate } from '../frontend/authenticate.js';
 import { parseAdminCommand, type AdminCommand } from './admin-commands.js';
-import type { DataPath, PoolTotals } from './data-path.js';
+import type { PoolTotals } from './data-path.js';
+import type { AdminDeps, AdminReply, ConfigApplyResult } from './admin-types.js';
 import { hostByNdx } from './backend-numbers.js';
 import { clusterTable } from './cooperation-views.js';
 import {
@@ -52,36 +53,7 @@ const MAX_ADMIN_PACKET = 16 * 1024 * 1024;
 const STATUS = ServerStatus.AUTOCOMMIT;
 
 /** What `applyConfig` did with a configuration: config paths applied now / at the next start. */
-export interface ConfigApplyResult {
-  readonly live: readonly string[];
-  readonly restart: readonly string[];
-  /** Changes refused for the running proxy, with the reason (they wait for a restart). */
-  readonly notes: readonly string[];
-}
-
-export interface AdminDeps {
-  /** The running configuration. */
-  config(): SluiceConfig;
-  /**
-   * The configuration as configured: the last one given to applyConfig / reloadConfig (what SAVE
-   * CONFIG writes). Differs from config() only in what waits for a restart.
-   */
-  configured(): SluiceConfig;
-  /** Makes the running proxy follow a validated configuration as far as it can live. */
-  applyConfig(next: SluiceConfig, source: string): ConfigApplyResult;
-  /** Re-reads the config file and applies it; throws ConfigError (nothing changed) when it is bad. */
-  reloadConfig(source: string): ConfigApplyResult;
-  /** File the config was loaded from (SAVE CONFIG / RELOAD @@CONFIG need it). */
-  readonly configPath?: string;
-  readonly cluster: ClusterStore;
-  /** Sessions, pools and statement statistics of every process that holds client sessions. */
-  readonly dataPath: DataPath;
-}
-
-export type AdminReply =
-  | { readonly type: 'table'; readonly table: AdminTable }
-  | { readonly type: 'ok'; readonly message: string; readonly affectedRows?: number }
-  | { readonly type: 'error'; readonly errno: number; readonly sqlState: string; readonly message: string };
+export type { AdminDeps, AdminReply, ConfigApplyResult } from './admin-types.js';
 
 const refused = (message: string): AdminReply => ({ type: 'error', errno: 1105, sqlState: 'HY000', message });
 const ok = (message: string, affectedRows = 0): AdminReply => ({ type: 'ok', message, affectedRows });
@@ -254,6 +226,13 @@ export class AdminServer {
           if (h.status !== 'offline') return refused(`backend ${cmd.ndx} (${hostAddress(h)}) is not offline (state ${h.status})`);
           cluster.dispatch({ type: 'set-online', hostId: h.id });
         } else {
+          // The active writeHost with a standby that can take over: hand over first (a planned
+          // switchover, no client error), then take it offline.
+          const standby = h.id === cluster.view.writer?.id ? switchoverStandby(this.deps) : undefined;
+          if (standby !== undefined) {
+            const r = await switchover(this.deps, cluster.view.dataHost, standby, `admin SET OFFLINE of the active writeHost ${h.id}`);
+            if (r.type === 'error') return r;
+          }
           cluster.dispatch({ type: 'set-offline', hostId: h.id });
           if (cmd.force) {
             // Every connection to the host is cut: running statements are aborted (a read that
@@ -269,7 +248,14 @@ export class AdminServer {
         return table(backendsTable(cluster.view, await this.poolStats(), [cmd.ndx]));
       }
       case 'switch-datasource':
-        return this.switchWriter(cmd.name, cmd.index);
+        // With promotion and a living writeHost, the role moves the planned way (no client
+        // error); otherwise (the writeHost is down, or promote is off) it moves at once.
+        if (this.deps.config().dataHost.failover.promote && cluster.view.writer !== undefined && cmd.name === cluster.view.dataHost) {
+          return switchover(this.deps, cmd.name, cmd.index, 'admin SWITCH @@DATASOURCE (planned switchover)');
+        }
+        return switchWriter(this.deps, cmd.name, cmd.index);
+      case 'switchover':
+        return switchover(this.deps, cmd.name, cmd.index, 'admin SWITCHOVER');
       case 'add-backend':
         return this.addBackend(cmd.role, cmd.host, cmd.port, cmd.weight);
       case 'remove-backend':
@@ -350,29 +336,6 @@ export class AdminServer {
       case 'unknown':
         return { type: 'error', errno: 1047, sqlState: '08S01', message: UNKNOWN_COMMAND_MESSAGE };
     }
-  }
-
-  private switchWriter(name: string, index: number): AdminReply {
-    const { cluster } = this.deps;
-    const view = cluster.view;
-    if (name !== view.dataHost) return refused(`unknown dataHost "${name}" (this proxy serves "${view.dataHost}")`);
-    const target = view.hosts.find((h) => h.role === 'write' && h.index === index);
-    const writeCount = view.hosts.filter((h) => h.role === 'write').length;
-    if (!target) {
-      return refused(`dataHost ${name} has no writeHost ${index} (writeHosts are 0-${writeCount - 1}: the INDEX of SHOW @@DATASOURCE, not backend_ndx)`);
-    }
-    if (index === view.writerIndex) return refused(`writeHost ${index} (${hostAddress(target)}) is already the active writeHost`);
-    if (target.readOnly === true && !this.deps.config().dataHost.failover.promote) {
-      return refused(
-        `switch to writeHost ${index} (${hostAddress(target)}) refused: it is read-only (read_only=ON) and failover.promote is off, so every write would fail; turn read_only off on it first or enable failover.promote`,
-      );
-    }
-    const transitions = cluster.switchWriter(index, 'admin SWITCH @@DATASOURCE');
-    const refusal = transitions.find((t) => t.kind === 'writer-refused');
-    if (refusal) return refused(refusal.reason);
-    const sw = transitions.find((t) => t.kind === 'writer-switch');
-    if (!sw || sw.kind !== 'writer-switch') return refused('switch not applied (no transition)');
-    return ok(`active writeHost is now ${sw.toIndex} (${sw.toHostId}), was ${sw.fromIndex} (${sw.fromHostId}); recorded in dnindex`);
   }
 
   private addBackend(role: 'write' | 'read', host: string, port: number, weight: number | undefined): AdminReply {

@@ -28,6 +28,8 @@ const cases: readonly (readonly [string, AdminCommand])[] = [
   ['show @@datasource', { kind: 'show-datasource' }],
   ['SHOW @@HEARTBEAT', { kind: 'show-heartbeat' }],
   ['SWITCH @@DATASOURCE dh1:1', { kind: 'switch-datasource', name: 'dh1', index: 1 }],
+  ['SWITCHOVER dh1:1', { kind: 'switchover', name: 'dh1', index: 1 }],
+  ['switchover to dh1:0;', { kind: 'switchover', name: 'dh1', index: 0 }],
   ['RELOAD @@CONFIG', { kind: 'reload-config' }],
   ['SHOW @@CONNECTION', { kind: 'show-connection' }],
   ['KILL @@CONNECTION 5', { kind: 'kill-connection', ids: [5] }],
