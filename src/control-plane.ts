@@ -14,7 +14,7 @@ import { ReplicaPositions } from './cluster/positions.js';
 import { resolveDnIndex } from './cluster/dnindex.js';
 import { FailoverEffects } from './cluster/failover.js';
 import { BackendLocks } from './cluster/cooperation.js';
-import { switchover, type SwitchoverReport } from './cluster/switchover.js';
+import { switchover, SwitchoverError, type SwitchoverReport } from './cluster/switchover.js';
 import { mysql2Ssl, type BackendTlsOptions } from './backend/backend-tls.js';
 import type { ConfigApplyResult } from './admin/admin-server.js';
 import type { HostId } from './cluster/view.js';
@@ -41,6 +41,7 @@ export class ControlPlane {
   private readonly locks: BackendLocks | undefined;
   private readonly retiring = new Set<Promise<void>>();
   private readonly ssl: ReturnType<typeof mysql2Ssl>;
+  private switching = false;
   /** Called after every applied configuration (worker processes get the new one). */
   onConfig: ((config: SluiceConfig) => void) | undefined;
   /** Called with each host position the monitor reads (worker processes get it). */
@@ -183,13 +184,15 @@ export class ControlPlane {
    * Planned switchover to writeHost `index` (cluster/switchover.ts). `openOn` counts the client
    * sessions with an open transaction on a host, across every process that holds sessions.
    */
-  switchover(index: number, reason: string, openOn: (hostId: string) => Promise<number>): Promise<SwitchoverReport> {
+  async switchover(index: number, reason: string, openOn: (hostId: string) => Promise<number>): Promise<SwitchoverReport> {
+    if (this.switching) throw new SwitchoverError('a switchover is already running');
+    this.switching = true;
     const ssl = this.ssl;
     return switchover(
       { store: this.cluster, dataHost: () => this.running.dataHost, ...(ssl ? { ssl } : {}), logger: this.log.child({ component: 'switchover' }), openOn },
       index,
       reason,
-    );
+    ).finally(() => (this.switching = false));
   }
 
   /**

@@ -98,14 +98,13 @@ export async function switchover(deps: SwitchoverDeps, toIndex: number, reason: 
   // 0. Before anything waits: the new writer catches up with what the old one has now (a
   //    replica under load lags), so the catch-up while writes are held is only the last moment's.
   const ahead = Date.now();
-  await admin(writer, budget, async (c) => {
-    const { mariadb, pos } = await binlogPosition(c);
-    if (pos === '') return;
+  const now = await admin(writer, dh.heartbeat.timeoutMs * 3, binlogPosition);
+  if (now.pos !== '') {
     await admin(to, dh.failover.catchUpTimeoutMs, async (t) => {
-      const [r] = await t.query(mariadb ? 'SELECT MASTER_GTID_WAIT(?, ?) AS w' : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w', [pos, Math.max(0.1, dh.failover.catchUpTimeoutMs / 1000 - 0.5)]);
-      if (Number((r as { w: unknown }[])[0]?.w) !== 0) throw new SwitchoverError(`${to.id} did not catch up with ${writer.id} (${pos}) within failover.catchUpTimeoutMs`);
+      const [r] = await t.query(now.mariadb ? 'SELECT MASTER_GTID_WAIT(?, ?) AS w' : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w', [now.pos, Math.max(0.1, dh.failover.catchUpTimeoutMs / 1000 - 0.5)]);
+      if (Number((r as { w: unknown }[])[0]?.w) !== 0) throw new SwitchoverError(`${to.id} did not catch up with ${writer.id} (${now.pos}) within failover.catchUpTimeoutMs`);
     });
-  });
+  }
   const preCatchUpMs = Date.now() - ahead;
 
   const pausedAt = Date.now();
