@@ -165,7 +165,16 @@ export class Session implements KillTarget, Sweepable {
         const running = this.dispatch(cmd, packet.payload, packet.frame);
         if (running !== undefined) await running;
       } catch (err) {
-        this.replyError(err);
+        // Nothing was sent anywhere (no connection could be had): after a new writeHost
+        // took over, the command runs there once, as if it had arrived then.
+        if (await this.runner.awaitReplacedWriter(err)) {
+          try {
+            const again = this.dispatch(cmd, packet.payload, packet.frame);
+            if (again !== undefined) await again;
+          } catch (err2) {
+            this.replyError(err2);
+          }
+        } else this.replyError(err);
       } finally {
         this.becameIdle();
         this.armWaitTimeout();

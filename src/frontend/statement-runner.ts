@@ -12,6 +12,7 @@ import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { encodeErrFor } from './authenticate.js';
 import { CR_CONN_HOST_ERROR, route, toWriter } from '../routing/router.js';
+import { HostUnavailable } from './session-connections.js';
 import { parseGtids, TRACKING_VARIABLES, type GtidPosition } from '../cluster/gtid.js';
 import { CausalReads } from './causal-reads.js';
 import type { Classification, RouteDecision } from '../routing/types.js';
@@ -102,6 +103,29 @@ export class StatementRunner {
       decision = route(c, this.scope.routeState(), ctx.cluster());
     }
     return decision;
+  }
+
+  /**
+   * A command failed because the writeHost gave no connection (refused, unreachable): nothing was
+   * sent. When failover may replace it and the session holds nothing there, waits (bounded by
+   * promotionWaitMs) for another writeHost to take over; true = one did, run the command again.
+   */
+  async awaitReplacedWriter(err: unknown): Promise<boolean> {
+    const { ctx } = this.scope;
+    if (!(err instanceof HostUnavailable) || this.scope.inScope() || this.scope.ch.closed) return false;
+    if (!/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|connect/i.test(err.reason)) return false;
+    const failover = ctx.config().dataHost.failover;
+    const view = ctx.cluster();
+    const writerId = view.hosts.find((h) => h.role === 'write' && h.index === view.writerIndex)?.id;
+    if (!failover.enabled || writerId !== err.hostId || !view.hosts.some((h) => h.role === 'write' && h.id !== err.hostId)) return false;
+    const deadline = Date.now() + failover.promotionWaitMs;
+    ctx.stats.heldForWriter++;
+    while (Date.now() < deadline && !this.scope.ch.closed) {
+      const w = ctx.cluster().writer;
+      if (w !== undefined && w.id !== err.hostId) return true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return false;
   }
 
   /** Synchronous routing, for commands that never wait for a promotion. */
