@@ -113,7 +113,8 @@ export class StatementRunner {
   async awaitReplacedWriter(err: unknown): Promise<boolean> {
     const { ctx } = this.scope;
     if (!(err instanceof HostUnavailable) || this.scope.inScope() || this.scope.ch.closed) return false;
-    if (!/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|connect/i.test(err.reason)) return false;
+    // The server is unreachable — not a full pool or a refused login on a living one.
+    if (!/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET/.test(err.reason)) return false;
     const failover = ctx.config().dataHost.failover;
     const view = ctx.cluster();
     const writerId = view.hosts.find((h) => h.role === 'write' && h.index === view.writerIndex)?.id;
