@@ -42,6 +42,7 @@ const USAGE = `usage: npx tsx bench/failover.ts [options]
   --no-semisync         plain asynchronous replication (default: semi-synchronous)
   --semisync-timeout-ms N   rpl_semi_sync_master_timeout (default: the sandbox's, 2000)
   --no-restart          do not restart the old primary afterwards (its rows, its fencing)
+  --switchover          a planned switchover (admin SWITCHOVER dh1:1) instead of the SIGKILL
   --keep-sandbox        keep the sandbox directory (datadirs, server logs) for inspection
   --write               put the results at the top of bench/RESULTS.md (newest first)
   --out DIR             generated config, proxy log, dnindex file (default bench/out)`;
@@ -54,6 +55,7 @@ const { values: opt } = parseArgs({
     'no-semisync': { type: 'boolean', default: false },
     'semisync-timeout-ms': { type: 'string' },
     'no-restart': { type: 'boolean', default: false },
+    switchover: { type: 'boolean', default: false },
     'keep-sandbox': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/out' },
@@ -77,6 +79,10 @@ if (KILL_S >= RUN_S) {
   process.exit(2);
 }
 const SEMISYNC = !opt['no-semisync'];
+/** A planned switchover (admin SWITCHOVER) at --kill-after instead of the SIGKILL of the primary. */
+const SWITCHOVER = opt.switchover === true;
+/** What happens at --kill-after, in the report's words. */
+const EVENT = SWITCHOVER ? 'the switchover' : 'the SIGKILL';
 const SEMISYNC_TIMEOUT =
   opt['semisync-timeout-ms'] !== undefined ? intOpt('semisync-timeout-ms', opt['semisync-timeout-ms'], 1) : undefined;
 const REPO = process.cwd();
@@ -268,6 +274,8 @@ interface Endpoint {
 interface Proxy {
   readonly pid: number;
   readonly endpoint: Endpoint;
+  /** The admin SQL port (SWITCHOVER). */
+  readonly admin: Endpoint & { readonly user: string; readonly password: string };
   readonly logFile: string;
   readonly configFile: string;
   readonly dnindexFile: string;
@@ -281,8 +289,10 @@ async function startProxy(sb: Sandbox): Promise<Proxy> {
   const base = sandboxProxyConfig(sb, port) as { dataHost: Record<string, unknown> } & Record<string, unknown>;
   const r1 = sb.replicas[0]!;
   const r2 = sb.replicas[1]!;
+  const adminPort = await freePort();
   const config = {
     ...base,
+    admin: { host: '127.0.0.1', port: adminPort, user: 'admin', password: 'bench' },
     dataHost: {
       ...base.dataHost,
       name: DATAHOST,
@@ -335,6 +345,7 @@ async function startProxy(sb: Sandbox): Promise<Proxy> {
   return {
     pid,
     endpoint,
+    admin: { host: '127.0.0.1', port: adminPort, user: 'admin', password: 'bench' },
     logFile,
     configFile,
     dnindexFile,
@@ -595,7 +606,7 @@ async function runBench(): Promise<Result> {
   const stopSampling = sampleReplicas([r1, r2], samples);
   const tWriteStart = Date.now();
   const endAt = tWriteStart + RUN_S * 1000;
-  log(`${WRITERS} writers for ${RUN_S} s; SIGKILL of the primary at +${KILL_S} s`);
+  log(`${WRITERS} writers for ${RUN_S} s; ${SWITCHOVER ? 'SWITCHOVER dh1:1' : 'SIGKILL of the primary'} at +${KILL_S} s`);
   const writers = Array.from({ length: WRITERS }, (_, i) => writer(i + 1, proxy.endpoint, sb, endAt, run));
 
   await delay(tWriteStart + KILL_S * 1000 - 300 - Date.now());
@@ -610,9 +621,17 @@ async function runBench(): Promise<Result> {
   await delay(tWriteStart + KILL_S * 1000 - Date.now());
   const ackedBeforeKill = run.acks.length;
   const tKill = Date.now();
-  sb.primary.kill('SIGKILL');
+  if (SWITCHOVER) {
+    const admin = await mysql.createConnection(proxy.admin);
+    try {
+      const [reply] = await admin.query('SWITCHOVER dh1:1');
+      log(`SWITCHOVER dh1:1 → ${String((reply as { info?: string }).info ?? JSON.stringify(reply))}`);
+    } finally {
+      await admin.end();
+    }
+  } else sb.primary.kill('SIGKILL');
   log(
-    `SIGKILL primary (pid gone) after ${ackedBeforeKill} acknowledged writes; semi-sync just before: status ${semiAtKill?.status ?? '?'}, ` +
+    `${SWITCHOVER ? 'switchover done' : 'SIGKILL primary (pid gone)'} after ${ackedBeforeKill} acknowledged writes; semi-sync just before: status ${semiAtKill?.status ?? '?'}, ` +
       `yes_tx ${semiAtKill?.yesTx ?? '?'}, no_tx ${semiAtKill?.noTx ?? '?'}`,
   );
   const progress = setInterval(() => {
@@ -652,7 +671,7 @@ async function runBench(): Promise<Result> {
   let oldPrimaryAfter: ReplicaState | undefined;
   let routedAfterRestart: string | undefined;
   let oldPrimarySeq = NaN;
-  if (!opt['no-restart']) {
+  if (!opt['no-restart'] && !SWITCHOVER) {
     log('restarting the old primary (its rows; does the proxy fence it and keep it out?)');
     try {
       await sb.primary.start();
@@ -915,18 +934,18 @@ function markdown(r: Result, a: Analysis): string {
       ? 'switched; **0** acknowledged writes missing on the new writeHost'
       : `switched; **${a.missing.length} acknowledged writes MISSING** on the new writeHost${semiOk ? ' ⚠ despite semi-sync' : ''}`;
   const lines: string[] = [
-    `## ${date} — writeHost failover under writes (semi-sync ${SEMISYNC ? 'ON' : 'OFF'}): ${verdict}`,
+    `## ${date} — ${SWITCHOVER ? 'planned switchover (SWITCHOVER dh1:1)' : 'writeHost failover'} under writes (semi-sync ${SEMISYNC ? 'ON' : 'OFF'}): ${verdict}`,
     '',
     ...environment(r.version),
     `- command: \`${commandLine()}\``,
     `- setup: writeHosts [primary, replica1], readHosts [replica2], balance 1; heartbeat ${HEARTBEAT.intervalMs} ms / timeout ${HEARTBEAT.timeoutMs} ms / ${HEARTBEAT.retries} retries; ` +
       `failover enabled, promote with the sandbox admin account; replication.checkEveryMs ${REPLICATION.checkEveryMs}; ` +
       `${WRITERS} writers (one mysql2 connection each, autocommit INSERT (writer, seq); a failure is retried with the same seq after ${RETRY_DELAY_MS} ms on a new connection if the old one broke); ` +
-      `primary SIGKILLed at +${KILL_S} s of ${RUN_S} s`,
+      `${SWITCHOVER ? 'SWITCHOVER dh1:1 on the admin port' : 'primary SIGKILLed'} at +${KILL_S} s of ${RUN_S} s`,
     `- semi-sync: ${SEMISYNC ? `ON (rpl_semi_sync_master_timeout ${r.semiStart.timeoutMs} ms, wait point ${r.semiStart.waitPoint})` : 'OFF (asynchronous replication)'}; ` +
       `primary at start: ${semiText(r.semiStart)}; 0.3 s before the kill: ${semiText(r.semiAtKill)}`,
     '',
-    'Times are relative to the SIGKILL.',
+    `Times are relative to ${EVENT}.`,
     '',
     '| measure | value |',
     '|---|---|',
