@@ -4,7 +4,8 @@
  * lost write, where a failover is a crash.
  *
  *  0. The new writeHost catches up with the old one while writes still flow (bounded by
- *     catchUpTimeoutMs), so the catch-up in step 4 is short.
+ *     catchUpTimeoutMs; again while a round takes over 300 ms, at most 5 rounds), so the
+ *     catch-up in step 4 is short.
  *  1. New writes are held back (the view's `writesPaused`): a statement that needs the writeHost
  *     and is not part of an open transaction waits in the proxy (bounded by promotionWaitMs).
  *  2. Open transactions on the old writeHost finish (bounded: half of promotionWaitMs); those
@@ -97,13 +98,21 @@ export async function switchover(deps: SwitchoverDeps, toIndex: number, reason: 
 
   // 0. Before anything waits: the new writer catches up with what the old one has now (a
   //    replica under load lags), so the catch-up while writes are held is only the last moment's.
+  // Again while each round still took long: a replica under load falls behind again during a
+  // long catch-up, and what it lags when writes are held is what the clients wait for.
   const ahead = Date.now();
-  const now = await admin(writer, dh.heartbeat.timeoutMs * 3, binlogPosition);
-  if (now.pos !== '') {
-    await admin(to, dh.failover.catchUpTimeoutMs, async (t) => {
-      const [r] = await t.query(now.mariadb ? 'SELECT MASTER_GTID_WAIT(?, ?) AS w' : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w', [now.pos, Math.max(0.1, dh.failover.catchUpTimeoutMs / 1000 - 0.5)]);
+  const catchUpUntil = ahead + dh.failover.catchUpTimeoutMs;
+  for (let round = 0; round < 5; round++) {
+    const roundStarted = Date.now();
+    const now = await admin(writer, dh.heartbeat.timeoutMs * 3, binlogPosition);
+    if (now.pos === '') break;
+    const left = catchUpUntil - Date.now();
+    if (left <= 0) throw new SwitchoverError(`${to.id} did not catch up with ${writer.id} within failover.catchUpTimeoutMs`);
+    await admin(to, left, async (t) => {
+      const [r] = await t.query(now.mariadb ? 'SELECT MASTER_GTID_WAIT(?, ?) AS w' : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w', [now.pos, Math.max(0.1, left / 1000 - 0.5)]);
       if (Number((r as { w: unknown }[])[0]?.w) !== 0) throw new SwitchoverError(`${to.id} did not catch up with ${writer.id} (${now.pos}) within failover.catchUpTimeoutMs`);
     });
+    if (Date.now() - roundStarted < 300) break;
   }
   const preCatchUpMs = Date.now() - ahead;
 
