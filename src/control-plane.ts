@@ -42,6 +42,7 @@ export class ControlPlane {
   private readonly retiring = new Set<Promise<void>>();
   private readonly ssl: ReturnType<typeof mysql2Ssl>;
   private switching = false;
+  private readonly switchoverStats = { done: 0, failed: 0, refused: 0, lastPausedMs: undefined as number | undefined };
   /** Called after every applied configuration (worker processes get the new one). */
   onConfig: ((config: SluiceConfig) => void) | undefined;
   /** Called with each host position the monitor reads (worker processes get it). */
@@ -185,14 +186,32 @@ export class ControlPlane {
    * sessions with an open transaction on a host, across every process that holds sessions.
    */
   async switchover(index: number, reason: string, openOn: (hostId: string) => Promise<number>): Promise<SwitchoverReport> {
-    if (this.switching) throw new SwitchoverError('a switchover is already running');
+    if (this.switching) throw new SwitchoverError('a switchover is already running', true);
     this.switching = true;
     const ssl = this.ssl;
     return switchover(
       { store: this.cluster, dataHost: () => this.running.dataHost, ...(ssl ? { ssl } : {}), logger: this.log.child({ component: 'switchover' }), openOn },
       index,
       reason,
-    ).finally(() => (this.switching = false));
+    )
+      .then(
+        (report) => {
+          this.switchoverStats.done++;
+          this.switchoverStats.lastPausedMs = report.pausedMs;
+          return report;
+        },
+        (err: unknown) => {
+          if (err instanceof SwitchoverError && err.refused) this.switchoverStats.refused++;
+          else this.switchoverStats.failed++;
+          throw err;
+        },
+      )
+      .finally(() => (this.switching = false));
+  }
+
+  /** Planned switchovers so far (/metrics). */
+  get switchovers(): Readonly<{ done: number; failed: number; refused: number; lastPausedMs: number | undefined }> {
+    return this.switchoverStats;
   }
 
   /**

@@ -43,6 +43,7 @@ export async function startOperatorSurfaces(
         {
           cluster: control.cluster,
           clusterConfig: () => control.config.cluster,
+          switchovers: () => control.switchovers,
           dataPath,
           accepting: () => accepting,
           ...(extra.processMetrics ? { processMetrics: extra.processMetrics } : {}),

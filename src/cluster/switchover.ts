@@ -51,7 +51,15 @@ export interface SwitchoverReport {
   readonly position: string;
 }
 
-export class SwitchoverError extends Error {}
+export class SwitchoverError extends Error {
+  /** `refused`: it stopped before holding any write (a precondition, or the catch-up before the pause). */
+  constructor(
+    message: string,
+    readonly refused = false,
+  ) {
+    super(message);
+  }
+}
 
 /** The server's own binary log position (MariaDB gtid_binlog_pos, MySQL gtid_executed). */
 async function binlogPosition(c: mysql.Connection): Promise<{ mariadb: boolean; pos: string }> {
@@ -88,10 +96,10 @@ export async function switchover(deps: SwitchoverDeps, toIndex: number, reason: 
   const writer = view.hosts.find((h) => h.role === 'write' && h.index === view.writerIndex)!;
   const target = view.hosts.find((h) => h.role === 'write' && h.index === toIndex);
   if (!mayDecide(store.snapshot)) {
-    throw new SwitchoverError(`this instance does not lead the dataHost's instances (${view.cooperation?.facts?.leader ?? 'no instance leads now'}): run the switchover there`);
+    throw new SwitchoverError(`this instance does not lead the dataHost's instances (${view.cooperation?.facts?.leader ?? 'no instance leads now'}): run the switchover there`, true);
   }
   const problem = switchoverProblem(view, target, dh.failover.promote);
-  if (problem !== undefined) throw new SwitchoverError(`switchover to writeHost ${toIndex} refused: ${problem}`);
+  if (problem !== undefined) throw new SwitchoverError(`switchover to writeHost ${toIndex} refused: ${problem}`, true);
   const to = target!;
   const admin = <T>(h: HostView, ms: number, fn: (c: mysql.Connection) => Promise<T>): Promise<T> => withAdminConnection(dh, deps.ssl, h, Math.max(ms, 100), fn);
   const log = logger.child({ dataHost: dh.name, from: writer.id, to: to.id });
@@ -107,10 +115,10 @@ export async function switchover(deps: SwitchoverDeps, toIndex: number, reason: 
     const now = await admin(writer, dh.heartbeat.timeoutMs * 3, binlogPosition);
     if (now.pos === '') break;
     const left = catchUpUntil - Date.now();
-    if (left <= 0) throw new SwitchoverError(`${to.id} did not catch up with ${writer.id} within failover.catchUpTimeoutMs`);
+    if (left <= 0) throw new SwitchoverError(`switchover refused: ${to.id} did not catch up with ${writer.id} within failover.catchUpTimeoutMs`, true);
     await admin(to, left, async (t) => {
       const [r] = await t.query(now.mariadb ? 'SELECT MASTER_GTID_WAIT(?, ?) AS w' : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w', [now.pos, Math.max(0.1, left / 1000 - 0.5)]);
-      if (Number((r as { w: unknown }[])[0]?.w) !== 0) throw new SwitchoverError(`${to.id} did not catch up with ${writer.id} (${now.pos}) within failover.catchUpTimeoutMs`);
+      if (Number((r as { w: unknown }[])[0]?.w) !== 0) throw new SwitchoverError(`switchover refused: ${to.id} did not catch up with ${writer.id} (${now.pos}) within failover.catchUpTimeoutMs`, true);
     });
     if (Date.now() - roundStarted < 300) break;
   }

@@ -29,6 +29,7 @@ before(async () => {
   proxy = await startProxy({
     sandbox: sandboxInfo(sb),
     admin: ADMIN,
+    top: { http: { host: '127.0.0.1', port: 0 } },
     dataHost: {
       writeHosts: [
         { host: primary.host, port: primary.port },
@@ -213,4 +214,11 @@ test('SWITCHOVER refuses what it cannot do, and says why', async () => {
   await assert.rejects(adminRun('SWITCHOVER dh1:0'), /offline/);
   await assert.rejects(adminRun('SWITCHOVER dh1:5'), /no such writeHost/);
   await assert.rejects(adminRun('SWITCHOVER other:1'), /unknown dataHost/);
+  // Counted: three done (two switchovers, one SET OFFLINE), and the three refusals above (not the unknown dataHost: no switchover was asked for).
+  const metrics = await (await fetch(`http://127.0.0.1:${proxy.sluice.httpAddress!.port}/metrics`)).text();
+  assert.match(metrics, /sluice_switchovers_total\{outcome="done"\} 3\n/);
+  assert.match(metrics, /sluice_switchovers_total\{outcome="failed"\} 0\n/);
+  assert.match(metrics, /sluice_switchovers_total\{outcome="refused"\} 3\n/);
+  assert.match(metrics, /sluice_switchover_last_pause_seconds \d/);
+  assert.match(metrics, /sluice_statements_held_total \d+/);
 });

@@ -103,6 +103,29 @@ export function createMetrics(src: HttpSources): Metrics {
   });
 
   const view = (): ClusterView => src.cluster.view;
+  new Counter({
+    name: 'sluice_switchovers_total',
+    help: 'Planned switchovers (admin SWITCHOVER, SWITCH @@DATASOURCE and SET OFFLINE of the active writeHost with failover.promote), by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const s = src.switchovers();
+      this.inc({ outcome: 'done' }, s.done);
+      this.inc({ outcome: 'failed' }, s.failed);
+      this.inc({ outcome: 'refused' }, s.refused);
+    },
+  });
+  new Gauge({
+    name: 'sluice_switchover_last_pause_seconds',
+    help: 'How long new writes were held in the last planned switchover that was done (absent before the first).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      const ms = src.switchovers().lastPausedMs;
+      if (ms !== undefined) this.set(ms / 1000);
+    },
+  });
   new Gauge({
     name: 'sluice_backend_up',
     help: 'Backend heartbeat status (1 = up or not probed yet, 0 = down or offline).',

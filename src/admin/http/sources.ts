@@ -10,10 +10,23 @@ import type { DataPath } from '../data-path.js';
 /** prom-client's JSON form of a registry's metrics (`Registry.getMetricsAsJSON`). */
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
+/** What the planned switchovers of this process did (cluster/switchover.ts). */
+export interface SwitchoverStats {
+  readonly done: number;
+  /** Failed after writes were held (the old writeHost was put back). */
+  readonly failed: number;
+  /** Stopped before holding any write (a precondition, or the catch-up). */
+  readonly refused: number;
+  /** How long writes were held in the last one that was done (ms); undefined before the first. */
+  readonly lastPausedMs: number | undefined;
+}
+
 export interface HttpSources {
   readonly cluster: ClusterStore;
   /** The running cluster section (cooperation with other instances; it changes only at a restart). */
   clusterConfig(): ClusterConfig;
+  /** Planned switchovers so far (admin SWITCHOVER and friends). */
+  switchovers(): SwitchoverStats;
   /** Whether the MySQL front end is listening (accepting client connections). */
   accepting(): boolean;
   /** Sessions, counters and pools of the processes that hold client sessions, summed. */
