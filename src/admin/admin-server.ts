@@ -30,7 +30,7 @@ import { listenOn } from '../frontend/listen.js';
 import { AuthFailed, authenticate } from '../frontend/authenticate.js';
 import { parseAdminCommand, type AdminCommand } from './admin-commands.js';
 import type { PoolTotals } from './data-path.js';
-import type { AdminDeps, AdminReply, ConfigApplyResult } from './admin-types.js';
+import { ok, refused, type AdminDeps, type AdminReply, type ConfigApplyResult } from './admin-types.js';
 import { hostByNdx } from './backend-numbers.js';
 import { clusterTable } from './cooperation-views.js';
 import {
@@ -55,8 +55,6 @@ const STATUS = ServerStatus.AUTOCOMMIT;
 /** What `applyConfig` did with a configuration: config paths applied now / at the next start. */
 export type { AdminDeps, AdminReply, ConfigApplyResult } from './admin-types.js';
 
-const refused = (message: string): AdminReply => ({ type: 'error', errno: 1105, sqlState: 'HY000', message });
-const ok = (message: string, affectedRows = 0): AdminReply => ({ type: 'ok', message, affectedRows });
 const table = (t: AdminTable): AdminReply => ({ type: 'table', table: t });
 
 export const UNKNOWN_COMMAND_MESSAGE = "Unknown admin command: use 'SELECT * FROM help' to see the supported commands";

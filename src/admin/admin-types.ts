@@ -37,3 +37,7 @@ export type AdminReply =
   | { readonly type: 'table'; readonly table: AdminTable }
   | { readonly type: 'ok'; readonly message: string; readonly affectedRows?: number }
   | { readonly type: 'error'; readonly errno: number; readonly sqlState: string; readonly message: string };
+
+/** An admin command that did nothing, and why (ER_UNKNOWN_ERROR 1105, as Atlas answers). */
+export const refused = (message: string): AdminReply => ({ type: 'error', errno: 1105, sqlState: 'HY000', message });
+export const ok = (message: string, affectedRows = 0): AdminReply => ({ type: 'ok', message, affectedRows });

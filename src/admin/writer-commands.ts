@@ -4,11 +4,9 @@
  * standby SET OFFLINE of the active writeHost hands over to.
  */
 import { switchoverProblem } from '../cluster/switchover.js';
-import type { AdminDeps, AdminReply } from './admin-types.js';
+import { ok, refused, type AdminDeps, type AdminReply } from './admin-types.js';
 import { hostAddress } from './admin-views.js';
 
-const refused = (message: string): AdminReply => ({ type: 'error', errno: 1105, sqlState: 'HY000', message });
-const ok = (message: string, affectedRows = 0): AdminReply => ({ type: 'ok', message, affectedRows });
 
 export async function switchover(deps: AdminDeps, name: string, index: number, reason: string): Promise<AdminReply> {
   if (name !== deps.cluster.view.dataHost) return refused(`unknown dataHost "${name}" (this proxy serves "${deps.cluster.view.dataHost}")`);

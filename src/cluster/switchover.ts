@@ -23,6 +23,7 @@ import type mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { DataHostConfig } from '../config/types.js';
 import { sameEndpoint } from '../config/endpoint.js';
+import { flavorOf, type GtidFlavor } from './gtid.js';
 import { withAdminConnection } from './admin-connection.js';
 import { mayDecide } from './cooperation-rules.js';
 import type { ClusterStore } from './store.js';
@@ -62,11 +63,21 @@ export class SwitchoverError extends Error {
 }
 
 /** The server's own binary log position (MariaDB gtid_binlog_pos, MySQL gtid_executed). */
-async function binlogPosition(c: mysql.Connection): Promise<{ mariadb: boolean; pos: string }> {
+async function binlogPosition(c: mysql.Connection): Promise<{ flavor: GtidFlavor; pos: string }> {
   const [v] = await c.query('SELECT VERSION() AS v');
-  const mariadb = /mariadb/i.test(String((v as { v: unknown }[])[0]?.v));
-  const [p] = await c.query(mariadb ? 'SELECT @@GLOBAL.gtid_binlog_pos AS p' : 'SELECT @@GLOBAL.gtid_executed AS p');
-  return { mariadb, pos: String((p as { p: unknown }[])[0]?.p ?? '').replace(/\s+/g, '') };
+  const flavor = flavorOf(String((v as { v: unknown }[])[0]?.v));
+  const [p] = await c.query(flavor === 'mariadb' ? 'SELECT @@GLOBAL.gtid_binlog_pos AS p' : 'SELECT @@GLOBAL.gtid_executed AS p');
+  return { flavor, pos: String((p as { p: unknown }[])[0]?.p ?? '').replace(/\s+/g, '') };
+}
+
+/**
+ * Waits (at most `seconds`) until the server has applied `pos`, the whole set as read (not
+ * gtid.ts waitSql's highest number per stream: a switchover hands over every transaction).
+ */
+async function applied(c: mysql.Connection, flavor: GtidFlavor, pos: string, seconds: number): Promise<boolean> {
+  const sql = flavor === 'mariadb' ? 'SELECT MASTER_GTID_WAIT(?, ?) AS w' : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w';
+  const [r] = await c.query(sql, [pos, Math.max(0.1, seconds)]);
+  return Number((r as { w: unknown }[])[0]?.w) === 0;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -116,10 +127,9 @@ export async function switchover(deps: SwitchoverDeps, toIndex: number, reason: 
     if (now.pos === '') break;
     const left = catchUpUntil - Date.now();
     if (left <= 0) throw new SwitchoverError(`switchover refused: ${to.id} did not catch up with ${writer.id} within failover.catchUpTimeoutMs`, true);
-    await admin(to, left, async (t) => {
-      const [r] = await t.query(now.mariadb ? 'SELECT MASTER_GTID_WAIT(?, ?) AS w' : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w', [now.pos, Math.max(0.1, left / 1000 - 0.5)]);
-      if (Number((r as { w: unknown }[])[0]?.w) !== 0) throw new SwitchoverError(`switchover refused: ${to.id} did not catch up with ${writer.id} (${now.pos}) within failover.catchUpTimeoutMs`, true);
-    });
+    if (!(await admin(to, left, (t) => applied(t, now.flavor, now.pos, left / 1000 - 0.5)))) {
+      throw new SwitchoverError(`switchover refused: ${to.id} did not catch up with ${writer.id} (${now.pos}) within failover.catchUpTimeoutMs`, true);
+    }
     if (Date.now() - roundStarted < 300) break;
   }
   const preCatchUpMs = Date.now() - ahead;
@@ -152,13 +162,10 @@ export async function switchover(deps: SwitchoverDeps, toIndex: number, reason: 
     // 4. The new writer applies everything the old one wrote.
     const catchUpStarted = Date.now();
     if (position.pos !== '') {
-      const seconds = Math.max(0.1, (deadline - Date.now() - 500) / 1000);
-      const waited = await admin(to, deadline - Date.now(), async (c) => {
-        const sql = position.mariadb ? 'SELECT MASTER_GTID_WAIT(?, ?) AS w' : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w';
-        const [r] = await c.query(sql, [position.pos, seconds]);
-        return Number((r as { w: unknown }[])[0]?.w);
-      });
-      if (waited !== 0) throw new SwitchoverError(`${to.id} did not apply ${position.pos} in time`);
+      const seconds = (deadline - Date.now() - 500) / 1000;
+      if (!(await admin(to, deadline - Date.now(), (c) => applied(c, position.flavor, position.pos, seconds)))) {
+        throw new SwitchoverError(`${to.id} did not apply ${position.pos} in time`);
+      }
     }
     const catchUpMs = Date.now() - catchUpStarted;
 
