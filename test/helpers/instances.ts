@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
+import type { Sandbox } from '../../src/sandbox/index.js';
 import type { BuiltProxy } from './built-proxy.js';
 
 /** The instance's current role, from its last cooperation log line ('leading', 'following', …). */
@@ -135,4 +136,37 @@ export function switchTimes(p: BuiltProxy): number[] {
     if (m) out.push(Number(m[1]));
   }
   return out;
+}
+
+/**
+ * The config of one cooperating instance in front of `sb`: every sandbox server a writeHost,
+ * failover with promote and rejoin (the sandbox's admin and replication accounts), its own
+ * dnindex file, `cluster.cooperation: backend-locks` under `name`.
+ */
+export function cooperatingInstanceConfig(
+  sb: Sandbox,
+  name: string,
+  opts: { heartbeat: { intervalMs: number; timeoutMs: number; retries: number }; lockTimeoutSeconds: number },
+): Record<string, unknown> {
+  return {
+    dataHost: {
+      name: 'dh1',
+      user: sb.user,
+      password: sb.password,
+      writeHosts: sb.servers.map((x) => ({ host: x.host, port: x.port })),
+      heartbeat: opts.heartbeat,
+      failover: {
+        enabled: true,
+        promote: true,
+        rejoin: true,
+        user: sb.adminUser,
+        password: sb.adminPassword,
+        replicationUser: sb.replUser,
+        replicationPassword: sb.replPassword,
+        dnindexFile: path.join(sb.dir, `dnindex-${name}.properties`),
+      },
+      replication: { maxLagSeconds: 10, checkEveryMs: 300, readmitAfter: 2 },
+    },
+    cluster: { cooperation: 'backend-locks', instanceName: name, lockTimeoutSeconds: opts.lockTimeoutSeconds },
+  };
 }

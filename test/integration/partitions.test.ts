@@ -16,7 +16,7 @@ import mysql from 'mysql2/promise';
 import type { Sandbox, SandboxServer } from '../../src/sandbox/index.js';
 import { startBuiltProxy, type BuiltProxy } from '../helpers/built-proxy.js';
 import { NetLab, type LabHost } from '../helpers/netlab.js';
-import { dumpLogs, leadersOf, promotionsBy, role, startWriters, writerServerId, type Writers } from '../helpers/instances.js';
+import { cooperatingInstanceConfig, dumpLogs, leadersOf, promotionsBy, role, startWriters, writerServerId, type Writers } from '../helpers/instances.js';
 import { sandboxInfo, startPrivateSandbox, waitFor } from '../helpers/sandbox.js';
 
 const unavailable = await NetLab.unavailable();
@@ -53,27 +53,7 @@ async function viaSocket(s: SandboxServer, sql: string): Promise<Record<string, 
 }
 
 function instanceConfig(name: string): Record<string, unknown> {
-  return {
-    dataHost: {
-      name: 'dh1',
-      user: sb.user,
-      password: sb.password,
-      writeHosts: sb.servers.map((x) => ({ host: x.host, port: x.port })),
-      heartbeat: HEARTBEAT,
-      failover: {
-        enabled: true,
-        promote: true,
-        rejoin: true,
-        user: sb.adminUser,
-        password: sb.adminPassword,
-        replicationUser: sb.replUser,
-        replicationPassword: sb.replPassword,
-        dnindexFile: `${sb.dir}/dnindex-${name}.properties`,
-      },
-      replication: { maxLagSeconds: 10, checkEveryMs: 300, readmitAfter: 2 },
-    },
-    cluster: { cooperation: 'backend-locks', instanceName: name, lockTimeoutSeconds: LOCK_TIMEOUT_S },
-  };
+  return cooperatingInstanceConfig(sb, name, { heartbeat: HEARTBEAT, lockTimeoutSeconds: LOCK_TIMEOUT_S });
 }
 
 async function leader(): Promise<string> {
