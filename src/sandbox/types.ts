@@ -92,6 +92,8 @@ export interface SandboxServer {
    * unix socket (`socketPath`) does not.
    */
   query(sql: string, params?: readonly unknown[]): Promise<unknown>;
+  /** Several statements as root in one session (so `SET SESSION …` applies to the ones after it). */
+  rootExec(statements: readonly string[]): Promise<void>;
 }
 
 export interface Sandbox {
