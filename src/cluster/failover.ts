@@ -74,6 +74,8 @@ export class FailoverEffects {
     for (const t of transitions) {
       if (t.kind === 'writer-switch') {
         this.pendingPromotion.delete(t.fromHostId);
+        // The new writer's rejoin is history: when it hands over again it must follow anew.
+        this.rejoined.delete(t.toHostId);
         // A switch that follows the leading instance was the leader's to carry out (an instance
         // that leads later still promotes a writer it finds read-only).
         if (mayDecide(this.store.snapshot)) this.pendingPromotion.add(t.toHostId);
@@ -241,7 +243,7 @@ export class FailoverEffects {
     if (sameEndpoint(r.sourceHost, r.sourcePort, writer.host, writer.port)) {
       // A former writer whose replication this proxy stopped when it promoted it, and whose old
       // source is the writer again (a switchover back): it only needs starting.
-      return h.role === 'write' && h.readOnly === true && !r.sqlRunning && r.ioState === 'no' && r.threadError === undefined
+      return h.role === 'write' && h.readOnly === true && !r.sqlRunning && r.ioState === 'no' && (r.threadError === undefined || onlyConnectError(r.threadError))
         ? { formerMaster: true, text: 'a former writeHost whose replication from the writeHost is stopped' }
         : undefined;
     }
@@ -407,4 +409,14 @@ export class FailoverEffects {
     const v = this.store.view;
     return v.hosts.some((h) => h.id === id && h.role === 'write' && h.index === v.writerIndex);
   }
+}
+
+/**
+ * A stopped replica whose only error is that it could not reach its source: what a standby
+ * promoted after its source died keeps showing (Last_IO_Error is not cleared by STOP REPLICA).
+ * That source is alive again now, so the error says nothing about the history; any other error
+ * (a diverged GTID, an SQL error, which comes first in threadError) keeps the server out.
+ */
+function onlyConnectError(threadError: string): boolean {
+  return /^error (re)?connecting to (master|source) /i.test(threadError) && !threadError.includes('; ');
 }
