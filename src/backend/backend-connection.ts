@@ -284,10 +284,11 @@ export class BackendConnection {
     client: ClientSink,
     firstSeq: number,
     okView?: OkView,
+    checksum = false,
   ): Promise<ResponseSummary> {
     if (this.closed) return Promise.reject(new BackendGoneError(this.closeReason ?? 'closed', 0, false));
     this.busy = true;
-    const done = this.beginRelay(shape, client, firstSeq, okView);
+    const done = this.beginRelay(shape, client, firstSeq, okView, checksum);
     if (command !== undefined) this.socket.write(command);
     return done;
   }
@@ -349,11 +350,11 @@ export class BackendConnection {
     });
   }
 
-  private beginRelay(shape: ResponseShape, client: ClientSink, firstSeq: number, okView: OkView | undefined): Promise<ResponseSummary> {
+  private beginRelay(shape: ResponseShape, client: ClientSink, firstSeq: number, okView: OkView | undefined, checksum = false): Promise<ResponseSummary> {
     this.lastUsedAt = Date.now();
     this.sink = this.relayer.onData;
     this.onGone = this.relayer.onGone;
-    return this.relayer.begin(shape, this.capabilities, client, firstSeq, okView);
+    return this.relayer.begin(shape, this.capabilities, client, firstSeq, okView, checksum);
   }
 
   /** Streams responses to clients (relay.ts); one per connection, reused by every statement. */

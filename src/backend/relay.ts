@@ -45,8 +45,8 @@ export class ResponseRelay {
   constructor(private readonly line: RelayLine) {}
 
   /** Starts relaying the next response; the connection routes its socket's data to onData. */
-  begin(shape: ResponseShape, capabilities: number, client: ClientSink, firstSeq: number, okView: OkView | undefined): Promise<ResponseSummary> {
-    this.scanner.reset(shape, capabilities, firstSeq, okView);
+  begin(shape: ResponseShape, capabilities: number, client: ClientSink, firstSeq: number, okView: OkView | undefined, checksum = false): Promise<ResponseSummary> {
+    this.scanner.reset(shape, capabilities, firstSeq, okView, checksum);
     this.client = client;
     this.forwarded = 0;
     this.editor.reset();
@@ -115,7 +115,7 @@ export class ResponseRelay {
     if (scanner.done) {
       const resolve = this.resolve!;
       this.end();
-      resolve(scanner.summary);
+      resolve(scanner.complete());
     }
   };
 

@@ -12,6 +12,7 @@
  *
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_query_response.html
  */
+import { createHash, type Hash } from 'node:crypto';
 import { Capability, ServerStatus } from '../protocol/constants.js';
 import { decodeErr, okStatusFlags } from '../protocol/responses.js';
 import { seeTrackedOk } from '../protocol/tracked-ok.js';
@@ -51,6 +52,13 @@ export interface ResponseSummary {
   rows: number;
   /** GTID of the last commit an OK packet reported (session tracking), if any. */
   gtid: string | undefined;
+  /**
+   * When asked for (transaction replay): a digest of what the answer says, not of how it was
+   * framed — column counts, column definitions and rows as sent, each OK's affected rows and
+   * insert id, an ERR's error number. Status flags, warnings and session-tracking data are left
+   * out: they may differ between two servers (or two runs) that returned the same result.
+   */
+  checksum: string | undefined;
 }
 
 /**
@@ -117,6 +125,7 @@ export class ResponseScanner {
     localInfile: false,
     rows: 0,
     gtid: undefined,
+    checksum: undefined,
   };
 
   /** Bytes of the response consumed so far. */
@@ -145,7 +154,7 @@ export class ResponseScanner {
   }
 
   /** Makes the scanner ready for the next response (one scanner serves a connection's life). */
-  reset(shape: ResponseShape, capabilities: number, firstSeq: number, okView?: OkView): void {
+  reset(shape: ResponseShape, capabilities: number, firstSeq: number, okView?: OkView, checksum = false): void {
     this.capabilities = capabilities;
     this.okView = okView !== undefined && capabilities & Capability.SESSION_TRACK ? okView : undefined;
     this.consumed = 0;
@@ -173,7 +182,9 @@ export class ResponseScanner {
     this.captureFill = 0;
     this.columnsLeft = 0;
     this.pendingFirst = false;
-    this.summary = { statusFlags: 0, error: undefined, affectedRows: 0, lastInsertId: 0, resultSets: 0, localInfile: false, rows: 0, gtid: undefined };
+    this.summary = { statusFlags: 0, error: undefined, affectedRows: 0, lastInsertId: 0, resultSets: 0, localInfile: false, rows: 0, gtid: undefined, checksum: undefined };
+    this.hash = checksum ? createHash('sha1') : undefined;
+    this.hashBody = false;
   }
 
   /**
@@ -194,6 +205,20 @@ export class ResponseScanner {
   get done(): boolean {
     return this.phase === Phase.Done;
   }
+
+  /** The summary of a finished response (with its checksum when one was asked for). */
+  complete(): ResponseSummary {
+    if (this.hash !== undefined) {
+      this.summary.checksum = this.hash.digest('hex');
+      this.hash = undefined;
+    }
+    return this.summary;
+  }
+
+  /** Digest of the answer (see ResponseSummary.checksum); undefined when not asked for. */
+  private hash: Hash | undefined;
+  /** The body being passed belongs in the digest (a column definition or row). */
+  private hashBody = false;
 
   /**
    * Feeds the next chunk from the backend. Returns how many bytes of `chunk` belong to this
@@ -270,6 +295,7 @@ export class ResponseScanner {
         continue;
       }
       const skip = Math.min(this.bodyLeft, len - pos);
+      if (this.hashBody) this.hash!.update(chunk.subarray(pos, pos + skip));
       pos += skip;
       this.bodyLeft -= skip;
       // The response's last packet was one we pass rather than capture: done after its body
@@ -319,6 +345,7 @@ export class ResponseScanner {
 
   /** A packet that did not need capturing: a column count, column definition or row. */
   private onPacketStart(first: number | undefined, size: number): void {
+    this.hashBody = this.hash !== undefined;
     switch (this.phase) {
       case Phase.Columns:
         if (--this.columnsLeft === 0) this.phase = this.deprecateEof ? Phase.Rows : Phase.ColumnsEof;
@@ -353,6 +380,7 @@ export class ResponseScanner {
     const first = packet[0]!;
     if (first === 0xff) {
       this.summary.error = decodeErr(packet);
+      this.hash?.update(`E${this.summary.error.errno}`);
       this.phase = Phase.Done;
       return;
     }
@@ -373,6 +401,7 @@ export class ResponseScanner {
           const [count] = readLenenc(packet, 0);
           if (typeof count !== 'number' || count === 0 || count > 4096) throw new ScanError('bad column count');
           this.columnsLeft = count;
+          this.hash?.update(packet);
           this.summary.resultSets++;
           this.phase = Phase.Columns;
           return;
@@ -384,6 +413,10 @@ export class ResponseScanner {
           const [affected, next] = readLenenc(packet, 1);
           this.summary.affectedRows = affected;
           this.summary.lastInsertId = readLenenc(packet, next)[0];
+        }
+        if (first === 0x00 && this.hash !== undefined) {
+          const [affected, next] = readLenenc(packet, 1);
+          this.hash.update(`O${affected}/${readLenenc(packet, next)[0]}`);
         }
         this.phase = flags & ServerStatus.MORE_RESULTS_EXISTS ? Phase.ResultStart : Phase.Done;
         return;

@@ -242,3 +242,46 @@ test('without an OK view nothing is held back or rewritten', () => {
   assert.equal(s.edits.length, 0);
   assert.equal(s.summary.gtid, undefined);
 });
+
+/** The checksum (transaction replay) of `bytes` scanned whole, or split at `cut`. */
+function checksumOf(shape: ResponseShape, caps: number, bytes: Buffer, cut = bytes.length): string | undefined {
+  const s = new ResponseScanner(shape, caps, 1);
+  s.reset(shape, caps, 1, undefined, true);
+  s.push(bytes.subarray(0, cut));
+  if (!s.done) s.push(bytes.subarray(cut));
+  assert.ok(s.done);
+  return s.complete().checksum;
+}
+
+test('checksum: the same rows give the same digest at every chunk split, whatever the status flags; other rows another', () => {
+  for (const caps of [BASE, DEPRECATE]) {
+    const bytes = resultset(caps, [['1', 'x'], ['2', 'y']], ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS);
+    const whole = checksumOf('query', caps, bytes);
+    assert.match(whole ?? '', /^[0-9a-f]{40}$/);
+    for (let cut = 0; cut <= bytes.length; cut++) assert.equal(checksumOf('query', caps, bytes, cut), whole, `cut ${cut}`);
+    // A slow-query or no-index flag on the terminator is not part of the answer.
+    const flagged = resultset(caps, [['1', 'x'], ['2', 'y']], ServerStatus.IN_TRANS | 0x10 | 0x800);
+    assert.equal(checksumOf('query', caps, flagged), whole);
+    assert.notEqual(checksumOf('query', caps, resultset(caps, [['1', 'x'], ['2', 'z']])), whole);
+    assert.notEqual(checksumOf('query', caps, resultset(caps, [['1', 'x']])), whole);
+  }
+});
+
+test('checksum: an OK counts by its affected rows and insert id, an ERR by its error number', () => {
+  const ok = (affectedRows: number, lastInsertId: number, statusFlags: number, info = ''): Buffer =>
+    encodePacket(encodeOk({ affectedRows, lastInsertId, statusFlags, warnings: statusFlags === 0 ? 1 : 0, info }, BASE), 1);
+  const one = checksumOf('query', BASE, ok(1, 0, ServerStatus.IN_TRANS));
+  assert.equal(checksumOf('query', BASE, ok(1, 0, ServerStatus.IN_TRANS | ServerStatus.AUTOCOMMIT, 'Rows matched: 1')), one);
+  assert.notEqual(checksumOf('query', BASE, ok(0, 0, ServerStatus.IN_TRANS)), one);
+  assert.notEqual(checksumOf('query', BASE, ok(1, 7, ServerStatus.IN_TRANS)), one);
+  const err = (errno: number): Buffer => encodePacket(encodeErr({ errno, sqlState: '23000', message: 'dup' }), 1);
+  assert.equal(checksumOf('query', BASE, err(1062)), checksumOf('query', BASE, err(1062)));
+  assert.notEqual(checksumOf('query', BASE, err(1062)), checksumOf('query', BASE, err(1213)));
+  assert.notEqual(checksumOf('query', BASE, err(1062)), one);
+});
+
+test('checksum: none unless asked for', () => {
+  const s = new ResponseScanner('query', BASE, 1);
+  s.push(resultset(BASE, [['1', 'x']]));
+  assert.equal(s.complete().checksum, undefined);
+});
