@@ -45,6 +45,8 @@ const FAILOVER_KEYS = [
   'replicationPassword',
   'catchUpTimeoutMs',
   'promotionWaitMs',
+  'transactionReplay',
+  'transactionReplayMaxBytes',
 ] as const;
 const REPLICATION_KEYS = ['maxLagSeconds', 'checkEveryMs', 'readmitAfter'] as const;
 
@@ -118,6 +120,8 @@ function checkFailover(c: Checker, dh: Obj | undefined, writeHostCount: number, 
     replicationPassword?: string;
     catchUpTimeoutMs: number;
     promotionWaitMs: number;
+    transactionReplay: boolean;
+    transactionReplayMaxBytes: number;
   } = {
     enabled: c.bool(o, 'enabled', p, writeHostCount >= 2),
     dnindexFile,
@@ -125,7 +129,11 @@ function checkFailover(c: Checker, dh: Obj | undefined, writeHostCount: number, 
     rejoin: c.bool(o, 'rejoin', p, false),
     catchUpTimeoutMs: c.int(o, 'catchUpTimeoutMs', p, 1000, MAX_MS, 60_000),
     promotionWaitMs: c.int(o, 'promotionWaitMs', p, 0, MAX_MS, 10_000),
+    transactionReplay: false,
+    transactionReplayMaxBytes: c.int(o, 'transactionReplayMaxBytes', p, 0, 1024 * 1024 * 1024, 1024 * 1024),
   };
+  // On where a new writeHost can take the transaction over (failover), unless said otherwise.
+  failover.transactionReplay = c.bool(o, 'transactionReplay', p, failover.enabled);
   if (failover.rejoin && !failover.promote) {
     c.problem(`${p}.rejoin`, 'needs failover.promote: true (servers are re-pointed at a writeHost the proxy has promoted)');
   }

@@ -69,6 +69,14 @@ export interface FailoverConfig {
   readonly catchUpTimeoutMs: number;
   /** With promote: how long a write waits for a just-switched writeHost to be promoted. */
   readonly promotionWaitMs: number;
+  /**
+   * Transaction replay: an open transaction whose writeHost connection is lost before COMMIT is
+   * run again on the new writeHost and continues if every answer is the same (MaxScale's
+   * transaction_replay). Default: on when failover is enabled.
+   */
+  readonly transactionReplay: boolean;
+  /** A transaction whose commands exceed this many bytes is not kept for replay. */
+  readonly transactionReplayMaxBytes: number;
 }
 
 export interface ReplicationConfig {

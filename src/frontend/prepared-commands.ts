@@ -88,10 +88,17 @@ export class PreparedCommands {
     if (!stmt) throw sqlError('ER_UNKNOWN_STMT_HANDLER', id, 'mysqld_stmt_execute');
     // Executing again closes the statement's cursor, as on the server (it may run elsewhere now).
     await this.closeCursor(id);
-    const body = decodeExecuteBody(rawBody, stmt.numParams);
+    // A transaction's execution may be sent again on another server (transaction replay): its
+    // parameters must outlive the client's packet.
+    const body = decodeExecuteBody(scope.inScope() && this.runner.journal.enabled ? Buffer.from(rawBody) : rawBody, stmt.numParams);
     if (body.types) stmt.types = body.types;
     if (stmt.numParams > 0 && !stmt.types) throw sqlError('ER_WRONG_ARGUMENTS', 'mysqld_stmt_execute');
     const c = stmt.classification;
+    if (scope.inScope()) {
+      // What a replay could not send again: the long data is not kept, a cursor's rows are fetched later.
+      if (stmt.longData.size > 0) this.runner.journal.refuse('a prepared statement with long data (COM_STMT_SEND_LONG_DATA)');
+      if (flags & CURSOR_TYPE_READ_ONLY) this.runner.journal.refuse('a cursor (COM_STMT_FETCH)');
+    }
     const decision = await this.runner.decide(c);
     scope.currentSql = stmt.sql;
     let backendId = 0;
@@ -116,7 +123,7 @@ export class PreparedCommands {
         return executeOnBackend(stmt, prepared.id, flags, iterationCount, body);
       };
       const ready = (conn: BackendConnection): boolean => conn.cachedPrepared(scope.s.schema, stmt.sql, told) !== undefined;
-      await this.runner.run(decision, c, 'query', Object.assign(build, { ready }), keepCursor);
+      await this.runner.run(decision, c, 'query', Object.assign(build, { ready, bytes: rawBody.length }), keepCursor);
     } finally {
       scope.currentSql = undefined;
       stmt.longData.clear();

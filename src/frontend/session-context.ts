@@ -11,6 +11,7 @@ import type { HostPools, PoolKey } from '../backend/host-pools.js';
 import type { FrontendSecurity } from './tls.js';
 import type { StatementStats } from './statement-stats.js';
 import type { PinReason } from './session-state.js';
+import type { ReplayOutcome } from './transaction-journal.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import type { GtidPosition } from '../cluster/gtid.js';
 import type { Sweepable } from './idle-sweeper.js';
@@ -71,6 +72,8 @@ export interface SessionStats {
   heldForWriter: number;
   /** Sessions that became pinned to their writeHost connection, by reason. */
   pins: Record<PinReason, number>;
+  /** Open transactions whose writeHost connection was lost, by what became of them (transaction-replay.ts). */
+  replays: Record<ReplayOutcome, number>;
   /** Reads with a consistency requirement (session.consistency), by what it took. */
   consistency: ConsistencyCounts;
 }
@@ -99,6 +102,7 @@ export function newSessionStats(): SessionStats {
     errors: 0,
     retries: 0,
     heldForWriter: 0,
+    replays: { replayed: 0, mismatch: 0, 'not-replayable': 0, 'commit-in-flight': 0, failed: 0 },
     pins: {
       'temporary-table': 0,
       'named-lock': 0,

@@ -159,6 +159,7 @@ export class Session implements KillTarget, Sweepable {
         break;
       }
       if (cmd.type === 'quit') break;
+      if (this.scope.inScope()) this.runner.journal.command(cmd.type);
       this.busy = true;
       clearTimeout(this.waitTimer);
       try {

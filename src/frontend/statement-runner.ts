@@ -17,11 +17,26 @@ import { parseGtids, TRACKING_VARIABLES, type GtidPosition } from '../cluster/gt
 import { CausalReads } from './causal-reads.js';
 import type { Classification, RouteDecision } from '../routing/types.js';
 import { BackendConnection, BackendGoneError } from '../backend/backend-connection.js';
-import { inSync, syncConnection, type SyncNeeds } from '../backend/session-sync.js';
+import { inSync, syncConnection, type DesiredSessionState, type SyncNeeds } from '../backend/session-sync.js';
+import { mayCommit, TransactionJournal, type Recording } from './transaction-journal.js';
+import { TransactionReplay } from './transaction-replay.js';
 import type { OkView, ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
 import type { HeldConnection } from './session-connections.js';
 import type { SessionScope } from './session-scope.js';
 import { mayWrite, recordReset } from './session-state.js';
+
+/** An open transaction's connection, lost: where, why, and the error the client gets without replay. */
+interface LostTransaction {
+  readonly hostId: string;
+  readonly cause: string;
+  readonly error: SqlError;
+}
+
+/** What the journal keeps of a statement: its payload (a copy: the client's buffer is not ours), or its builder. */
+function recordingOf(c: Classification, shape: ResponseShape, source: CommandSource): Recording {
+  if (typeof source === 'function') return { c, shape, command: source, bytes: source.bytes ?? 0 };
+  return { c, shape, command: Buffer.from(source.payload), bytes: source.payload.length };
+}
 
 /** Called with the connection and the answer's summary once a command's answer was relayed. */
 type OnRelayed = (held: HeldConnection, summary: ResponseSummary) => void;
@@ -40,6 +55,8 @@ export interface FixedCommand {
 export interface BuiltCommand {
   (conn: BackendConnection): Promise<Buffer>;
   readonly ready?: (conn: BackendConnection) => boolean;
+  /** What keeping it costs (a prepared execution's parameters), for transactionReplayMaxBytes. */
+  readonly bytes?: number;
 }
 
 /** Fixed bytes, or a payload built for the chosen connection. */
@@ -53,12 +70,26 @@ export class ResultInterrupted extends Error {
   override readonly name = 'ResultInterrupted';
 }
 
+/**
+ * The connection of an open transaction died under a statement that had not committed anything
+ * (nothing of its answer reached the client): transaction replay may bring it back (run()).
+ */
+class TransactionLost extends Error {
+  override readonly name = 'TransactionLost';
+  constructor(
+    readonly hostId: string,
+    readonly reason: string,
+  ) {
+    super(`${hostId}: ${reason}`);
+  }
+}
+
 /** ER_OPTION_PREVENTS_STATEMENT: what the router answers for a write to a read-only writeHost. */
 const ER_OPTION_PREVENTS_STATEMENT = 1290;
 
 const DONE: Promise<void> = Promise.resolve();
 
-/** A session's transaction outlived its writeHost (see checkWriterUnchanged). */
+/** A session's transaction outlived its writeHost (see lostTransaction). */
 const WRITER_CHANGED = new SqlError(
   'Connection was killed: the writeHost changed during this transaction (failover); it was rolled back — start it again',
   1927,
@@ -69,10 +100,22 @@ export class StatementRunner {
   /** Reads that must see earlier writes (session.consistency). */
   readonly causal: CausalReads;
   private readonly attempts: BackendAttempts;
+  /** The open transaction's commands and answers, for transaction replay. */
+  readonly journal: TransactionJournal;
+  private readonly replayer: TransactionReplay;
+  /** What is being recorded of the statement running now (undefined: nothing). */
+  private recording: Recording | undefined;
 
   constructor(private readonly scope: SessionScope) {
     this.causal = new CausalReads(scope);
     this.attempts = new BackendAttempts(scope);
+    this.journal = new TransactionJournal(() => {
+      const f = scope.ctx.config().dataHost.failover;
+      return { enabled: f.transactionReplay, maxBytes: f.transactionReplayMaxBytes };
+    });
+    this.replayer = new TransactionReplay(scope, this.journal, (held, needs, lastInsertId) =>
+      this.replay(held.conn, needs, { ...scope.s, lastInsertId }),
+    );
   }
 
   /**
@@ -163,9 +206,9 @@ export class StatementRunner {
     return undefined;
   }
 
-  private async replay(conn: BackendConnection, needs: SyncNeeds): Promise<void> {
+  private async replay(conn: BackendConnection, needs: SyncNeeds, desired: DesiredSessionState = this.scope.s): Promise<void> {
     const state = this.scope.s;
-    await syncConnection(conn, state, needs);
+    await syncConnection(conn, desired, needs);
     // The replay may have set the client's own tracking list, without the proxy's GTID.
     for (const name of TRACKING_VARIABLES) if (state.vars.has(name)) conn.gtidTracking = false;
     conn.state.diagnosticsSession = state.sessionId;
@@ -191,21 +234,45 @@ export class StatementRunner {
     const scope = this.scope;
     const stats = scope.ctx.stats;
     stats.statements++;
-    this.checkAnchorAlive();
-    this.checkWriterUnchanged(decision);
+    const lost = this.lostTransaction(decision);
+    if (lost !== undefined) return this.recoverThenRun(lost, c, shape, source, onRelayed);
     if (decision.target === 'error') {
       this.refuse(decision);
       return DONE;
     }
+    const recording = decision.target !== 'reader' && this.journal.records(c, scope.s) ? recordingOf(c, shape, source) : undefined;
+    this.recording = recording;
     // The selector picks the readHost as always (weights, least-conn and hashing are not bent
     // towards whichever replica was probed last); relayOn then skips the wait when that host is
     // known to have the writes, and otherwise sends it in the same packet as the read.
     const waitFor = decision.target === 'reader' ? scope.requiredPosition() : undefined;
     const relayed = this.relayOn(decision, waitFor, c, shape, source, onRelayed);
+    // A transaction's statement whose connection died may be replayed elsewhere (recoverThenRun).
+    if (recording !== undefined && scope.inScope()) {
+      return relayed.then(
+        () => undefined,
+        (err: unknown) => {
+          if (!(err instanceof TransactionLost)) throw err;
+          return this.recoverThenRun({ hostId: err.hostId, cause: err.reason, error: sqlError('CR_SERVER_LOST', err.hostId) }, c, shape, source, onRelayed);
+        },
+      );
+    }
     // Only a consistency wait can fail: without one, the relay's promise is the statement's
     // (its value, true, means nothing to the caller; no async frame here, see withBackend).
     if (waitFor === undefined) return relayed as Promise<unknown> as Promise<void>;
     return this.orOnWriter(relayed, c, shape, source, onRelayed);
+  }
+
+  /**
+   * The session's open transaction lost its connection (`lost`): replays it on the writeHost and
+   * runs the statement there (transaction-replay.ts), or gives the client `lost.error` as before.
+   */
+  private async recoverThenRun(lost: LostTransaction, c: Classification, shape: ResponseShape, source: CommandSource, onRelayed: OnRelayed | undefined): Promise<void> {
+    if (await this.replayer.recover(lost.hostId, lost.cause)) {
+      return this.run(this.decideNow(c), c, shape, source, onRelayed);
+    }
+    this.abandonTransaction();
+    throw lost.error;
   }
 
   /** The readHost had not applied the session's writes in time: the writeHost has them. */
@@ -259,7 +326,7 @@ export class StatementRunner {
           const firstReplySeq = physicalPacketCount((source as FixedCommand).payload.length) & 0xff;
           const started = performance.now();
           return conn
-            .relay(fixed, shape, scope.ch.output, firstReplySeq, okView)
+            .relay(fixed, shape, scope.ch.output, firstReplySeq, okView, this.recording !== undefined)
             .then((summary) => this.relayed(held, c, onWriter, summary, started, okView, onRelayed));
         }
         return this.relayAfterPreparing(held, onWriter, needs, mustWait ? waitFor : undefined, c, shape, source, fixed, okView, onRelayed);
@@ -280,7 +347,13 @@ export class StatementRunner {
           scope.log.info({ backend: held.conn.hostId, err: err.message }, 'backend connection lost before any reply; retrying');
           return true;
         }
-        if (wasInScope) this.abandonTransaction();
+        if (wasInScope) {
+          if (this.recording !== undefined && !scope.killed) {
+            if (!mayCommit(c)) throw new TransactionLost(held.conn.hostId, err.message);
+            this.replayer.report('commit-in-flight', { lost: held.conn.hostId, cause: err.message, statement: c.verb });
+          }
+          this.abandonTransaction();
+        }
         return false;
       },
     );
@@ -334,7 +407,7 @@ export class StatementRunner {
       }
       summary = relayed;
     } else {
-      summary = await conn.relay(command, shape, holdBack ?? scope.ch.output, firstReplySeq, okView);
+      summary = await conn.relay(command, shape, holdBack ?? scope.ch.output, firstReplySeq, okView, this.recording !== undefined);
     }
     if (holdBack === undefined) return this.relayed(held, c, onWriter, summary, started, okView, onRelayed);
     if (summary.localInfile) holdBack.release(); // the client must see the file request to answer it
@@ -382,6 +455,8 @@ export class StatementRunner {
     this.scope.active = undefined;
     onRelayed?.(held, summary);
     recordStatementEffects(this.scope, c, summary, held);
+    this.journal.after(held.conn.hostId, this.recording, summary, this.scope.s);
+    this.recording = undefined;
     return true;
   }
 
@@ -421,29 +496,37 @@ export class StatementRunner {
   }
 
   /**
-   * A transaction (or pinned state: temporary tables, locks …) lives on a connection to a host
-   * that is no longer the writeHost — failover or a manual switch happened meanwhile. Running the
-   * statement on the new writeHost would silently split the transaction, so it fails once with a
-   * clear error, the session starts over, and its next statement uses the new writeHost.
+   * Whether the session's transaction (or pinned state) lost its connection before this
+   * statement; the lost connection is dropped. Two ways:
+   *  - the connection was closed while the client was idle (the server ended it — KILL,
+   *    wait_timeout, a crash — and rolled the transaction back): continuing on a fresh connection
+   *    would silently run the rest in autocommit, so the answer is 2013, as from the server;
+   *  - it lives on a host that is no longer the writeHost (failover or a switch meanwhile):
+   *    running the statement on the new writeHost would silently split the transaction, so the
+   *    answer is 1927 and the session starts over.
+   * Either way transaction replay may first bring the transaction back (recoverThenRun).
    */
-  private checkWriterUnchanged(decision: RouteDecision): void {
-    if (decision.target !== 'writer' && decision.target !== 'error') return;
+  private lostTransaction(decision: RouteDecision): LostTransaction | undefined {
     const { backends, ctx, log } = this.scope;
+    const lostOn = backends.takeLostAnchor();
+    if (lostOn !== undefined) {
+      // With transaction replay, its outcome says this once (transaction-replay.ts).
+      if (!this.journal.enabled) log.warn({ backend: lostOn }, 'backend connection of an open transaction was closed by the server; transaction lost');
+      return { hostId: lostOn, cause: 'the connection was closed between statements', error: sqlError('CR_SERVER_LOST', lostOn) };
+    }
+    if (decision.target !== 'writer' && decision.target !== 'error') return undefined;
     const anchorHost = backends.anchorHostId();
-    if (anchorHost === undefined || !this.scope.inScope()) return;
+    if (anchorHost === undefined || !this.scope.inScope()) return undefined;
     const writer = ctx.cluster().writer;
-    if (writer !== undefined && writer.id === anchorHost) return;
-    log.warn({ anchor: anchorHost, writer: writer?.id }, 'writeHost changed under an open transaction; aborting it');
+    if (writer !== undefined && writer.id === anchorHost) return undefined;
+    if (!this.journal.enabled) log.warn({ anchor: anchorHost, writer: writer?.id }, 'writeHost changed under an open transaction; aborting it');
     backends.dropAnchor();
-    this.abandonTransaction();
-    throw WRITER_CHANGED;
+    return { hostId: anchorHost, cause: 'the writeHost changed', error: WRITER_CHANGED };
   }
 
   /**
-   * The connection holding the transaction (or pinned state) was closed by the server while the
-   * client was idle. The server rolled the transaction back; continuing on a fresh connection
-   * would silently run the rest of it in autocommit. So the statement fails with 2013, as it would
-   * against the server itself, and the session starts over.
+   * For commands that are not replayed (COM_STMT_PREPARE): an open transaction whose connection
+   * the server closed while the client was idle fails with 2013 (see lostTransaction).
    */
   checkAnchorAlive(): void {
     const lostOn = this.scope.backends.takeLostAnchor();

@@ -92,6 +92,16 @@ export function createMetrics(src: HttpSources): Metrics {
     },
   });
   new Counter({
+    name: 'sluice_replays_total',
+    help: 'Open transactions whose writeHost connection was lost, by outcome: replayed on the new writeHost, mismatch (an answer differed), not-replayable, commit-in-flight (2013: outcome unknown), failed.',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [outcome, n] of Object.entries(stats.current.replays)) this.inc({ outcome }, n);
+    },
+  });
+  new Counter({
     name: 'sluice_session_pins_total',
     help: 'Sessions pinned to their writeHost connection, by reason.',
     labelNames: ['reason'] as const,

@@ -56,6 +56,9 @@ test('defaults are applied to a minimal config', () => {
     rejoin: false,
     catchUpTimeoutMs: 60_000,
     promotionWaitMs: 10_000,
+    // Off with failover off: no other writeHost could take a transaction over.
+    transactionReplay: false,
+    transactionReplayMaxBytes: 1024 * 1024,
   });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 10, checkEveryMs: 2000, readmitAfter: 3 });
   assert.deepEqual(c.session, {
@@ -152,6 +155,8 @@ test('explicit values are kept', () => {
     rejoin: false,
     catchUpTimeoutMs: 60_000,
     promotionWaitMs: 10_000,
+    transactionReplay: true,
+    transactionReplayMaxBytes: 1024 * 1024,
   });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 0.5, checkEveryMs: 100, readmitAfter: 1 });
   assert.deepEqual(c.session, { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250, consistency: 'global', consistencyTimeoutMs: 300 });
