@@ -338,11 +338,12 @@ export class StatementRunner {
           throw new ResultInterrupted(err.message);
         }
         const wasInScope = scope.inScope();
+        // A BEGIN that opens the session's first transaction changed nothing yet either.
         const safeToRetry =
           !scope.killed &&
           attempt === 0 &&
           !wasInScope &&
-          (decision.target === 'reader' || !err.commandSent || c.kind === 'read');
+          (decision.target === 'reader' || !err.commandSent || c.kind === 'read' || (c.kind === 'begin' && !c.multiStatement));
         if (safeToRetry) {
           scope.log.info({ backend: held.conn.hostId, err: err.message }, 'backend connection lost before any reply; retrying');
           return true;

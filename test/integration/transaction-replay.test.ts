@@ -129,6 +129,11 @@ test('SIGKILL of the writeHost: open transactions, idle or with a statement in f
   await b.query(`UPDATE ${TABLE} SET v = v + 1 WHERE id = 2`);
   const inFlight = b.query(`SELECT SLEEP(1) AS s, v FROM ${TABLE} WHERE id = 2`);
   await sleep(300);
+  // d: its BEGIN is in flight too (the server is stopped, then killed).
+  const d = await proxy.connect();
+  oldWriter.kill('SIGSTOP');
+  const begun = d.query('BEGIN');
+  await sleep(200);
   const t0 = Date.now();
   oldWriter.kill('SIGKILL');
 
@@ -138,6 +143,9 @@ test('SIGKILL of the writeHost: open transactions, idle or with a statement in f
   await b.query('COMMIT');
   await a.query(`INSERT INTO ${TABLE} VALUES (101, 0, 'after')`);
   await a.query('COMMIT');
+  await begun;
+  await d.query(`INSERT INTO ${TABLE} VALUES (102, 0, 'begun in flight')`);
+  await d.query('COMMIT');
   const took = Date.now() - t0;
 
   assert.equal(await serverId(a, '/*master*/ '), newWriter.serverId);
@@ -145,11 +153,13 @@ test('SIGKILL of the writeHost: open transactions, idle or with a statement in f
   assert.deepEqual(await row(newWriter, 100), { v: 0, note: 'a +03:00' });
   assert.deepEqual(await row(newWriter, 101), { v: 0, note: 'after' });
   assert.deepEqual(await row(newWriter, 2), { v: 22, note: '' });
+  assert.deepEqual(await row(newWriter, 102), { v: 0, note: 'begun in flight' });
   const now = replays();
   assert.equal(now['replayed']! - before['replayed']!, 2, `outcomes: ${JSON.stringify(now)}`);
-  process.stdout.write(`# writeHost SIGKILL: 2 open transactions replayed (one with a statement in flight); both committed ${took} ms after the kill\n`);
+  process.stdout.write(`# writeHost SIGKILL: 2 open transactions replayed (one with a statement in flight), a BEGIN in flight run again; all committed ${took} ms after the kill\n`);
   a.destroy();
   b.destroy();
+  d.destroy();
   // The old primary comes back and follows the new writeHost (the next tests switch to it).
   await oldWriter.start();
   await replicatingInView(oldWriter);
