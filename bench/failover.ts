@@ -2,7 +2,7 @@
  * writeHost failover under a write load: how long writes fail, and whether acknowledged writes
  * survive on the new writeHost.
  *
- *   npx tsx bench/failover.ts [--writers 8] [--run-seconds 20] [--kill-after 5] [--no-semisync] [--write]
+ *   npx tsx bench/failover.ts [--writers 8] [--run-seconds 20] [--kill-after 5] [--no-semisync] [--transactions] [--write]
  *
  * 1. starts a sandbox (MariaDB primary + 2 GTID replicas on free ports, semi-synchronous
  *    replication unless --no-semisync) and `sluice_test.fo_bench` with UNIQUE (writer, seq);
@@ -14,6 +14,10 @@
  *    advances only once the INSERT was acknowledged. A failed attempt is retried with the SAME
  *    seq after 20 ms; a duplicate key (1062) on a retry means an earlier, ambiguous attempt did
  *    commit: that counts as acknowledged;
+ *    With --transactions each write is a short read-write transaction instead (BEGIN; SELECT the
+ *    writer's counter; INSERT (writer, seq); UPDATE the counter; COMMIT), to see transaction
+ *    replay: only COMMITs in flight at the kill should fail. With --sysbench the load is sysbench
+ *    oltp_read_write through the proxy instead (bench/failover-sysbench.ts);
  * 4. after --kill-after seconds the primary gets SIGKILL; writing goes on until --run-seconds;
  * 5. measures the switch (dnindex file polled every 10 ms, proxy log lines), the write error
  *    window, and — reading replica1 (the new writeHost) directly — acknowledged rows missing
@@ -31,6 +35,7 @@ import mysql from 'mysql2/promise';
 import { pino } from 'pino';
 import YAML from 'yaml';
 import { sandboxProxyConfig, startSandbox, type Sandbox, type SandboxServer } from '../src/sandbox/index.js';
+import { prepareSysbench, runSysbench, sysbenchRowCountsOff, sysbenchVersion, SYSBENCH_TABLE_SIZE, SYSBENCH_TABLES, type SysbenchRun } from './failover-sysbench.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -43,6 +48,10 @@ const USAGE = `usage: npx tsx bench/failover.ts [options]
   --semisync-timeout-ms N   rpl_semi_sync_master_timeout (default: the sandbox's, 2000)
   --no-restart          do not restart the old primary afterwards (its rows, its fencing)
   --switchover          a planned switchover (admin SWITCHOVER dh1:1) instead of the SIGKILL
+  --transactions        each write a short read-write transaction (BEGIN; SELECT; INSERT; UPDATE;
+                        COMMIT) instead of an autocommit INSERT
+  --sysbench            the load is sysbench oltp_read_write (--writers threads, prepared
+                        statements, every error ignored and counted) instead of the writers
   --keep-sandbox        keep the sandbox directory (datadirs, server logs) for inspection
   --write               put the results at the top of bench/RESULTS.md (newest first)
   --out DIR             generated config, proxy log, dnindex file (default bench/out)`;
@@ -56,6 +65,8 @@ const { values: opt } = parseArgs({
     'semisync-timeout-ms': { type: 'string' },
     'no-restart': { type: 'boolean', default: false },
     switchover: { type: 'boolean', default: false },
+    transactions: { type: 'boolean', default: false },
+    sysbench: { type: 'boolean', default: false },
     'keep-sandbox': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/out' },
@@ -81,6 +92,10 @@ if (KILL_S >= RUN_S) {
 const SEMISYNC = !opt['no-semisync'];
 /** A planned switchover (admin SWITCHOVER) at --kill-after instead of the SIGKILL of the primary. */
 const SWITCHOVER = opt.switchover === true;
+/** Short read-write transactions instead of autocommit INSERTs. */
+const TRANSACTIONS = opt.transactions === true;
+/** sysbench oltp_read_write as the load. */
+const SYSBENCH = opt.sysbench === true;
 /** What happens at --kill-after, in the report's words. */
 const EVENT = SWITCHOVER ? 'the switchover' : 'the SIGKILL';
 const SEMISYNC_TIMEOUT =
@@ -94,6 +109,8 @@ const REPLICATION = { maxLagSeconds: 10, checkEveryMs: 500, readmitAfter: 2 } as
 const RETRY_DELAY_MS = 20;
 const QUERY_TIMEOUT_MS = 10_000;
 const TABLE = 'sluice_test.fo_bench';
+/** --transactions: one counter row per writer, incremented by each of its transactions. */
+const COUNTS = 'sluice_test.fo_counts';
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -406,7 +423,7 @@ interface Failure {
   readonly seq: number;
   readonly tStart: number;
   readonly t: number;
-  readonly phase: 'connect' | 'insert';
+  readonly phase: 'connect' | 'insert' | 'transaction' | 'commit';
   readonly key: string;
   readonly message: string;
   /** The INSERT may have committed (the connection broke after it was sent, an unknown error). */
@@ -501,6 +518,82 @@ async function writer(id: number, proxy: Endpoint, sb: Sandbox, endAt: number, r
   if (conn !== undefined) await conn.end().catch(() => conn?.destroy());
 }
 
+/**
+ * --transactions: BEGIN; SELECT the writer's counter; INSERT (writer, seq); UPDATE the counter;
+ * COMMIT. A failure before COMMIT means the transaction is gone (retried with the same seq); a
+ * failure of the COMMIT itself is ambiguous (retried: 1062 then means it had committed).
+ */
+async function txWriter(id: number, proxy: Endpoint, sb: Sandbox, endAt: number, run: WriteRun): Promise<void> {
+  let conn: mysql.Connection | undefined;
+  let seq = 1;
+  let failedBefore = false;
+  let ambiguousBefore = false;
+  const drop = (): void => {
+    conn?.destroy();
+    conn = undefined;
+  };
+  const q = (sql: string, values: unknown[] = []): Promise<unknown> => conn!.query({ sql, values, timeout: QUERY_TIMEOUT_MS });
+  while (Date.now() < endAt && !life.aborted) {
+    if (conn === undefined) {
+      const t0 = Date.now();
+      try {
+        conn = await mysql.createConnection({ ...proxy, user: sb.user, password: sb.password, database: sb.database, connectTimeout: 2_000 });
+        conn.on('error', () => undefined);
+        run.connects++;
+      } catch (err) {
+        const e = err as DbError;
+        run.failures.push({ writer: id, seq, tStart: t0, t: Date.now(), phase: 'connect', key: errKey(e), message: String(e.message), ambiguous: false });
+        drop();
+        await delay(RETRY_DELAY_MS);
+        continue;
+      }
+    }
+    const t0 = Date.now();
+    let phase: 'transaction' | 'commit' = 'transaction';
+    try {
+      await q('BEGIN');
+      await q(`SELECT n FROM ${COUNTS} WHERE writer = ?`, [id]);
+      await q(`INSERT INTO ${TABLE} (writer, seq) VALUES (?, ?)`, [id, seq]);
+      await q(`UPDATE ${COUNTS} SET n = n + 1 WHERE writer = ?`, [id]);
+      phase = 'commit';
+      await q('COMMIT');
+      const t = Date.now();
+      run.maxAttemptMs = Math.max(run.maxAttemptMs, t - t0);
+      run.acks.push({ writer: id, seq, tStart: t0, t, via: failedBefore ? 'retry-ok' : 'ok' });
+      seq++;
+      failedBefore = ambiguousBefore = false;
+    } catch (err) {
+      const e = err as DbError;
+      const t = Date.now();
+      run.maxAttemptMs = Math.max(run.maxAttemptMs, t - t0);
+      if (e.errno === 1062) {
+        await q('ROLLBACK').catch(drop);
+        run.acks.push({ writer: id, seq, tStart: t0, t, via: ambiguousBefore ? 'dup' : 'dup-unexplained' });
+        seq++;
+        failedBefore = ambiguousBefore = false;
+        continue;
+      }
+      const ambiguous = phase === 'commit' && !(e.errno !== undefined && DEFINITE_ERRNOS.has(e.errno)) && !(e.code !== undefined && DEFINITE_CODES.has(e.code));
+      run.failures.push({ writer: id, seq, tStart: t0, t, phase, key: errKey(e), message: String(e.message), ambiguous });
+      failedBefore = true;
+      ambiguousBefore ||= ambiguous;
+      if (e.fatal === true || e.errno === undefined) drop();
+      else await q('ROLLBACK').catch(drop);
+      await delay(RETRY_DELAY_MS);
+    }
+  }
+  if (conn !== undefined) await conn.end().catch(() => conn?.destroy());
+}
+
+/** --transactions: writers whose counter on `srv` differs from their rows there (a transaction applied twice, or half). */
+async function countMismatches(srv: SandboxServer): Promise<string[]> {
+  const out: string[] = [];
+  for (const r of await rows(srv, `SELECT c.writer AS w, c.n AS n, (SELECT COUNT(*) FROM ${TABLE} b WHERE b.writer = c.writer) AS k FROM ${COUNTS} c`)) {
+    if (Number(r['n']) !== Number(r['k'])) out.push(`writer ${Number(r['w'])}: counter ${Number(r['n'])}, rows ${Number(r['k'])}`);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The run
 
@@ -530,6 +623,11 @@ interface Result {
   /** The primary's gtid_binlog_pos seq 0.3 s before the kill, and after its restart (NaN: not restarted). */
   readonly primarySeqAtKill: number;
   readonly oldPrimarySeq: number;
+  /** --transactions: counters on replica1 that disagree with its rows (undefined: not checked). */
+  readonly countMismatches: string[] | undefined;
+  /** --sysbench: what sysbench said, and its tables on replica1 whose row count is off. */
+  readonly sysbench: SysbenchRun | undefined;
+  readonly sysbenchRowsOff: string[] | undefined;
 }
 
 async function whoAnswers(proxy: Endpoint, sb: Sandbox): Promise<string> {
@@ -577,9 +675,16 @@ async function runBench(): Promise<Result> {
   const [r1, r2] = [sb.replicas[0]!, sb.replicas[1]!];
   log(`sandbox ${sb.kind} ${sb.version}: primary ${sb.primary.port} (server_id ${sb.primary.serverId}), replica1 ${r1.port} (${r1.serverId}), replica2 ${r2.port} (${r2.serverId}); ${sb.dir}`);
 
-  await sb.primary.query(
-    `CREATE TABLE ${TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY, writer INT NOT NULL, seq INT NOT NULL, UNIQUE KEY (writer, seq)) ENGINE=InnoDB`,
-  );
+  if (TRANSACTIONS) {
+    // No AUTO_INCREMENT: a replayed INSERT must get the same answer on the new writeHost.
+    await sb.primary.query(`CREATE TABLE ${TABLE} (writer INT NOT NULL, seq INT NOT NULL, PRIMARY KEY (writer, seq)) ENGINE=InnoDB`);
+    await sb.primary.query(`CREATE TABLE ${COUNTS} (writer INT PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB`);
+    await sb.primary.query(`INSERT INTO ${COUNTS} VALUES ${Array.from({ length: WRITERS }, (_, i) => `(${i + 1}, 0)`).join(', ')}`);
+  } else {
+    await sb.primary.query(
+      `CREATE TABLE ${TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY, writer INT NOT NULL, seq INT NOT NULL, UNIQUE KEY (writer, seq)) ENGINE=InnoDB`,
+    );
+  }
   await sb.waitForReplication(30_000);
   const semiStart = await semiSyncState(sb.primary);
   log(
@@ -587,6 +692,12 @@ async function runBench(): Promise<Result> {
   );
   if (SEMISYNC && semiStart.status !== 'ON') log('WARNING: semi-sync requested but Rpl_semi_sync_master_status is not ON');
 
+  if (SYSBENCH) {
+    if (sysbenchVersion() === '') throw new BenchError('--sysbench: sysbench not found on PATH', 2);
+    log(`sysbench oltp_read_write prepare: ${SYSBENCH_TABLES} × ${SYSBENCH_TABLE_SIZE} rows on the primary`);
+    prepareSysbench({ host: sb.primary.host, port: sb.primary.port, user: sb.user, password: sb.password, db: sb.database });
+    await sb.waitForReplication(60_000);
+  }
   const proxy = await startProxy(sb);
   log(`proxy pid ${proxy.pid} on ${proxy.endpoint.port}; log ${path.relative(REPO, proxy.logFile)}`);
 
@@ -607,7 +718,12 @@ async function runBench(): Promise<Result> {
   const tWriteStart = Date.now();
   const endAt = tWriteStart + RUN_S * 1000;
   log(`${WRITERS} writers for ${RUN_S} s; ${SWITCHOVER ? 'SWITCHOVER dh1:1' : 'SIGKILL of the primary'} at +${KILL_S} s`);
-  const writers = Array.from({ length: WRITERS }, (_, i) => writer(i + 1, proxy.endpoint, sb, endAt, run));
+  const sysbenchRun = SYSBENCH
+    ? runSysbench({ ...proxy.endpoint, user: sb.user, password: sb.password, db: sb.database }, WRITERS, RUN_S, path.join(OUT, `sysbench-failover-${STAMP}.log`))
+    : undefined;
+  const writers: Promise<unknown>[] = sysbenchRun
+    ? [sysbenchRun]
+    : Array.from({ length: WRITERS }, (_, i) => (TRANSACTIONS ? txWriter : writer)(i + 1, proxy.endpoint, sb, endAt, run));
 
   await delay(tWriteStart + KILL_S * 1000 - 300 - Date.now());
   let semiAtKill: SemiSyncState | undefined;
@@ -661,6 +777,9 @@ async function runBench(): Promise<Result> {
     r1After = await replicaState(r1);
   }
   const r1Rows = await pairsOn(r1);
+  const mismatches = TRANSACTIONS ? await countMismatches(r1) : undefined;
+  const sysbenchResult = await sysbenchRun;
+  const sysbenchRowsOff = SYSBENCH ? await sysbenchRowCountsOff(r1, sb.database) : undefined;
   const r2After = await replicaState(r2);
   const r2Rows = await pairsOn(r2);
   log(
@@ -724,6 +843,9 @@ async function runBench(): Promise<Result> {
     samples,
     primarySeqAtKill,
     oldPrimarySeq,
+    countMismatches: mismatches,
+    sysbench: sysbenchResult,
+    sysbenchRowsOff,
   };
 }
 
@@ -763,6 +885,11 @@ interface Analysis {
   readonly r2BacklogAtKill: number;
   readonly unappliedAtEnd: number;
   readonly buckets: string;
+  /** Transaction replay outcomes from the proxy log (replayed, mismatch, …). */
+  readonly replays: [string, number][];
+  /** Failed COMMITs after the kill, and failed attempts after it that were not a COMMIT. */
+  readonly commitFailures: number;
+  readonly otherFailuresAfter: number;
 }
 
 function analyse(r: Result): Analysis {
@@ -878,7 +1005,20 @@ function analyse(r: Result): Analysis {
     clusterLines: lines.filter(isCluster),
     errorLines: lines.filter((l) => l.level >= 50),
     buckets: b.join(' '),
+    replays: replayOutcomes(lines),
+    commitFailures: postFailures.filter((f) => f.phase === 'commit').length,
+    otherFailuresAfter: postFailures.filter((f) => f.phase !== 'commit').length,
   };
+}
+
+/** Outcomes of lost transactions, as the proxy logged them. */
+function replayOutcomes(lines: readonly LogLine[]): [string, number][] {
+  const n = new Map<string, number>();
+  for (const l of lines) {
+    const outcome = l.msg === 'transaction replayed on the new writeHost' ? 'replayed' : /^transaction lost/.test(l.msg) ? String(l.raw['outcome']) : undefined;
+    if (outcome !== undefined) n.set(outcome, (n.get(outcome) ?? 0) + 1);
+  }
+  return [...n];
 }
 
 /** Consecutive identical messages (same msg + host) folded into "… (×n)". */
@@ -934,13 +1074,13 @@ function markdown(r: Result, a: Analysis): string {
       ? 'switched; **0** acknowledged writes missing on the new writeHost'
       : `switched; **${a.missing.length} acknowledged writes MISSING** on the new writeHost${semiOk ? ' ⚠ despite semi-sync' : ''}`;
   const lines: string[] = [
-    `## ${date} — ${SWITCHOVER ? 'planned switchover (SWITCHOVER dh1:1)' : 'writeHost failover'} under writes (semi-sync ${SEMISYNC ? 'ON' : 'OFF'}): ${verdict}`,
+    `## ${date} — ${SWITCHOVER ? 'planned switchover (SWITCHOVER dh1:1)' : 'writeHost failover'} under ${TRANSACTIONS ? 'read-write transactions' : 'writes'} (semi-sync ${SEMISYNC ? 'ON' : 'OFF'}): ${verdict}`,
     '',
     ...environment(r.version),
     `- command: \`${commandLine()}\``,
     `- setup: writeHosts [primary, replica1], readHosts [replica2], balance 1; heartbeat ${HEARTBEAT.intervalMs} ms / timeout ${HEARTBEAT.timeoutMs} ms / ${HEARTBEAT.retries} retries; ` +
       `failover enabled, promote with the sandbox admin account; replication.checkEveryMs ${REPLICATION.checkEveryMs}; ` +
-      `${WRITERS} writers (one mysql2 connection each, autocommit INSERT (writer, seq); a failure is retried with the same seq after ${RETRY_DELAY_MS} ms on a new connection if the old one broke); ` +
+      `${WRITERS} writers (one mysql2 connection each, ${TRANSACTIONS ? 'transactions BEGIN; SELECT counter; INSERT (writer, seq); UPDATE counter; COMMIT' : 'autocommit INSERT (writer, seq)'}; a failure is retried with the same seq after ${RETRY_DELAY_MS} ms on a new connection if the old one broke); ` +
       `${SWITCHOVER ? 'SWITCHOVER dh1:1 on the admin port' : 'primary SIGKILLed'} at +${KILL_S} s of ${RUN_S} s`,
     `- semi-sync: ${SEMISYNC ? `ON (rpl_semi_sync_master_timeout ${r.semiStart.timeoutMs} ms, wait point ${r.semiStart.waitPoint})` : 'OFF (asynchronous replication)'}; ` +
       `primary at start: ${semiText(r.semiStart)}; 0.3 s before the kill: ${semiText(r.semiAtKill)}`,
@@ -964,6 +1104,13 @@ function markdown(r: Result, a: Analysis): string {
     `| … of them OK after earlier failed attempts / 1062 after an ambiguous failure (= it had committed) | ${a.viaRetryOk} / ${a.viaDup}${a.viaDupUnexplained > 0 ? ` (+${a.viaDupUnexplained} 1062 without an ambiguous failure ⚠)` : ''} |`,
     `| failed attempts (before / after the kill), ambiguous | ${a.failuresBefore + a.failuresAfter} (${a.failuresBefore} / ${a.failuresAfter}), ${a.ambiguous} ambiguous |`,
     `| writer connections opened | ${r.run.connects} |`,
+    ...(TRANSACTIONS
+      ? [
+          `| **failed transactions after ${EVENT}: at COMMIT / before COMMIT** | **${a.commitFailures} / ${a.otherFailuresAfter}** |`,
+          `| lost transactions by outcome (proxy log) | ${a.replays.length === 0 ? 'none' : a.replays.map(([o, n]) => `${o} ×${n}`).join(', ')} |`,
+          `| counters on replica1 that disagree with its rows (a transaction applied twice or half) | ${r.countMismatches?.length ?? 'n/a'}${r.countMismatches !== undefined && r.countMismatches.length > 0 ? ` ⚠ ${r.countMismatches.slice(0, 5).join('; ')}` : ''} |`,
+        ]
+      : []),
     `| **acknowledged writes missing on replica1** (new writeHost, read directly) | **${a.missing.length}**${a.missing.length > 0 ? ` (on replica2: ${a.missing.filter((m) => m.onR2).length}; on the restarted old primary: ${r.oldPrimaryRows === undefined ? 'not checked' : a.missing.filter((m) => m.onOld === true).length})` : ''} |`,
     `| rows on replica1 nobody got an OK for | ${a.extra} |`,
     `| replica1 apply backlog (GTIDs received − applied): max before the kill / at the kill / at promotion / left unapplied at the end | ` +
@@ -1018,6 +1165,40 @@ function markdown(r: Result, a: Analysis): string {
   return lines.join('\n') + '\n';
 }
 
+/** --sysbench: the report, around what sysbench saw. */
+function sysbenchMarkdown(r: Result, a: Analysis): string {
+  const k = r.tKill;
+  const sb = r.sysbench!;
+  const date = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  const switched = r.dnindexAt !== undefined || a.switchLog !== undefined;
+  const around = sb.seconds.filter((x) => x.second >= KILL_S - 2 && x.second <= KILL_S + 5);
+  const lines = [
+    `## ${date} — ${SWITCHOVER ? 'planned switchover (SWITCHOVER dh1:1)' : 'writeHost failover'} under sysbench oltp_read_write (semi-sync ${SEMISYNC ? 'ON' : 'OFF'}): ` +
+      `${switched ? 'switched' : '**NO SWITCH**'}; **${f0(sb.ignoredErrors)}** client-visible errors`,
+    '',
+    ...environment(r.version),
+    `- command: \`${commandLine()}\``,
+    `- setup: writeHosts [primary, replica1], readHosts [replica2], balance 1; heartbeat ${HEARTBEAT.intervalMs} ms / timeout ${HEARTBEAT.timeoutMs} ms / ${HEARTBEAT.retries} retries; ` +
+      `failover enabled, promote; sysbench oltp_read_write, ${WRITERS} threads, ${SYSBENCH_TABLES} × ${SYSBENCH_TABLE_SIZE} rows, server-side prepared statements, ` +
+      `\`--mysql-ignore-errors=all\` (an error rolls the transaction back and is counted; a lost connection is reconnected); ` +
+      `${SWITCHOVER ? 'SWITCHOVER dh1:1 on the admin port' : 'primary SIGKILLed'} at +${KILL_S} s of ${RUN_S} s`,
+    '',
+    '| measure | value |',
+    '|---|---|',
+    `| primary DOWN / writeHost switched / replica1 promoted (proxy log) | ${rel(a.primaryDown, k)} / ${rel(a.switchLog, k)} / ${rel(a.promoted, k)} |`,
+    `| sysbench transactions | ${f0(sb.transactions)} |`,
+    `| **client-visible errors** (sysbench's ignored errors) / reconnects | **${f0(sb.ignoredErrors)}** / ${f0(sb.reconnects)} |`,
+    `| lost transactions by outcome (proxy log) | ${a.replays.length === 0 ? 'none' : a.replays.map(([o, n]) => `${o} ×${n}`).join(', ')} |`,
+    `| tables on replica1 without exactly ${SYSBENCH_TABLE_SIZE} rows (a transaction applied twice or half) | ${r.sysbenchRowsOff?.length ?? 'n/a'}${r.sysbenchRowsOff !== undefined && r.sysbenchRowsOff.length > 0 ? ` ⚠ ${r.sysbenchRowsOff.join(', ')}` : ''} |`,
+    `| transactions per second, second by second from ${KILL_S - 2} s to ${KILL_S + 5} s (${EVENT} at ${KILL_S} s) | \`${around.map((x) => f0(x.tps)).join(' ')}\` |`,
+    `| errors per second in those seconds | \`${around.map((x) => f0(x.errorsPerSecond)).join(' ')}\` |`,
+    '',
+    ...(sb.complaints.length > 0 ? ['sysbench said:', '```', ...sb.complaints.slice(0, 10), '```', ''] : []),
+    `sysbench output: ${path.relative(REPO, sb.logFile)}; proxy log: ${path.relative(REPO, r.proxyLog)}`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
 const MARKER = '<!-- newest first: bench/sysbench-compare.ts inserts below this line -->\n';
 
 function writeResults(section: string): void {
@@ -1033,7 +1214,7 @@ function writeResults(section: string): void {
 async function main(): Promise<void> {
   const r = await runBench();
   const a = analyse(r);
-  const md = markdown(r, a);
+  const md = SYSBENCH ? sysbenchMarkdown(r, a) : markdown(r, a);
   process.stdout.write('\n' + md);
   if (!r.proxyAlive) log('WARNING: the proxy process had exited before the end of the run');
   if (a.errorLines.length > 0) log(`the proxy logged ${a.errorLines.length} error line(s); see ${path.relative(REPO, r.proxyLog)}`);
