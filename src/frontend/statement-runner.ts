@@ -3,7 +3,8 @@
  * backend connection (skipping hosts that cannot give one), bring it to the session's state,
  * relay the backend's answer as raw bytes, then record what the answer changed and observe it
  * (statistics, SQL log, slow log). "Borrow, try, retry elsewhere" is backend-attempts.ts; what an
- * answer changed is statement-effects.ts.
+ * answer changed is statement-effects.ts; waiting for a writeHost is writer-wait.ts; bringing an
+ * open transaction back after its connection was lost is transaction-replay.ts.
  */
 import { HoldLastSink } from '../backend/hold-last-sink.js';
 import { observeStatement, recordStatementEffects } from './statement-effects.js';
@@ -11,8 +12,7 @@ import { BackendAttempts, type OnBackendGone } from './backend-attempts.js';
 import { encodePacket, physicalPacketCount } from '../protocol/framer.js';
 import { SqlError, sqlError } from '../protocol/error-codes.js';
 import { encodeErrFor } from './authenticate.js';
-import { CR_CONN_HOST_ERROR, route, toWriter } from '../routing/router.js';
-import { HostUnavailable } from './session-connections.js';
+import { route, toWriter } from '../routing/router.js';
 import { parseGtids, TRACKING_VARIABLES, type GtidPosition } from '../cluster/gtid.js';
 import { CausalReads } from './causal-reads.js';
 import type { Classification, RouteDecision } from '../routing/types.js';
@@ -20,6 +20,7 @@ import { BackendConnection, BackendGoneError } from '../backend/backend-connecti
 import { inSync, syncConnection, type DesiredSessionState, type SyncNeeds } from '../backend/session-sync.js';
 import { mayCommit, TransactionJournal, type Recording } from './transaction-journal.js';
 import { TransactionReplay } from './transaction-replay.js';
+import { WriterWait } from './writer-wait.js';
 import type { OkView, ResponseShape, ResponseSummary } from '../backend/response-scanner.js';
 import type { HeldConnection } from './session-connections.js';
 import type { SessionScope } from './session-scope.js';
@@ -84,9 +85,6 @@ class TransactionLost extends Error {
   }
 }
 
-/** ER_OPTION_PREVENTS_STATEMENT: what the router answers for a write to a read-only writeHost. */
-const ER_OPTION_PREVENTS_STATEMENT = 1290;
-
 const DONE: Promise<void> = Promise.resolve();
 
 /** A session's transaction outlived its writeHost (see lostTransaction). */
@@ -100,6 +98,7 @@ export class StatementRunner {
   /** Reads that must see earlier writes (session.consistency). */
   readonly causal: CausalReads;
   private readonly attempts: BackendAttempts;
+  private readonly writerWait: WriterWait;
   /** The open transaction's commands and answers, for transaction replay. */
   readonly journal: TransactionJournal;
   private readonly replayer: TransactionReplay;
@@ -109,6 +108,7 @@ export class StatementRunner {
   constructor(private readonly scope: SessionScope) {
     this.causal = new CausalReads(scope);
     this.attempts = new BackendAttempts(scope);
+    this.writerWait = new WriterWait(scope);
     this.journal = new TransactionJournal(() => {
       const f = scope.ctx.config().dataHost.failover;
       return { enabled: f.transactionReplay, maxBytes: f.transactionReplayMaxBytes };
@@ -118,58 +118,9 @@ export class StatementRunner {
     );
   }
 
-  /**
-   * Where a statement goes. A statement that needs the writeHost when there is none to take it
-   * waits for one (bounded by failover.promotionWaitMs) instead of failing, so a failover or a
-   * planned switchover is a pause, not an error, for a statement that was not sent yet:
-   *  - right after a failover with `failover.promote`, the new writeHost still says read_only=ON
-   *    until the proxy has promoted it (which waits for it to apply what it received): a write
-   *    waits for the promotion instead of failing with 1290;
-   *  - while the writeHost is down and failover may replace it, for the switch;
-   *  - during a planned switchover (view.writesPaused), for the new writeHost — except what an
-   *    open transaction or pinned session runs: those finish on the old writeHost first.
-   * Otherwise the decision is returned as is, not in a promise: a statement's every await
-   * allocates, and its objects live until the next scavenge, so with many sessions in flight
-   * each one more costs more.
-   */
+  /** Where a statement goes; it may first wait for a writeHost (writer-wait.ts). */
   decide(c: Classification): RouteDecision | Promise<RouteDecision> {
-    const decision = route(c, this.scope.routeState(), this.scope.ctx.cluster());
-    return this.awaitsWriter(decision) ? this.awaitWriter(c, decision) : decision;
-  }
-
-  private async awaitWriter(c: Classification, decision: RouteDecision): Promise<RouteDecision> {
-    const { ctx } = this.scope;
-    const deadline = Date.now() + ctx.config().dataHost.failover.promotionWaitMs;
-    ctx.stats.heldForWriter++;
-    while (this.awaitsWriter(decision) && Date.now() < deadline && !this.scope.ch.closed) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      decision = route(c, this.scope.routeState(), ctx.cluster());
-    }
-    return decision;
-  }
-
-  /**
-   * A command failed because the writeHost gave no connection (refused, unreachable): nothing was
-   * sent. When failover may replace it and the session holds nothing there, waits (bounded by
-   * promotionWaitMs) for another writeHost to take over; true = one did, run the command again.
-   */
-  async awaitReplacedWriter(err: unknown): Promise<boolean> {
-    const { ctx } = this.scope;
-    if (!(err instanceof HostUnavailable) || this.scope.inScope() || this.scope.ch.closed) return false;
-    // The server is unreachable — not a full pool or a refused login on a living one.
-    if (!/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET/.test(err.reason)) return false;
-    const failover = ctx.config().dataHost.failover;
-    const view = ctx.cluster();
-    const writerId = view.hosts.find((h) => h.role === 'write' && h.index === view.writerIndex)?.id;
-    if (!failover.enabled || writerId !== err.hostId || !view.hosts.some((h) => h.role === 'write' && h.id !== err.hostId)) return false;
-    const deadline = Date.now() + failover.promotionWaitMs;
-    ctx.stats.heldForWriter++;
-    while (Date.now() < deadline && !this.scope.ch.closed) {
-      const w = ctx.cluster().writer;
-      if (w !== undefined && w.id !== err.hostId) return true;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    return false;
+    return this.writerWait.decide(c);
   }
 
   /** Synchronous routing, for commands that never wait for a promotion. */
@@ -177,16 +128,9 @@ export class StatementRunner {
     return route(c, this.scope.routeState(), this.scope.ctx.cluster());
   }
 
-  private awaitsWriter(decision: RouteDecision): boolean {
-    const { ctx } = this.scope;
-    const view = ctx.cluster();
-    if (decision.target === 'writer') return view.writesPaused !== undefined && !this.scope.inScope();
-    if (decision.target !== 'error' || view.writesRefused !== undefined) return false;
-    const failover = ctx.config().dataHost.failover;
-    if (decision.errno === ER_OPTION_PREVENTS_STATEMENT) return failover.promote;
-    // No usable writeHost: worth waiting only when one may come (failover, or a switchover).
-    if (decision.errno !== CR_CONN_HOST_ERROR) return false;
-    return view.writesPaused !== undefined || (failover.enabled && view.hosts.some((h) => h.role === 'write' && h.index !== view.writerIndex));
+  /** After a HostUnavailable from the writeHost: whether a new one took over (writer-wait.ts). */
+  awaitReplacedWriter(err: unknown): Promise<boolean> {
+    return this.writerWait.awaitReplacedWriter(err);
   }
 
   /** Runs `work` on a connection for the decision, trying again elsewhere as backend-attempts.ts says. */
