@@ -458,7 +458,55 @@ interface WriteRun {
   maxAttemptMs: number;
 }
 
+/** A writer's connection through the proxy; a failure is recorded (and waited after): undefined. */
+async function connectWriter(id: number, seq: number, proxy: Endpoint, sb: Sandbox, run: WriteRun): Promise<mysql.Connection | undefined> {
+  const t0 = Date.now();
+  try {
+    const conn = await mysql.createConnection({ ...proxy, user: sb.user, password: sb.password, database: sb.database, connectTimeout: 2_000 });
+    conn.on('error', () => undefined); // reported through the next query
+    run.connects++;
+    return conn;
+  } catch (err) {
+    const e = err as DbError;
+    run.failures.push({ writer: id, seq, tStart: t0, t: Date.now(), phase: 'connect', key: errKey(e), message: String(e.message), ambiguous: false });
+    await delay(RETRY_DELAY_MS);
+    return undefined;
+  }
+}
+
+/** Where a write attempt was when it failed (the report's "phase"). */
+interface Step {
+  phase: 'insert' | 'transaction' | 'commit';
+}
+
+/** An autocommit INSERT of (writer, seq). */
+async function insertOnce(conn: mysql.Connection, id: number, seq: number, step: Step): Promise<void> {
+  step.phase = 'insert';
+  await conn.query({ sql: `INSERT INTO ${TABLE} (writer, seq) VALUES (?, ?)`, values: [id, seq], timeout: QUERY_TIMEOUT_MS });
+}
+
+/**
+ * --transactions: BEGIN; SELECT the writer's counter; INSERT (writer, seq); UPDATE the counter;
+ * COMMIT. A failure before COMMIT means the transaction is gone; a failure of the COMMIT itself
+ * is ambiguous.
+ */
+async function transactionOnce(conn: mysql.Connection, id: number, seq: number, step: Step): Promise<void> {
+  const q = (sql: string, values: unknown[] = []): Promise<unknown> => conn.query({ sql, values, timeout: QUERY_TIMEOUT_MS });
+  step.phase = 'transaction';
+  await q('BEGIN');
+  await q(`SELECT n FROM ${COUNTS} WHERE writer = ?`, [id]);
+  await q(`INSERT INTO ${TABLE} (writer, seq) VALUES (?, ?)`, [id, seq]);
+  await q(`UPDATE ${COUNTS} SET n = n + 1 WHERE writer = ?`, [id]);
+  step.phase = 'commit';
+  await q('COMMIT');
+}
+
+/**
+ * One writer: writes (writer, seq) until `endAt`, seq advancing only on an OK. A failed attempt
+ * is retried with the same seq; 1062 on a retry means an earlier, ambiguous attempt committed.
+ */
 async function writer(id: number, proxy: Endpoint, sb: Sandbox, endAt: number, run: WriteRun): Promise<void> {
+  const once = TRANSACTIONS ? transactionOnce : insertOnce;
   let conn: mysql.Connection | undefined;
   let seq = 1;
   let failedBefore = false; // the current seq failed at least once
@@ -467,30 +515,19 @@ async function writer(id: number, proxy: Endpoint, sb: Sandbox, endAt: number, r
     conn?.destroy();
     conn = undefined;
   };
+  /** A transaction left open by a failed statement is ended before the next attempt. */
+  const rollback = async (): Promise<void> => {
+    if (TRANSACTIONS && conn !== undefined) await conn.query('ROLLBACK').catch(drop);
+  };
   while (Date.now() < endAt && !life.aborted) {
     if (conn === undefined) {
-      const t0 = Date.now();
-      try {
-        conn = await mysql.createConnection({
-          ...proxy,
-          user: sb.user,
-          password: sb.password,
-          database: sb.database,
-          connectTimeout: 2_000,
-        });
-        conn.on('error', () => undefined); // reported through the next query
-        run.connects++;
-      } catch (err) {
-        const e = err as DbError;
-        run.failures.push({ writer: id, seq, tStart: t0, t: Date.now(), phase: 'connect', key: errKey(e), message: String(e.message), ambiguous: false });
-        drop();
-        await delay(RETRY_DELAY_MS);
-        continue;
-      }
+      conn = await connectWriter(id, seq, proxy, sb, run);
+      if (conn === undefined) continue;
     }
     const t0 = Date.now();
+    const step: Step = { phase: 'insert' };
     try {
-      await conn.query({ sql: `INSERT INTO ${TABLE} (writer, seq) VALUES (?, ?)`, values: [id, seq], timeout: QUERY_TIMEOUT_MS });
+      await once(conn, id, seq, step);
       const t = Date.now();
       run.maxAttemptMs = Math.max(run.maxAttemptMs, t - t0);
       run.acks.push({ writer: id, seq, tStart: t0, t, via: failedBefore ? 'retry-ok' : 'ok' });
@@ -502,88 +539,25 @@ async function writer(id: number, proxy: Endpoint, sb: Sandbox, endAt: number, r
       run.maxAttemptMs = Math.max(run.maxAttemptMs, t - t0);
       if (e.errno === 1062) {
         // The row is there: an earlier attempt of this seq committed after all.
+        await rollback();
         run.acks.push({ writer: id, seq, tStart: t0, t, via: ambiguousBefore ? 'dup' : 'dup-unexplained' });
         seq++;
         failedBefore = ambiguousBefore = false;
         continue;
       }
-      const ambiguous = !(e.errno !== undefined && DEFINITE_ERRNOS.has(e.errno)) && !(e.code !== undefined && DEFINITE_CODES.has(e.code));
-      run.failures.push({ writer: id, seq, tStart: t0, t, phase: 'insert', key: errKey(e), message: String(e.message), ambiguous });
+      const definite = (e.errno !== undefined && DEFINITE_ERRNOS.has(e.errno)) || (e.code !== undefined && DEFINITE_CODES.has(e.code));
+      const ambiguous = step.phase !== 'transaction' && !definite;
+      run.failures.push({ writer: id, seq, tStart: t0, t, phase: step.phase, key: errKey(e), message: String(e.message), ambiguous });
       failedBefore = true;
       ambiguousBefore ||= ambiguous;
       if (e.fatal === true || e.errno === undefined) drop();
+      else await rollback();
       await delay(RETRY_DELAY_MS);
     }
   }
   if (conn !== undefined) await conn.end().catch(() => conn?.destroy());
 }
 
-/**
- * --transactions: BEGIN; SELECT the writer's counter; INSERT (writer, seq); UPDATE the counter;
- * COMMIT. A failure before COMMIT means the transaction is gone (retried with the same seq); a
- * failure of the COMMIT itself is ambiguous (retried: 1062 then means it had committed).
- */
-async function txWriter(id: number, proxy: Endpoint, sb: Sandbox, endAt: number, run: WriteRun): Promise<void> {
-  let conn: mysql.Connection | undefined;
-  let seq = 1;
-  let failedBefore = false;
-  let ambiguousBefore = false;
-  const drop = (): void => {
-    conn?.destroy();
-    conn = undefined;
-  };
-  const q = (sql: string, values: unknown[] = []): Promise<unknown> => conn!.query({ sql, values, timeout: QUERY_TIMEOUT_MS });
-  while (Date.now() < endAt && !life.aborted) {
-    if (conn === undefined) {
-      const t0 = Date.now();
-      try {
-        conn = await mysql.createConnection({ ...proxy, user: sb.user, password: sb.password, database: sb.database, connectTimeout: 2_000 });
-        conn.on('error', () => undefined);
-        run.connects++;
-      } catch (err) {
-        const e = err as DbError;
-        run.failures.push({ writer: id, seq, tStart: t0, t: Date.now(), phase: 'connect', key: errKey(e), message: String(e.message), ambiguous: false });
-        drop();
-        await delay(RETRY_DELAY_MS);
-        continue;
-      }
-    }
-    const t0 = Date.now();
-    let phase: 'transaction' | 'commit' = 'transaction';
-    try {
-      await q('BEGIN');
-      await q(`SELECT n FROM ${COUNTS} WHERE writer = ?`, [id]);
-      await q(`INSERT INTO ${TABLE} (writer, seq) VALUES (?, ?)`, [id, seq]);
-      await q(`UPDATE ${COUNTS} SET n = n + 1 WHERE writer = ?`, [id]);
-      phase = 'commit';
-      await q('COMMIT');
-      const t = Date.now();
-      run.maxAttemptMs = Math.max(run.maxAttemptMs, t - t0);
-      run.acks.push({ writer: id, seq, tStart: t0, t, via: failedBefore ? 'retry-ok' : 'ok' });
-      seq++;
-      failedBefore = ambiguousBefore = false;
-    } catch (err) {
-      const e = err as DbError;
-      const t = Date.now();
-      run.maxAttemptMs = Math.max(run.maxAttemptMs, t - t0);
-      if (e.errno === 1062) {
-        await q('ROLLBACK').catch(drop);
-        run.acks.push({ writer: id, seq, tStart: t0, t, via: ambiguousBefore ? 'dup' : 'dup-unexplained' });
-        seq++;
-        failedBefore = ambiguousBefore = false;
-        continue;
-      }
-      const ambiguous = phase === 'commit' && !(e.errno !== undefined && DEFINITE_ERRNOS.has(e.errno)) && !(e.code !== undefined && DEFINITE_CODES.has(e.code));
-      run.failures.push({ writer: id, seq, tStart: t0, t, phase, key: errKey(e), message: String(e.message), ambiguous });
-      failedBefore = true;
-      ambiguousBefore ||= ambiguous;
-      if (e.fatal === true || e.errno === undefined) drop();
-      else await q('ROLLBACK').catch(drop);
-      await delay(RETRY_DELAY_MS);
-    }
-  }
-  if (conn !== undefined) await conn.end().catch(() => conn?.destroy());
-}
 
 /** --transactions: writers whose counter on `srv` differs from their rows there (a transaction applied twice, or half). */
 async function countMismatches(srv: SandboxServer): Promise<string[]> {
@@ -723,7 +697,7 @@ async function runBench(): Promise<Result> {
     : undefined;
   const writers: Promise<unknown>[] = sysbenchRun
     ? [sysbenchRun]
-    : Array.from({ length: WRITERS }, (_, i) => (TRANSACTIONS ? txWriter : writer)(i + 1, proxy.endpoint, sb, endAt, run));
+    : Array.from({ length: WRITERS }, (_, i) => writer(i + 1, proxy.endpoint, sb, endAt, run));
 
   await delay(tWriteStart + KILL_S * 1000 - 300 - Date.now());
   let semiAtKill: SemiSyncState | undefined;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import type { BuiltProxy } from './built-proxy.js';
+import { promotingFailover } from './sandbox.js';
 
 /** The instance's current role, from its last cooperation log line ('leading', 'following', …). */
 export function role(p: BuiltProxy): string | undefined {
@@ -155,16 +156,7 @@ export function cooperatingInstanceConfig(
       password: sb.password,
       writeHosts: sb.servers.map((x) => ({ host: x.host, port: x.port })),
       heartbeat: opts.heartbeat,
-      failover: {
-        enabled: true,
-        promote: true,
-        rejoin: true,
-        user: sb.adminUser,
-        password: sb.adminPassword,
-        replicationUser: sb.replUser,
-        replicationPassword: sb.replPassword,
-        dnindexFile: path.join(sb.dir, `dnindex-${name}.properties`),
-      },
+      failover: promotingFailover(sb, path.join(sb.dir, `dnindex-${name}.properties`)),
       replication: { maxLagSeconds: 10, checkEveryMs: 300, readmitAfter: 2 },
     },
     cluster: { cooperation: 'backend-locks', instanceName: name, lockTimeoutSeconds: opts.lockTimeoutSeconds },

@@ -133,3 +133,25 @@ export async function waitFor<T>(
 
 /** Alias of `connectAdmin` (name used by test/integration/data-path.test.ts). */
 export const adminConnection = connectAdmin;
+
+/**
+ * `dataHost.failover` with promote and rejoin through the sandbox's admin and replication
+ * accounts, recording into `dnindexFile`; `extra` adds or overrides settings.
+ */
+export function promotingFailover(
+  sb: Pick<Sandbox, 'adminUser' | 'adminPassword' | 'replUser' | 'replPassword'>,
+  dnindexFile: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    enabled: true,
+    promote: true,
+    rejoin: true,
+    user: sb.adminUser,
+    password: sb.adminPassword,
+    replicationUser: sb.replUser,
+    replicationPassword: sb.replPassword,
+    dnindexFile,
+    ...extra,
+  };
+}

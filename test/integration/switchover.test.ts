@@ -11,7 +11,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { serverId, startProxy, type TestProxy } from '../helpers/proxy.js';
-import { sandboxInfo, startPrivateSandbox, waitFor } from '../helpers/sandbox.js';
+import { promotingFailover, sandboxInfo, startPrivateSandbox, waitFor } from '../helpers/sandbox.js';
 
 const ADMIN = { host: '127.0.0.1', port: 0, user: 'admin', password: 'switch' };
 const TABLE = 'sluice_test.so_t';
@@ -37,16 +37,7 @@ before(async () => {
       ],
       readHosts: [{ host: replica2.host, port: replica2.port }],
       heartbeat: { intervalMs: 300, timeoutMs: 300, retries: 3 },
-      failover: {
-        enabled: true,
-        promote: true,
-        rejoin: true,
-        user: sb.adminUser,
-        password: sb.adminPassword,
-        replicationUser: sb.replUser,
-        replicationPassword: sb.replPassword,
-        dnindexFile: path.join(sb.dir, 'dnindex-switchover.properties'),
-      },
+      failover: promotingFailover(sb, path.join(sb.dir, 'dnindex-switchover.properties')),
       replication: { maxLagSeconds: 10, checkEveryMs: 300, readmitAfter: 2 },
     },
   });

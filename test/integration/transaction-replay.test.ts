@@ -13,7 +13,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { errnoOf, serverId, startProxy, type TestProxy } from '../helpers/proxy.js';
-import { sandboxInfo, startPrivateSandbox, waitFor } from '../helpers/sandbox.js';
+import { promotingFailover, sandboxInfo, startPrivateSandbox, waitFor } from '../helpers/sandbox.js';
 
 const ADMIN = { host: '127.0.0.1', port: 0, user: 'admin', password: 'replay' };
 const TABLE = 'sluice_test.tr_t';
@@ -40,18 +40,7 @@ before(async () => {
       ],
       readHosts: [],
       heartbeat: { intervalMs: 300, timeoutMs: 300, retries: 3 },
-      failover: {
-        enabled: true,
-        promote: true,
-        rejoin: true,
-        user: sb.adminUser,
-        password: sb.adminPassword,
-        replicationUser: sb.replUser,
-        replicationPassword: sb.replPassword,
-        promotionWaitMs: 4_000,
-        transactionReplayMaxBytes: MAX_BYTES,
-        dnindexFile: path.join(sb.dir, 'dnindex-replay.properties'),
-      },
+      failover: promotingFailover(sb, path.join(sb.dir, 'dnindex-replay.properties'), { promotionWaitMs: 4_000, transactionReplayMaxBytes: MAX_BYTES }),
       replication: { maxLagSeconds: 10, checkEveryMs: 300, readmitAfter: 2 },
     },
   });
