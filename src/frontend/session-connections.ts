@@ -117,6 +117,12 @@ export class SessionConnections {
     return host;
   }
 
+  /** The living connection kept to a host, if any (borrow() would replace it in the books). */
+  keptOn(hostId: string): HeldConnection | undefined {
+    const kept = this.conns.get(hostId);
+    return kept?.conn.alive ? kept : undefined;
+  }
+
   /** Borrows a connection to `host` and keeps it; gives back idle ones first if it would wait. */
   async borrow(host: HostView, key: PoolKey): Promise<HeldConnection> {
     const pools = this.ctx.pools(host.id);

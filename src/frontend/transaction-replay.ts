@@ -74,9 +74,11 @@ export class TransactionReplay {
         await sleep(POLL_MS);
         continue;
       }
+      // A connection the session already keeps there (its reads used that host) serves; another
+      // borrowed for the same host would push it out of the books without giving it back.
       let held: HeldConnection;
       try {
-        held = await scope.backends.borrow(writer, scope.poolKey());
+        held = scope.backends.keptOn(writer.id) ?? (await scope.backends.borrow(writer, scope.poolKey()));
       } catch (err) {
         if (!(err instanceof HostUnavailable)) throw err;
         lastError = err.message;

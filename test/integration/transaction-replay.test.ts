@@ -33,6 +33,8 @@ before(async () => {
   proxy = await startProxy({
     sandbox: sandboxInfo(sb),
     admin: ADMIN,
+    // Sessions keep the connections they used (reads on the standby too) until they go idle.
+    session: { holdConnectionMs: 60_000 },
     dataHost: {
       writeHosts: [
         { host: sb.primary.host, port: sb.primary.port },
@@ -106,6 +108,10 @@ test('SIGKILL of the writeHost: open transactions, idle or with a statement in f
   const newWriter = otherServer();
   // a: session variables set before the transaction, a prepared statement inside it; idle at the kill.
   const a = await proxy.connect();
+  // A read first: it goes to the standby (a readHost too), so a keeps a connection there, which
+  // the replay must use rather than push out of the books with another one.
+  const [[readOn]] = (await a.query('SELECT @@server_id AS id')) as unknown as [[{ id: number }]];
+  assert.equal(Number(readOn.id), newWriter.serverId);
   await a.query("SET @who = 'a', time_zone = '+03:00'");
   await a.query('BEGIN');
   const [[seen]] = (await a.query(`SELECT v FROM ${TABLE} WHERE id = 1 FOR UPDATE`)) as unknown as [[{ v: number }]];
@@ -149,6 +155,9 @@ test('SIGKILL of the writeHost: open transactions, idle or with a statement in f
   a.destroy();
   b.destroy();
   d.destroy();
+  // Every connection the sessions held on the new writeHost went back to its pool.
+  const pools = proxy.sluice.pools(`${newWriter.host}:${newWriter.port}`)!;
+  await waitFor(() => pools.stats().borrowed === 0, { timeoutMs: 5_000, what: 'no backend connection left borrowed on the new writeHost' });
   // The old primary comes back and follows the new writeHost (the next tests switch to it).
   await oldWriter.start();
   await replicatingInView(oldWriter);
