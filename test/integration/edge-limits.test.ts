@@ -10,6 +10,9 @@ import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import mysql from 'mysql2/promise';
 import { errnoOf, startProxy, type TestProxy } from '../helpers/proxy.js';
+import { startBuiltProxy } from '../helpers/built-proxy.js';
+import { getSandbox } from '../helpers/sandbox.js';
+import { SANDBOX_PROXY_ADMIN_USER } from '../../src/sandbox/index.js';
 
 const ADMIN = { host: '127.0.0.1', port: 0, user: 'admin', password: 'admin-secret' };
 
@@ -202,5 +205,64 @@ test('an address with limits.maxConnectErrors bad handshakes gets 1129 until FLU
     await login(p, from(p, '127.0.0.3'));
   } finally {
     await p.close();
+  }
+});
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+test('worker processes: handshake errors spread over the workers block the address for the whole group; FLUSH HOSTS in the primary unblocks it', async () => {
+  const sb = await getSandbox();
+  const adminPort = await freePort();
+  const proxy = await startBuiltProxy(sb, { workers: 2, limits: { maxConnectErrors: 4 } }, { admin: { port: adminPort, password: 'edge-admin' } });
+  const p = { port: proxy.port } as TestProxy;
+  try {
+    // 4 bad handshakes from 127.0.0.3: the primary hands connections to the workers in turn.
+    for (let i = 0; i < 4; i++) {
+      const x = await rawPeer(proxy.port, '127.0.0.3');
+      await firstPacket(x);
+      x.socket.write(Buffer.from([3, 0, 0, 1, 1, 2, 3]));
+      await x.closed;
+    }
+    // Every worker refuses it now (the blocked set reaches them by message: wait for it).
+    let refusedAll = false;
+    for (let i = 0; i < 50 && !refusedAll; i++) {
+      const errnos: (number | undefined)[] = [];
+      for (let k = 0; k < 4; k++) {
+        const x = await rawPeer(proxy.port, '127.0.0.3');
+        await x.closed.catch(() => undefined);
+        await firstPacket(x);
+        errnos.push(x.firstErrno());
+        x.socket.destroy();
+      }
+      refusedAll = errnos.every((e) => e === 1129);
+      if (!refusedAll) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(refusedAll, 'both workers refuse 127.0.0.3 with 1129');
+    const conn = (localAddress: string): Promise<mysql.Connection> =>
+      mysql.createConnection({ user: sb.user, password: sb.password, ...from(p, localAddress) });
+    assert.equal(await errnoOf(() => conn('127.0.0.3')), 1129);
+    const admin = await mysql.createConnection({ host: '127.0.0.1', port: adminPort, user: SANDBOX_PROXY_ADMIN_USER, password: 'edge-admin' });
+    try {
+      const [rows] = await admin.query('SHOW @@BLOCKED_HOSTS');
+      assert.deepEqual((rows as Record<string, unknown>[]).map((r) => [r['ADDRESS'], r['BLOCKED']]), [['127.0.0.3', 'yes']]);
+      await admin.query('FLUSH HOSTS');
+    } finally {
+      await admin.end();
+    }
+    // The unblocked set reaches the workers by message too.
+    for (let i = 0; i < 4; i++) {
+      let c: mysql.Connection | undefined;
+      for (let k = 0; k < 50 && !c; k++) c = await conn('127.0.0.3').catch(async () => (await new Promise((r) => setTimeout(r, 20)), undefined));
+      assert.ok(c, 'logs in after FLUSH HOSTS');
+      await c.end();
+    }
+  } finally {
+    await proxy.stop();
   }
 });
