@@ -19,6 +19,7 @@ import type { ConfigApplyResult } from './admin/admin-server.js';
 import { logBehaviour, startOperatorSurfaces } from './operator-surfaces.js';
 import { ControlPlane } from './control-plane.js';
 import { DataPlane } from './data-plane.js';
+import { AddressTables } from './frontend/address-guard.js';
 
 export interface Sluice {
   /** The running configuration (the start config with every live change applied since). */
@@ -66,6 +67,8 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     ...(opts.monitor !== undefined ? { monitor: opts.monitor } : {}),
     ...(opts.configPath !== undefined ? { configPath: opts.configPath } : {}),
   });
+  // Blocked hosts and failed logins: this process's, read by the front end and the admin port.
+  const addresses = new AddressTables(() => control.config.limits);
   const data = new DataPlane({
     config: () => control.config,
     cluster: control.cluster,
@@ -73,6 +76,7 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     pool: config.dataHost.pool,
     security,
     backendTls,
+    frontend: { guard: addresses },
     log,
   });
   await control.start();
@@ -89,7 +93,10 @@ export async function startSluice(config: SluiceConfig, log: Logger, opts: Start
     throw listenProblem('listen', config.listen.host, config.listen.port, err);
   });
   log.info({ listen: address, dataHost: config.dataHost.name, writer: control.cluster.view.writer?.id, workers: 1 }, 'sluice listening');
-  const surfaces = await startOperatorSurfaces(config, control, data.asDataPath(), log, opts.configPath !== undefined ? { configPath: opts.configPath } : {}).catch(
+  const surfaces = await startOperatorSurfaces(config, control, data.asDataPath(), log, {
+    ...(opts.configPath !== undefined ? { configPath: opts.configPath } : {}),
+    hosts: addresses,
+  }).catch(
     async (err: unknown) => {
       await data.close();
       await control.close();

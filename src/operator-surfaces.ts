@@ -12,6 +12,7 @@ import type { HttpSources } from './admin/http/sources.js';
 import { AdminServer } from './admin/admin-server.js';
 import type { DataPath } from './admin/data-path.js';
 import type { ControlPlane } from './control-plane.js';
+import type { HostCache } from './admin/admin-types.js';
 
 export interface OperatorSurfaces {
   readonly httpAddress?: { host: string; port: number };
@@ -35,7 +36,7 @@ export async function startOperatorSurfaces(
   control: ControlPlane,
   dataPath: DataPath,
   log: Logger,
-  extra: { readonly configPath?: string; readonly processMetrics?: HttpSources['processMetrics'] } = {},
+  extra: { readonly configPath?: string; readonly processMetrics?: HttpSources['processMetrics']; readonly hosts?: HostCache } = {},
 ): Promise<OperatorSurfaces> {
   let accepting = true;
   const http = config.http
@@ -47,6 +48,7 @@ export async function startOperatorSurfaces(
           dataPath,
           accepting: () => accepting,
           ...(extra.processMetrics ? { processMetrics: extra.processMetrics } : {}),
+          ...(extra.hosts ? { blockedHosts: () => extra.hosts!.blockedAddresses().length } : {}),
         },
         config.http.host,
         config.http.port,
@@ -65,6 +67,7 @@ export async function startOperatorSurfaces(
           ...(extra.configPath !== undefined ? { configPath: extra.configPath } : {}),
           cluster: control.cluster,
           dataPath,
+          ...(extra.hosts ? { hosts: extra.hosts } : {}),
           switchover: (index, reason) =>
             control.switchover(index, reason, async (hostId) => (await dataPath.sessions()).filter((x) => x.transactionHost === hostId).length),
         },

@@ -38,6 +38,10 @@ export type AdminCommand =
   | { readonly kind: 'kill-connection'; readonly ids: readonly number[] }
   | { readonly kind: 'show-backend' }
   | { readonly kind: 'stats' }
+  /** `SHOW @@BLOCKED_HOSTS` / `SELECT * FROM blocked_hosts`: addresses with handshake errors. */
+  | { readonly kind: 'show-blocked-hosts' }
+  /** `FLUSH HOSTS` (MariaDB's) / `CLEAR @@BLOCKED_HOSTS` (Mycat's CLEAR @@ shape). */
+  | { readonly kind: 'flush-hosts' }
   | { readonly kind: 'invalid'; readonly reason: string }
   | { readonly kind: 'unknown' };
 
@@ -83,6 +87,11 @@ export const ADMIN_HELP: readonly (readonly [string, string])[] = [
   ['KILL @@CONNECTION $id[,$id...]', 'close client sessions'],
   ['SHOW @@BACKEND', 'every backend connection: server thread id, host, state (idle/held/busy), schema, age'],
   ['SELECT * FROM stats', 'per statement digest statistics (also SHOW @@SQL)'],
+  [
+    'SHOW @@BLOCKED_HOSTS',
+    'client addresses with handshake errors in a row (bad packets, aborted or timed-out handshakes; not wrong passwords) and whether they are blocked (limits.maxConnectErrors, error 1129); also SELECT * FROM blocked_hosts',
+  ],
+  ['FLUSH HOSTS', 'unblock every blocked client address and forget their handshake errors (MariaDB FLUSH HOSTS); also CLEAR @@BLOCKED_HOSTS'],
 ];
 
 const INT = /^\d{1,9}$/;
@@ -140,6 +149,12 @@ export function parseAdminCommand(sql: string): AdminCommand {
     case 'select * from stats':
     case 'show @@sql':
       return { kind: 'stats' };
+    case 'show @@blocked_hosts':
+    case 'select * from blocked_hosts':
+      return { kind: 'show-blocked-hosts' };
+    case 'flush hosts':
+    case 'clear @@blocked_hosts':
+      return { kind: 'flush-hosts' };
   }
   let m: RegExpExecArray | null;
   if ((m = /^set (offline|online) (\S+)( force)?$/i.exec(text))) {

@@ -34,6 +34,7 @@ import { ok, refused, type AdminDeps, type AdminReply, type ConfigApplyResult } 
 import { hostByNdx } from './backend-numbers.js';
 import { clusterTable } from './cooperation-views.js';
 import {
+  blockedHostsTable,
   backendSocketsTable,
   backendsTable,
   clientsTable,
@@ -329,6 +330,15 @@ export class AdminServer {
       }
       case 'stats':
         return table(statsTable(await dataPath.statementTop(100)));
+      case 'show-blocked-hosts':
+        return table(blockedHostsTable(this.deps.hosts?.hostRows() ?? []));
+      case 'flush-hosts': {
+        const hosts = this.deps.hosts;
+        if (!hosts) return refused('FLUSH HOSTS: this process keeps no host table');
+        const unblocked = hosts.flushHosts();
+        this.log.warn({ unblocked }, 'admin FLUSH HOSTS');
+        return ok(`host table flushed: ${unblocked} blocked address(es) unblocked`, unblocked);
+      }
       case 'invalid':
         return refused(cmd.reason);
       case 'unknown':

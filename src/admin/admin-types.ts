@@ -4,6 +4,15 @@ import type { ClusterStore } from '../cluster/store.js';
 import type { SluiceConfig } from '../config/types.js';
 import type { DataPath } from './data-path.js';
 import type { AdminTable } from './admin-table.js';
+import type { HostErrorRow } from '../frontend/host-errors.js';
+
+/** Addresses with handshake errors, blocked or not (limits.maxConnectErrors); the group's. */
+export interface HostCache {
+  hostRows(): HostErrorRow[];
+  blockedAddresses(): string[];
+  /** Forgets every address; returns how many were blocked. */
+  flushHosts(): number;
+}
 
 export interface ConfigApplyResult {
   readonly live: readonly string[];
@@ -29,6 +38,8 @@ export interface AdminDeps {
   readonly cluster: ClusterStore;
   /** Sessions, pools and statement statistics of every process that holds client sessions. */
   readonly dataPath: DataPath;
+  /** Blocked hosts (SHOW @@BLOCKED_HOSTS, FLUSH HOSTS); absent: nothing is kept. */
+  readonly hosts?: HostCache;
   /** Planned switchover to writeHost `index` (cluster/switchover.ts); throws SwitchoverError with the reason. */
   switchover(index: number, reason: string): Promise<SwitchoverReport>;
 }

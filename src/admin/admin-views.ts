@@ -3,6 +3,7 @@
  * Column names and order of the Atlas views are Atlas's (`backend_ndx | address | state | type`),
  * Sluice's own columns follow them.
  */
+import type { HostErrorRow } from '../frontend/host-errors.js';
 import { readFileSync } from 'node:fs';
 import type { BackendSocketInfo } from '../backend/host-pools.js';
 import type { ClusterView, HostView } from '../cluster/view.js';
@@ -155,6 +156,14 @@ export function backendsTable(
     ]);
   });
   return { columns: [...BACKENDS_COLUMNS, ...cooperationColumns(view, false)], rows };
+}
+
+/** SHOW @@BLOCKED_HOSTS: addresses with handshake errors in a row, most first. */
+export function blockedHostsTable(rows: readonly HostErrorRow[]): AdminTable {
+  return {
+    columns: [str('ADDRESS'), { name: 'ERRORS', numeric: true }, str('BLOCKED'), str('LAST_ERROR')],
+    rows: rows.map((r) => [r.address, r.errors, r.blocked ? 'yes' : 'no', new Date(r.lastErrorAt).toISOString()]),
+  };
 }
 
 export function clientsTable(config: SluiceConfig): AdminTable {

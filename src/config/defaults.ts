@@ -23,6 +23,15 @@ export const CONFIG_DEFAULTS = Object.freeze({
   log: Object.freeze({ level: 'info' as LogConfig['level'], format: 'auto' as LogConfig['format'], sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false }),
   /** Client connections at once; 0 = unlimited. */
   maxConnections: 4096,
+  /** See LimitsConfig; the MariaDB / MySQL variable each follows is named in conf/sluice.yaml. */
+  limits: Object.freeze({
+    handshakeTimeoutMs: 10_000,
+    maxUnauthenticated: 256,
+    maxUnauthenticatedPerAddress: 32,
+    failedLoginThreshold: 3,
+    failedLoginMaxDelayMs: 30_000,
+    maxConnectErrors: 100,
+  }),
   userAuth: 'mysql_native_password' as FrontendAuthPlugin,
   tls: Object.freeze({ require: false }),
   backendTls: Object.freeze({ enabled: false, verify: true }),

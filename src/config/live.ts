@@ -9,7 +9,7 @@
  * TLS, heartbeat timing are built at start).
  *
  * Live:
- *  - users, clients, maxConnections (checked at each login / connection);
+ *  - users, clients, maxConnections, limits (checked at each login / connection);
  *  - log.sql / slowMs / maxStatementLength / maskLiterals, session.readYourWritesMs,
  *    session.consistency / consistencyTimeoutMs,
  *    serverVersion (read per statement or per connection);
@@ -70,6 +70,7 @@ const LIVE_PATHS = new Set([
   'users',
   'clients',
   'maxConnections',
+  'limits',
   'serverVersion',
   'log.sql',
   'log.slowMs',

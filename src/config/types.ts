@@ -209,6 +209,26 @@ export interface LogConfig {
   readonly maskLiterals: boolean;
 }
 
+/**
+ * `limits`: what a client must do before it is trusted (src/frontend/edge-admission.ts). The
+ * address tables (blocked hosts, failed logins) are the group's, kept by the primary process;
+ * the handshake caps count per process.
+ */
+export interface LimitsConfig {
+  /** A connection that has not authenticated within this is closed (MariaDB connect_timeout); 0 = never. */
+  readonly handshakeTimeoutMs: number;
+  /** Connections in the handshake at once, per process (1040 beyond); 0 = unlimited. */
+  readonly maxUnauthenticated: number;
+  /** Of those, from one address (1040 beyond); 0 = unlimited. */
+  readonly maxUnauthenticatedPerAddress: number;
+  /** Consecutive failed logins of a (user, address) after which each attempt is answered late; 0 = off. */
+  readonly failedLoginThreshold: number;
+  /** Longest such delay (the delay doubles from 1 s). */
+  readonly failedLoginMaxDelayMs: number;
+  /** Consecutive handshake errors after which an address is refused (1129) until FLUSH HOSTS or a login; 0 = off. */
+  readonly maxConnectErrors: number;
+}
+
 /** The admin SQL port (Atlas/Mycat style); absent = no admin port. */
 export interface AdminConfig {
   readonly host: string;
@@ -270,6 +290,8 @@ export interface SluiceConfig {
   readonly clients: readonly string[];
   /** Most concurrent client connections (ER_CON_COUNT_ERROR 1040 beyond); 0 = unlimited. */
   readonly maxConnections: number;
+  /** Handshake timeout and caps, failed-login delays, blocked hosts. */
+  readonly limits: LimitsConfig;
   readonly admin?: AdminConfig;
   readonly http?: HttpConfig;
   /** TLS toward clients; absent = no CLIENT_SSL in the greeting. */

@@ -16,6 +16,7 @@ import { checkFrontendTls } from './check-tls.js';
 import { checkAuth } from './check-auth.js';
 import { checkWorkers } from './workers.js';
 import { checkCluster } from './check-cluster.js';
+import { checkLimits } from './check-limits.js';
 import type {
   AdminConfig,
   AuthConfig,
@@ -24,6 +25,7 @@ import type {
   FrontendTlsConfig,
   FrontendUser,
   HttpConfig,
+  LimitsConfig,
   ListenConfig,
   LogConfig,
   SessionConfig,
@@ -44,6 +46,7 @@ const TOP_KEYS = [
   'auth',
   'clients',
   'maxConnections',
+  'limits',
   'admin',
   'http',
 ] as const;
@@ -77,6 +80,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Sluice
     auth?: AuthConfig;
     clients: string[];
     maxConnections: number;
+    limits: LimitsConfig;
     admin?: AdminConfig;
     http?: HttpConfig;
   } = {
@@ -90,6 +94,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Sluice
     log: checkLog(c, root),
     clients: checkClients(c, root),
     maxConnections: c.int(root, 'maxConnections', '', 0, 1_000_000, CONFIG_DEFAULTS.maxConnections),
+    limits: checkLimits(c, root),
   };
   const admin = checkAdmin(c, root);
   if (admin !== undefined) config.admin = admin;

@@ -103,6 +103,9 @@ const REQUEST_PUBLIC_KEY = 0x02;
 
 const EMPTY = Buffer.alloc(0);
 
+/** ER_HANDSHAKE_ERROR ("Bad handshake"): the client broke the protocol. */
+const HANDSHAKE_ERROR_ERRNO = 1043;
+
 /** Used when the caller gives no settings (unit tests): no TLS, fast-path caching_sha2. */
 let fallbackSecurity: FrontendSecurity | undefined;
 function securityFor(given: FrontendSecurity | undefined): FrontendSecurity {
@@ -146,11 +149,24 @@ export interface AuthenticateOptions {
    * greeting says MySQL (CLIENT_MYSQL set) and nothing changes for any client.
    */
   readonly mariadbCapabilities?: number;
+  /**
+   * Called once the password was checked, before the answer goes out; the answer waits for it
+   * (the failed-login delay, edge-admission.ts).
+   */
+  settle?(user: string, granted: boolean): Promise<void>;
 }
 
 /** Thrown after the ERR packet was sent: the caller only closes the connection. */
 export class AuthFailed extends Error {
   override readonly name = 'AuthFailed';
+
+  /** `handshakeError`: the client broke the protocol (bad packet, TLS failure), not a wrong password. */
+  constructor(
+    message: string,
+    readonly handshakeError = false,
+  ) {
+    super(message);
+  }
 }
 
 export async function authenticate(ch: ClientChannel, opts: AuthenticateOptions): Promise<AuthenticatedClient | undefined> {
@@ -182,14 +198,14 @@ export async function authenticate(ch: ClientChannel, opts: AuthenticateOptions)
   let seq = first.lastSeq;
   const fail = (err: SqlError): never => {
     ch.send(encodeErrFor(err), (seq + 1) & 0xff);
-    throw new AuthFailed(err.message);
+    throw new AuthFailed(err.message, err.errno === HANDSHAKE_ERROR_ERRNO);
   };
   if (isSslRequest(first.payload)) {
     if (!tlsOffer) fail(sqlError('ER_HANDSHAKE_ERROR'));
     try {
       await ch.upgradeToTls(tlsOffer!.context);
     } catch (err) {
-      throw new AuthFailed(`TLS handshake failed: ${(err as Error).message}`);
+      throw new AuthFailed(`TLS handshake failed: ${(err as Error).message}`, true);
     }
     // The handshake response follows over TLS, its sequence id continuing the SSLRequest's.
     first = await ch.next();
@@ -219,6 +235,7 @@ export async function authenticate(ch: ClientChannel, opts: AuthenticateOptions)
   });
   if (result.status === 'gone') return undefined;
   seq = result.lastSeq;
+  await opts.settle?.(response.user, result.status === 'ok');
   if (result.status === 'denied') return fail(result.error);
   const user = result.user;
   return {

@@ -16,6 +16,9 @@ import { listenOn } from './listen.js';
 import { Session, type SessionContext } from './session.js';
 import { ConnectionCounts, type ConnectionLimits } from './connection-limits.js';
 import { IdleSweeper } from './idle-sweeper.js';
+import { AddressTables, type AddressGuard } from './address-guard.js';
+import { EdgeAdmission, type PendingHandshake } from './edge-admission.js';
+import type { RefusalReason } from './session-context.js';
 
 /** Connection ids one worker numbers its sessions with (then it starts its block again). */
 export const CONNECTION_ID_BLOCK = 1 << 24;
@@ -25,6 +28,8 @@ export interface FrontendOptions {
   readonly firstConnectionId?: number;
   /** Where client connections are counted against the limits (default: in this process). */
   readonly limits?: ConnectionLimits;
+  /** Blocked hosts and failed-login records (default: tables of this process). */
+  readonly guard?: AddressGuard;
 }
 
 export class FrontendServer {
@@ -33,6 +38,8 @@ export class FrontendServer {
   private readonly firstId: number;
   private nextId: number;
   private readonly limits: ConnectionLimits;
+  /** Blocked hosts, handshake caps and timeout (limits section). */
+  readonly admission: EdgeAdmission;
   private readonly log: Logger;
 
   constructor(
@@ -44,6 +51,7 @@ export class FrontendServer {
     this.firstId = opts.firstConnectionId ?? 1;
     this.nextId = this.firstId;
     this.limits = opts.limits ?? new ConnectionCounts();
+    this.admission = new EdgeAdmission(() => ctx.config().limits, opts.guard ?? new AddressTables(() => ctx.config().limits), ctx.stats.edge, log);
     this.server = net.createServer((socket) => this.accept(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
     // One timer for all sessions (not one per statement): gives back the connections of
@@ -68,8 +76,15 @@ export class FrontendServer {
     return this.allowed;
   }
 
-  private refuse(socket: net.Socket, err: SqlError, why: string): void {
-    this.log.warn({ client: socket.remoteAddress, errno: err.errno }, `connection refused: ${why}`);
+  private refuse(socket: net.Socket, address: string, reason: RefusalReason, err: SqlError, why: string): void {
+    this.ctx.stats.edge.refused[reason]++;
+    // A flood is refused by the thousand: one line per address and reason per minute.
+    this.admission.logThrottle.hit(`${reason} ${address}`, ({ suppressed, windowMs }) =>
+      this.log.warn(
+        { client: address, errno: err.errno, reason, ...(suppressed > 0 ? { more: suppressed, withinMs: windowMs } : {}) },
+        `connection refused: ${why}`,
+      ),
+    );
     socket.end(encodePacket(encodeErrFor(err), 0));
     socket.on('error', () => undefined);
     socket.destroySoon();
@@ -84,27 +99,40 @@ export class FrontendServer {
     const cfg = this.ctx.config();
     const allowed = this.whitelist(cfg.clients);
     if (allowed && !allowed.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) {
-      this.refuse(socket, sqlError('ER_HOST_NOT_PRIVILEGED', address), 'client address not in the clients whitelist');
+      this.refuse(socket, address, 'not-allowed', sqlError('ER_HOST_NOT_PRIVILEGED', address), 'client address not in the clients whitelist');
       return;
     }
+    const refusal = this.admission.refusal(address);
+    if (refusal !== undefined) {
+      const l = cfg.limits;
+      if (refusal === 'host-blocked') this.refuse(socket, address, refusal, sqlError('ER_HOST_IS_BLOCKED', address), `blocked after limits.maxConnectErrors (${l.maxConnectErrors}) handshake errors`);
+      // "Too many connections": what a client caught in a flood can understand and retry on.
+      else if (refusal === 'handshake-limit') this.refuse(socket, address, refusal, sqlError('ER_CON_COUNT_ERROR'), `limits.maxUnauthenticated (${l.maxUnauthenticated}) connections in the handshake`);
+      else this.refuse(socket, address, refusal, sqlError('ER_CON_COUNT_ERROR'), `limits.maxUnauthenticatedPerAddress (${l.maxUnauthenticatedPerAddress}) connections in the handshake from this address`);
+      return;
+    }
+    // The handshake clock starts at accept: a wait for the group's connection count is part of it.
+    const handshake = this.admission.enter(socket, address);
     const place = this.limits.open(cfg.maxConnections);
-    if (place === true) this.start(socket);
-    else if (place === false) this.refuseFull(socket, cfg.maxConnections);
+    if (place === true) this.start(socket, handshake);
+    else if (place === false) this.refuseFull(socket, address, cfg.maxConnections, handshake);
     else {
       // The group counts connections in its primary process: the socket waits for the answer.
       socket.pause();
       place.then(
         (ok) => {
-          if (!ok) return this.refuseFull(socket, cfg.maxConnections);
+          if (!ok) return this.refuseFull(socket, address, cfg.maxConnections, handshake);
           if (socket.destroyed || this.closing) {
+            handshake.end();
             this.limits.close(undefined);
             socket.destroy();
             return;
           }
-          this.start(socket);
+          this.start(socket, handshake);
           socket.resume();
         },
         (err: unknown) => {
+          handshake.end();
           this.log.warn({ err: (err as Error).message }, 'connection refused: the connection count is not available');
           socket.destroy();
         },
@@ -112,14 +140,15 @@ export class FrontendServer {
     }
   }
 
-  private refuseFull(socket: net.Socket, max: number): void {
-    this.refuse(socket, sqlError('ER_CON_COUNT_ERROR'), `maxConnections (${max}) reached`);
+  private refuseFull(socket: net.Socket, address: string, max: number, handshake: PendingHandshake): void {
+    handshake.end();
+    this.refuse(socket, address, 'max-connections', sqlError('ER_CON_COUNT_ERROR'), `maxConnections (${max}) reached`);
   }
 
-  private start(socket: net.Socket): void {
+  private start(socket: net.Socket, handshake: PendingHandshake): void {
     const id = this.allocateId();
     const ch = new ClientChannel(socket, this.ctx.config().session.maxPacketSize);
-    const session = new Session(id, ch, { ...this.ctx, session: (n) => this.sessions.get(n), limits: this.limits, idleSweeper: this.sweeper }, this.log);
+    const session = new Session(id, ch, { ...this.ctx, session: (n) => this.sessions.get(n), limits: this.limits, idleSweeper: this.sweeper }, this.log, handshake);
     this.sessions.set(id, session);
     const running = session.run().finally(() => {
       this.sessions.delete(id);
@@ -160,6 +189,7 @@ export class FrontendServer {
   async close(): Promise<void> {
     this.closing = true;
     this.sweeper?.close();
+    this.admission.logThrottle.clear();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) s.terminate();
     // Wait for every session to give its backend connections back before the pools close.

@@ -76,6 +76,30 @@ export interface SessionStats {
   replays: Record<ReplayOutcome, number>;
   /** Reads with a consistency requirement (session.consistency), by what it took. */
   consistency: ConsistencyCounts;
+  /** Connections refused before the handshake, handshakes that failed, delayed logins (edge-admission.ts). */
+  edge: EdgeCounts;
+}
+
+/** Why a connection was refused before the handshake (sluice_connections_refused_total{reason}). */
+export type RefusalReason = 'not-allowed' | 'max-connections' | 'host-blocked' | 'handshake-limit' | 'handshake-limit-per-address';
+
+export interface EdgeCounts {
+  refused: Record<RefusalReason, number>;
+  /** Connections closed because they did not authenticate within limits.handshakeTimeoutMs. */
+  handshakeTimeouts: number;
+  /** Handshake errors counted against their address (limits.maxConnectErrors); timeouts included. */
+  handshakeErrors: number;
+  /** Login answers held back by the failed-login delay. */
+  loginDelays: number;
+}
+
+export function newEdgeCounts(): EdgeCounts {
+  return {
+    refused: { 'not-allowed': 0, 'max-connections': 0, 'host-blocked': 0, 'handshake-limit': 0, 'handshake-limit-per-address': 0 },
+    handshakeTimeouts: 0,
+    handshakeErrors: 0,
+    loginDelays: 0,
+  };
 }
 
 export interface ConsistencyCounts {
@@ -115,5 +139,6 @@ export function newSessionStats(): SessionStats {
       'sql-mode': 0,
     },
     consistency: { none: 0, waited: 0, fallback: 0, waitBuckets: [...CONSISTENCY_WAIT_BUCKETS, Infinity].map(() => 0), waitSum: 0 },
+    edge: newEdgeCounts(),
   };
 }

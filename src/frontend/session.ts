@@ -29,6 +29,7 @@ import { PreparedCommands } from './prepared-commands.js';
 import { LocalCommands, parseKill } from './local-commands.js';
 import { killsInMultiStatement } from '../routing/multi-kill.js';
 import type { Sweepable } from './idle-sweeper.js';
+import type { PendingHandshake } from './edge-admission.js';
 
 export type { SessionContext } from './session-context.js';
 
@@ -47,9 +48,17 @@ export class Session implements KillTarget, Sweepable {
   /** Closes the client after the session's own wait_timeout of idleness (armWaitTimeout). */
   private waitTimer: NodeJS.Timeout | undefined;
 
-  constructor(id: number, ch: ClientChannel, ctx: SessionContext, log: Logger) {
+  /** `handshake`: the limits the login is held to (timeout, failed-login delay); absent in unit uses. */
+  constructor(
+    id: number,
+    ch: ClientChannel,
+    ctx: SessionContext,
+    log: Logger,
+    private readonly handshake?: PendingHandshake,
+  ) {
     const remote = ch.socket.remoteAddress ?? 'unknown';
     this.scope = new SessionScope(id, ch, ctx, log.child({ conn: id, client: remote }));
+    handshake?.attach(ch, () => this.terminate());
     this.runner = new StatementRunner(this.scope);
     this.prepared = new PreparedCommands(this.scope, this.runner);
     this.local = new LocalCommands(this.scope, this.runner, this.prepared);
@@ -99,15 +108,24 @@ export class Session implements KillTarget, Sweepable {
   async run(): Promise<void> {
     const scope = this.scope;
     const { ch, ctx } = scope;
+    const handshake = this.handshake;
     try {
-      const client = await authenticate(ch, {
-        connectionId: scope.id,
-        serverVersion: ctx.serverVersion(),
-        users: ctx.config().users,
-        remoteAddress: scope.remoteAddress,
-        security: ctx.security,
-        mariadbCapabilities: ctx.mariadbCapabilities(),
-      });
+      let client;
+      try {
+        client = await authenticate(ch, {
+          connectionId: scope.id,
+          serverVersion: ctx.serverVersion(),
+          users: ctx.config().users,
+          remoteAddress: scope.remoteAddress,
+          security: ctx.security,
+          mariadbCapabilities: ctx.mariadbCapabilities(),
+          ...(handshake ? { settle: (user: string, granted: boolean) => handshake.settle(user, granted) } : {}),
+        });
+      } catch (err) {
+        handshake?.end(err);
+        throw err;
+      }
+      handshake?.end();
       if (!client) return;
       scope.client = client;
       const limit = client.user.maxConnections ?? 0;

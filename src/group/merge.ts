@@ -1,7 +1,7 @@
 /** Workers' answers added up into what one process would have answered. Pure. */
 import type { DataPathSnapshot, PoolTotals } from '../admin/data-path.js';
 import type { StatementStat } from '../admin/admin-views.js';
-import { newSessionStats, type SessionStats } from '../frontend/session-context.js';
+import { newSessionStats, type RefusalReason, type SessionStats } from '../frontend/session-context.js';
 import { StatementStats } from '../frontend/statement-stats.js';
 
 function addStats(into: SessionStats, s: SessionStats): void {
@@ -19,6 +19,11 @@ function addStats(into: SessionStats, s: SessionStats): void {
   c.fallback += s.consistency.fallback;
   c.waitSum += s.consistency.waitSum;
   s.consistency.waitBuckets.forEach((n, i) => (c.waitBuckets[i] = (c.waitBuckets[i] ?? 0) + n));
+  const e = into.edge;
+  for (const [reason, n] of Object.entries(s.edge.refused)) e.refused[reason as RefusalReason] = (e.refused[reason as RefusalReason] ?? 0) + n;
+  e.handshakeTimeouts += s.edge.handshakeTimeouts;
+  e.handshakeErrors += s.edge.handshakeErrors;
+  e.loginDelays += s.edge.loginDelays;
 }
 
 /** The workers' snapshots summed (counters, pools by host, histogram buckets); `workers` left empty. */

@@ -25,6 +25,8 @@ export type WorkerQuery =
 export type PrimaryQuery =
   | { readonly k: 'open'; readonly max: number }
   | { readonly k: 'login'; readonly user: string; readonly limit: number }
+  /** A password was checked: the answer is the failed-login delay (ms) of (user, address). */
+  | { readonly k: 'login-attempt'; readonly user: string; readonly address: string; readonly granted: boolean }
   | { readonly k: 'kill'; readonly id: number; readonly queryOnly: boolean; readonly user: string | undefined }
   /** A write this worker is about to acknowledge (consistency: global); answered once every worker knows it. */
   | { readonly k: 'acknowledged'; readonly position: GtidPosition };
@@ -50,6 +52,8 @@ export type ToWorker =
   | { readonly t: 'view'; readonly view: ClusterView; readonly transitions: readonly Transition[] }
   | { readonly t: 'config'; readonly config: SluiceConfig }
   | { readonly t: 'observed'; readonly hostId: HostId; readonly position: GtidPosition }
+  /** Every client address refused now (limits.maxConnectErrors); sent whenever the set changes. */
+  | { readonly t: 'blocked-hosts'; readonly hosts: readonly string[] }
   | { readonly t: 'req'; readonly id: number; readonly q: WorkerQuery }
   | { readonly t: 'res'; readonly id: number; readonly value?: unknown; readonly error?: string }
   /** Stop accepting, end the sessions, close the pools, exit. */
@@ -64,6 +68,8 @@ export type ToPrimary =
   | { readonly t: 'failed'; readonly message: string; readonly code?: string }
   /** Counting without asking (no limit configured): a connection opened / a login / an end. */
   | { readonly t: 'count'; readonly op: 'open' | 'login' | 'close'; readonly user?: string }
+  /** A handshake from this address ended in a protocol-level error (limits.maxConnectErrors). */
+  | { readonly t: 'connect-error'; readonly address: string }
   | { readonly t: 'req'; readonly id: number; readonly q: PrimaryQuery }
   | { readonly t: 'res'; readonly id: number; readonly value?: unknown; readonly error?: string };
 

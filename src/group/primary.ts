@@ -18,6 +18,7 @@ import type { BackendSocketInfo } from '../backend/host-pools.js';
 import { loadFrontendSecurity } from '../frontend/tls.js';
 import { listenProblem } from '../frontend/listen.js';
 import { ConnectionCounts } from '../frontend/connection-limits.js';
+import { AddressTables } from '../frontend/address-guard.js';
 import { CONNECTION_ID_BLOCK } from '../frontend/server.js';
 import type { KillOutcome } from '../frontend/session-context.js';
 import type { MetricsJson } from '../admin/http/sources.js';
@@ -80,6 +81,11 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
   const slots: Slot[] = [];
   /** Client connections of the whole group (maxConnections, users[].maxConnections). */
   const groupCounts = new ConnectionCounts();
+  /**
+   * Blocked hosts and failed-login records of the whole group: a client's connections are spread
+   * over the workers, so one worker's count would let a guesser go `workers` times faster.
+   */
+  const addresses = new AddressTables(() => control.config.limits);
   let spawned = 0;
   let stopping = false;
   const live = (): Slot[] => slots.filter((s) => s.ready && !s.worker.isDead());
@@ -97,6 +103,7 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
   control.cluster.on('change', (view, transitions) => broadcast({ t: 'view', view, transitions }));
   control.onConfig = (c) => broadcast({ t: 'config', config: c });
   control.onPositionObserved = (hostId, position) => broadcast({ t: 'observed', hostId, position });
+  addresses.onBlockedChange = () => broadcast({ t: 'blocked-hosts', hosts: addresses.blockedAddresses() });
 
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)),
@@ -147,6 +154,8 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
         acknowledged: control.positions.latestAcknowledged(),
       };
       send(slot, msg);
+      const blocked = addresses.blockedAddresses();
+      if (blocked.length > 0) send(slot, { t: 'blocked-hosts', hosts: blocked });
       slot.initialized = true;
     };
     worker.on('message', (m: unknown) => {
@@ -188,6 +197,9 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
           groupCounts.close(m.user);
         }
         return;
+      case 'connect-error':
+        addresses.connectError(m.address);
+        return;
       case 'req':
         void serve(m, (q) => answer(s, q), (r) => send(s, r));
         return;
@@ -210,6 +222,8 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
         s.counts.login(q.user, 0);
         return true;
       }
+      case 'login-attempt':
+        return addresses.loginAttempt(q.user, q.address, q.granted);
       case 'acknowledged': {
         // consistency: global — the writing worker holds its client's OK until every worker
         // knows the GTID, so a read that starts after the OK, in any worker, waits for it.
@@ -332,6 +346,7 @@ export async function startGroup(config: SluiceConfig, log: Logger, opts: GroupO
   const surfaces = await startOperatorSurfaces(config, control, dataPath, log, {
     ...(opts.configPath !== undefined ? { configPath: opts.configPath } : {}),
     processMetrics,
+    hosts: addresses,
   }).catch(async (err: unknown) => {
     await stopWorkers();
     await control.close();

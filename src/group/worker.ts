@@ -18,6 +18,7 @@ import { ReplicaPositions } from '../cluster/positions.js';
 import { loadBackendTls } from '../backend/backend-tls.js';
 import { loadFrontendSecurity } from '../frontend/tls.js';
 import type { ConnectionLimits } from '../frontend/connection-limits.js';
+import type { AddressGuard } from '../frontend/address-guard.js';
 import type { KillOutcome } from '../frontend/session-context.js';
 import type { GtidPosition } from '../cluster/gtid.js';
 import { DataPlane } from '../data-plane.js';
@@ -66,6 +67,36 @@ class GroupLimits implements ConnectionLimits {
 
   close(user: string | undefined): void {
     this.tell({ t: 'count', op: 'close', ...(user !== undefined ? { user } : {}) });
+  }
+}
+
+/**
+ * Blocked hosts and failed-login records of the whole group, kept by the primary: the blocked
+ * set is pushed here (checked at each connection without a round trip), errors are told, and a
+ * login asks for its delay.
+ */
+class GroupGuard implements AddressGuard {
+  private blocked = new Set<string>();
+
+  constructor(
+    private readonly rpc: Rpc<PrimaryQuery>,
+    private readonly tell: (m: ToPrimary) => void,
+  ) {}
+
+  follow(hosts: readonly string[]): void {
+    this.blocked = new Set(hosts);
+  }
+
+  isBlocked(address: string): boolean {
+    return this.blocked.has(address);
+  }
+
+  connectError(address: string): void {
+    this.tell({ t: 'connect-error', address });
+  }
+
+  loginAttempt(user: string, address: string, granted: boolean): Promise<number> {
+    return this.rpc.request<number>({ k: 'login-attempt', user, address, granted });
   }
 }
 
@@ -124,6 +155,7 @@ class WorkerProcess {
   private readonly follower: ClusterFollower;
   private readonly positions = new ReplicaPositions();
   private readonly data: DataPlane;
+  private readonly guard: GroupGuard;
   /** This process's CPU, memory and event loop, for the primary's /metrics (AggregatorRegistry). */
   private readonly processRegistry = new Registry();
   private stopping: Promise<void> | undefined;
@@ -140,6 +172,7 @@ class WorkerProcess {
     const log: Logger = createLogger(this.config.log.level, undefined, resolveLogFormat(this.config.log.format)).child({ worker: init.slot });
     this.follower = new ClusterFollower(deepFreeze(init.view));
     for (const [host, p] of init.observed) this.positions.observed(host, p);
+    this.guard = new GroupGuard(rpc, tell);
     this.positions.acknowledge(init.acknowledged);
     this.data = new DataPlane({
       config,
@@ -148,7 +181,7 @@ class WorkerProcess {
       pool: poolShare(this.config.dataHost.pool, init.workers, init.slot - 1),
       security: loadFrontendSecurity(this.config),
       backendTls: loadBackendTls(this.config.dataHost.tls),
-      frontend: { firstConnectionId: init.firstConnectionId, limits: new GroupLimits(rpc, tell) },
+      frontend: { firstConnectionId: init.firstConnectionId, limits: new GroupLimits(rpc, tell), guard: this.guard },
       reportsServerFindings: init.slot === 1,
       killElsewhere: (id, queryOnly, user) => rpc.request<KillOutcome>({ k: 'kill', id, queryOnly, user }),
       publishWrite: async (position: GtidPosition) => {
@@ -191,6 +224,9 @@ class WorkerProcess {
         return;
       case 'observed':
         this.positions.observed(msg.hostId, msg.position);
+        return;
+      case 'blocked-hosts':
+        this.guard.follow(msg.hosts);
         return;
       case 'req':
         void serve(msg, (q) => this.answer(q), (r) => this.tell(r));

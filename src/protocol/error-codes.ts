@@ -34,6 +34,8 @@ export const ER = {
   ER_NO_SUCH_THREAD: spec(1094, 'HY000', 'Unknown thread id: %s'),
   ER_KILL_DENIED_ERROR: spec(1095, 'HY000', 'You are not owner of thread %s'),
   ER_UNKNOWN_ERROR: spec(1105, 'HY000', 'Unknown error'),
+  // MariaDB's wording (MySQL says 'mysqladmin flush-hosts'); here FLUSH HOSTS on the admin port.
+  ER_HOST_IS_BLOCKED: spec(1129, 'HY000', "Host '%s' is blocked because of many connection errors; unblock with 'mariadb-admin flush-hosts'"),
   ER_HOST_NOT_PRIVILEGED: spec(1130, 'HY000', "Host '%s' is not allowed to connect to this server"),
   ER_USER_LIMIT_REACHED: spec(1226, '42000', "User '%s' has exceeded the '%s' resource (current value: %s)"),
   ER_NO_SUCH_TABLE: spec(1146, '42S02', "Table '%s.%s' doesn't exist"),

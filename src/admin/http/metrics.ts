@@ -112,6 +112,52 @@ export function createMetrics(src: HttpSources): Metrics {
     },
   });
 
+  new Counter({
+    name: 'sluice_connections_refused_total',
+    help: 'Client connections refused before the handshake, by reason: not-allowed (clients), max-connections, host-blocked (limits.maxConnectErrors), handshake-limit and handshake-limit-per-address (limits.maxUnauthenticated*).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(stats.current.edge.refused)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: 'sluice_handshake_timeouts_total',
+    help: 'Client connections closed for not authenticating within limits.handshakeTimeoutMs.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats.current.edge.handshakeTimeouts);
+    },
+  });
+  new Counter({
+    name: 'sluice_handshake_errors_total',
+    help: 'Handshake errors counted against their address for limits.maxConnectErrors (bad packets, aborted and timed-out handshakes).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats.current.edge.handshakeErrors);
+    },
+  });
+  new Counter({
+    name: 'sluice_login_delays_total',
+    help: 'Login answers held back after limits.failedLoginThreshold failed logins in a row of the same user and address.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats.current.edge.loginDelays);
+    },
+  });
+  new Gauge({
+    name: 'sluice_blocked_hosts',
+    help: 'Client addresses refused now (error 1129) for limits.maxConnectErrors handshake errors in a row; admin FLUSH HOSTS clears them.',
+    registers: [registry],
+    collect() {
+      this.set(src.blockedHosts?.() ?? 0);
+    },
+  });
+
   const view = (): ClusterView => src.cluster.view;
   new Counter({
     name: 'sluice_switchovers_total',

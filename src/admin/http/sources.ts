@@ -37,4 +37,6 @@ export interface HttpSources {
    * one process does everything.
    */
   processMetrics?(): Promise<readonly MetricsJson[]>;
+  /** Client addresses refused now for their handshake errors (limits.maxConnectErrors). */
+  blockedHosts?(): number;
 }

@@ -403,3 +403,26 @@ test('operations settings: clients whitelist, limits, admin and http endpoints',
     },
   );
 });
+
+test('limits: defaults like MariaDB connect_timeout / max_connect_errors, every problem listed, unknown keys refused', () => {
+  assert.deepEqual(validateConfig(minimal()).limits, {
+    handshakeTimeoutMs: 10_000,
+    maxUnauthenticated: 256,
+    maxUnauthenticatedPerAddress: 32,
+    failedLoginThreshold: 3,
+    failedLoginMaxDelayMs: 30_000,
+    maxConnectErrors: 100,
+  });
+  const c = validateConfig({ ...minimal(), limits: { handshakeTimeoutMs: 0, maxConnectErrors: 0, failedLoginThreshold: 0 } });
+  assert.equal(c.limits.handshakeTimeoutMs, 0);
+  assert.equal(c.limits.maxConnectErrors, 0);
+  assert.deepEqual(
+    errorsOf({ ...minimal(), limits: { handshakeTimeoutMs: -1, failedLoginMaxDelayMs: 10, maxUnauthenticated: 4, maxUnauthenticatedPerAddress: 8, maxConnectError: 1 } }),
+    [
+      'limits.maxConnectError: unknown key (did you mean "maxConnectErrors"?)',
+      'limits.handshakeTimeoutMs: must be an integer 0-2147483647, got -1',
+      'limits.failedLoginMaxDelayMs: must be an integer 1000-2147483647, got 10',
+      'limits.maxUnauthenticatedPerAddress: is larger than limits.maxUnauthenticated (4)',
+    ],
+  );
+});
