@@ -1,4 +1,4 @@
-import type { AuthConfig, Balance, Consistency, FrontendAuthPlugin, LoadBalance, LogConfig } from './types.js';
+import type { AuthConfig, Balance, Consistency, FrontendAuthPlugin, LoadBalance, LogConfig, TlsVersion } from './types.js';
 
 /** Documented defaults (also described in conf/sluice.yaml). */
 export const CONFIG_DEFAULTS = Object.freeze({
@@ -24,7 +24,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
   /** Client connections at once; 0 = unlimited. */
   maxConnections: 4096,
   userAuth: 'mysql_native_password' as FrontendAuthPlugin,
-  tls: Object.freeze({ require: false }),
+  tls: Object.freeze({ require: false, minVersion: 'TLSv1.2' as TlsVersion }),
   backendTls: Object.freeze({ enabled: false, verify: true }),
   auth: Object.freeze({ cachingSha2FullAuth: 'never' as AuthConfig['cachingSha2FullAuth'] }),
 });

@@ -176,7 +176,13 @@ export interface FrontendTlsConfig {
   readonly ca?: string;
   /** Refuse logins that did not switch to TLS (ER_SECURE_TRANSPORT_REQUIRED, 3159). Default false. */
   readonly require: boolean;
+  /** Lowest TLS version a client may use. Default TLSv1.2. */
+  readonly minVersion: TlsVersion;
+  /** OpenSSL cipher list (TLS 1.3 suites included); absent = Node's defaults. */
+  readonly ciphers?: string;
 }
+
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
 /** Top-level `auth`: settings of the front-end authentication plugins. */
 export interface AuthConfig {
