@@ -19,6 +19,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
     readYourWritesMs: 0,
     consistency: 'session' as Consistency,
     consistencyTimeoutMs: 2_000,
+    idleTimeoutMs: 0,
+    writeTimeoutMs: 60_000,
   }),
   log: Object.freeze({ level: 'info' as LogConfig['level'], format: 'auto' as LogConfig['format'], sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false }),
   /** Client connections at once; 0 = unlimited. */

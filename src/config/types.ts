@@ -162,6 +162,17 @@ export interface SessionConfig {
    */
   readonly consistency: Consistency;
   readonly consistencyTimeoutMs: number;
+  /**
+   * Close a client that sent nothing for this long, giving back what it holds (an open
+   * transaction is rolled back). 0 (default) = never: the servers' wait_timeout stays theirs, and
+   * a session's own `SET wait_timeout` is honoured either way.
+   */
+  readonly idleTimeoutMs: number;
+  /**
+   * Close a client that read nothing of a result for this long (MySQL's net_write_timeout); its
+   * backend connection is closed with it, never pooled mid-result. 0 = wait forever.
+   */
+  readonly writeTimeoutMs: number;
 }
 
 export type Consistency = 'eventual' | 'session' | 'global';

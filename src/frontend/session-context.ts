@@ -76,7 +76,15 @@ export interface SessionStats {
   replays: Record<ReplayOutcome, number>;
   /** Reads with a consistency requirement (session.consistency), by what it took. */
   consistency: ConsistencyCounts;
+  /** Clients the proxy closed for a timeout, by which one. */
+  clientTimeouts: Record<ClientTimeout, number>;
 }
+
+/**
+ * idle: session.idleTimeoutMs; wait-timeout: the session's own SET wait_timeout; write: the
+ * client read nothing of a result for session.writeTimeoutMs.
+ */
+export type ClientTimeout = 'idle' | 'wait-timeout' | 'write';
 
 export interface ConsistencyCounts {
   /** A readHost known to have applied the session's writes served the read at once. */
@@ -115,5 +123,6 @@ export function newSessionStats(): SessionStats {
       'sql-mode': 0,
     },
     consistency: { none: 0, waited: 0, fallback: 0, waitBuckets: [...CONSISTENCY_WAIT_BUCKETS, Infinity].map(() => 0), waitSum: 0 },
+    clientTimeouts: { idle: 0, 'wait-timeout': 0, write: 0 },
   };
 }
