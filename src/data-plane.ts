@@ -64,6 +64,7 @@ export class DataPlane {
   /** What start-up learned from the writeHost (learnFromWriter). */
   private sqlModeUnmodelled = false;
   private readonly log: Logger;
+  private readonly clientWriteTimeoutMs = (): number => this.opts.config().session.writeTimeoutMs;
 
   constructor(private readonly opts: DataPlaneOptions) {
     this.log = opts.log;
@@ -97,7 +98,8 @@ export class DataPlane {
   private openPools(h: { id: string; host: string; port: number }): void {
     const dh = this.opts.config().dataHost;
     const tls = this.opts.backendTls;
-    this.poolsById.set(h.id, new HostPools({ host: h.host, port: h.port, user: dh.user, password: dh.password, ...(tls ? { tls } : {}) }, this.opts.pool, this.log));
+    const endpoint = { host: h.host, port: h.port, user: dh.user, password: dh.password, clientWriteTimeoutMs: this.clientWriteTimeoutMs, ...(tls ? { tls } : {}) };
+    this.poolsById.set(h.id, new HostPools(endpoint, this.opts.pool, this.log));
   }
 
   /** Pools follow the view: a dead host's connections go, added hosts get pools, removed ones drain. */

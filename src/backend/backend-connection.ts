@@ -37,6 +37,8 @@ import { authResponseFor, authStep, negotiate, type AuthProgress } from './backe
 import { rowsFrom } from './internal-results.js';
 import { PreparedCache, type PrepareTold, type PreparedOnBackend } from './prepared-cache.js';
 
+const NO_WRITE_TIMEOUT = (): number => 0;
+
 export * from './backend-types.js';
 export type { PreparedOnBackend } from './prepared-cache.js';
 
@@ -85,6 +87,8 @@ export class BackendConnection {
   private busy = false;
   /** Account the connection logs in as, kept for COM_CHANGE_USER (clearSchema). */
   private readonly account: { readonly user: string; readonly password: string };
+  /** session.writeTimeoutMs, read at each wait of the relay for a client. */
+  private readonly writeTimeoutMs: () => number;
   /** The server's scramble from the greeting: COM_CHANGE_USER answers it. */
   private authSeed: Buffer = Buffer.alloc(0);
 
@@ -98,6 +102,7 @@ export class BackendConnection {
     this.charset = opts.charset;
     this.mariadbCapabilities = (opts.mariadbCapabilities ?? 0) >>> 0;
     this.log = opts.logger;
+    this.writeTimeoutMs = opts.clientWriteTimeoutMs ?? NO_WRITE_TIMEOUT;
     this.state = {
       schema: undefined,
       charsetSql: '',
@@ -362,6 +367,7 @@ export class BackendConnection {
     pause: () => this.socket.pause(),
     resume: () => this.socket.resume(),
     fail: (reason) => this.fail(reason),
+    writeTimeoutMs: () => this.writeTimeoutMs(),
     finished: () => {
       this.sink = undefined;
       this.onGone = undefined;

@@ -54,6 +54,11 @@ export interface BackendEndpoint {
   readonly password: string;
   /** TLS toward this backend (dataHost.tls); absent = plain TCP. */
   readonly tls?: BackendTlsOptions;
+  /**
+   * How long a relayed result waits for a client that takes nothing (session.writeTimeoutMs,
+   * read at each wait) before the connection is closed; absent or 0 = forever.
+   */
+  readonly clientWriteTimeoutMs?: () => number;
 }
 
 export interface ConnectOptions extends BackendEndpoint {
@@ -73,7 +78,7 @@ export interface ConnectOptions extends BackendEndpoint {
 
 /** The backend closed or failed while a command was running. */
 export class BackendGoneError extends Error {
-  override readonly name = 'BackendGoneError';
+  override readonly name: string = 'BackendGoneError';
   constructor(
     message: string,
     /** Bytes of the response already written to the client: a retry is only safe at 0. */
@@ -82,6 +87,20 @@ export class BackendGoneError extends Error {
     readonly commandSent: boolean,
   ) {
     super(message);
+  }
+}
+
+/**
+ * The client read nothing of a result for `writeTimeoutMs` (relay.ts): the backend connection was
+ * closed mid-result, like a lost backend; the session closes the client.
+ */
+export class ClientWriteTimeout extends BackendGoneError {
+  override readonly name = 'ClientWriteTimeout';
+  constructor(
+    readonly writeTimeoutMs: number,
+    bytesForwarded: number,
+  ) {
+    super(`client read nothing of the result for ${writeTimeoutMs} ms`, bytesForwarded, true);
   }
 }
 

@@ -6,7 +6,7 @@ import type { Consistency, SessionConfig } from './types.js';
 /** MySQL's own upper bound for max_allowed_packet. */
 const MAX_PACKET = 1024 * 1024 * 1024;
 const CONSISTENCIES: readonly Consistency[] = ['eventual', 'session', 'global'];
-const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize', 'readYourWritesMs', 'consistency', 'consistencyTimeoutMs'] as const;
+const SESSION_KEYS = ['holdConnectionMs', 'maxPacketSize', 'readYourWritesMs', 'consistency', 'consistencyTimeoutMs', 'idleTimeoutMs', 'writeTimeoutMs'] as const;
 
 export function checkSession(c: Checker, root: Obj | undefined): SessionConfig {
   const p = 'session';
@@ -18,5 +18,7 @@ export function checkSession(c: Checker, root: Obj | undefined): SessionConfig {
     readYourWritesMs: c.int(o, 'readYourWritesMs', p, 0, MAX_MS, d.readYourWritesMs),
     consistency: c.oneOf(o, 'consistency', p, CONSISTENCIES, d.consistency),
     consistencyTimeoutMs: c.int(o, 'consistencyTimeoutMs', p, 1, MAX_MS, d.consistencyTimeoutMs),
+    idleTimeoutMs: c.int(o, 'idleTimeoutMs', p, 0, MAX_MS, d.idleTimeoutMs),
+    writeTimeoutMs: c.int(o, 'writeTimeoutMs', p, 0, MAX_MS, d.writeTimeoutMs),
   };
 }

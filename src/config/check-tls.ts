@@ -3,9 +3,10 @@ import { createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { type Checker, type Obj, type ValidateOptions } from './checker.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
-import type { BackendTlsConfig, FrontendTlsConfig } from './types.js';
+import type { BackendTlsConfig, FrontendTlsConfig, TlsVersion } from './types.js';
 
-const FRONTEND_TLS_KEYS = ['cert', 'key', 'ca', 'require'] as const;
+const FRONTEND_TLS_KEYS = ['cert', 'key', 'ca', 'require', 'minVersion', 'ciphers'] as const;
+export const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 const BACKEND_TLS_KEYS = ['enabled', 'verify', 'ca', 'servername'] as const;
 
 /** Tries a PEM with a parser; a failure becomes a problem at `at`. */
@@ -48,11 +49,18 @@ export function checkFrontendTls(c: Checker, root: Obj | undefined, opts: Valida
   if (cert?.data !== undefined && key?.data !== undefined && c.errors.every((e) => !e.startsWith(`${p}.`))) {
     checkPem(c, p, 'certificate/key pair', () => createSecureContext({ cert: cert.data, key: key.data }));
   }
-  const out: { cert: string; key: string; ca?: string; require: boolean } = {
+  const out: { cert: string; key: string; ca?: string; require: boolean; minVersion: TlsVersion; ciphers?: string } = {
     cert: cert?.path ?? '',
     key: key?.path ?? '',
     require: c.bool(o, 'require', p, CONFIG_DEFAULTS.tls.require),
+    minVersion: c.oneOf(o, 'minVersion', p, TLS_VERSIONS, CONFIG_DEFAULTS.tls.minVersion),
   };
   if (ca !== undefined) out.ca = ca.path;
+  if (c.present(o, 'ciphers')) {
+    const ciphers = c.string(o, 'ciphers', p);
+    // OpenSSL's verdict: a list that matches no cipher would fail every handshake.
+    if (ciphers !== '') checkPem(c, `${p}.ciphers`, 'cipher list', () => createSecureContext({ ciphers }));
+    out.ciphers = ciphers;
+  }
   return out;
 }

@@ -1,4 +1,4 @@
-import type { AuthConfig, Balance, Consistency, FrontendAuthPlugin, LoadBalance, LogConfig } from './types.js';
+import type { AuthConfig, Balance, Consistency, FrontendAuthPlugin, LoadBalance, LogConfig, TlsVersion } from './types.js';
 
 /** Documented defaults (also described in conf/sluice.yaml). */
 export const CONFIG_DEFAULTS = Object.freeze({
@@ -19,6 +19,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
     readYourWritesMs: 0,
     consistency: 'session' as Consistency,
     consistencyTimeoutMs: 2_000,
+    idleTimeoutMs: 0,
+    writeTimeoutMs: 60_000,
   }),
   log: Object.freeze({ level: 'info' as LogConfig['level'], format: 'auto' as LogConfig['format'], sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false }),
   /** Client connections at once; 0 = unlimited. */
@@ -33,7 +35,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
     maxConnectErrors: 100,
   }),
   userAuth: 'mysql_native_password' as FrontendAuthPlugin,
-  tls: Object.freeze({ require: false }),
+  tls: Object.freeze({ require: false, minVersion: 'TLSv1.2' as TlsVersion }),
   backendTls: Object.freeze({ enabled: false, verify: true }),
   auth: Object.freeze({ cachingSha2FullAuth: 'never' as AuthConfig['cachingSha2FullAuth'] }),
 });

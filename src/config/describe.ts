@@ -7,6 +7,7 @@
 import { isIP } from 'node:net';
 import type { SluiceConfig } from './types.js';
 import { resolveWorkers } from './workers.js';
+import { securityWarnings } from './describe-security.js';
 
 export interface ConfigBehaviour {
   /** One line per concern: listen, writes, reads, failover, replica health, security, logs. */
@@ -157,5 +158,6 @@ export function describeConfig(c: SluiceConfig, cores?: number): ConfigBehaviour
   if (cl.cooperation === 'backend-locks' && (dh.writeHosts.length + dh.readHosts.length) % 2 === 0 && cl.majority === 'all') {
     warnings.push(`cluster.cooperation with an even number of servers (${dh.writeHosts.length + dh.readHosts.length}): a majority takes more than half, so losing half of them stops failover and writes; an odd number is better`);
   }
+  warnings.push(...securityWarnings(c));
   return { lines, warnings };
 }

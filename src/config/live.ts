@@ -11,7 +11,7 @@
  * Live:
  *  - users, clients, maxConnections, limits (checked at each login / connection);
  *  - log.sql / slowMs / maxStatementLength / maskLiterals, session.readYourWritesMs,
- *    session.consistency / consistencyTimeoutMs,
+ *    session.consistency / consistencyTimeoutMs / idleTimeoutMs / writeTimeoutMs,
  *    serverVersion (read per statement or per connection);
  *  - dataHost.readHosts and dataHost.writeHosts: hosts added, removed, re-weighted. writeHosts
  *    only when the hosts that stay keep their order and none at or before the active writeHost
@@ -79,6 +79,8 @@ const LIVE_PATHS = new Set([
   'session.readYourWritesMs',
   'session.consistency',
   'session.consistencyTimeoutMs',
+  'session.idleTimeoutMs',
+  'session.writeTimeoutMs',
   'dataHost.readHosts',
   'dataHost.writeHosts',
 ]);
@@ -172,6 +174,8 @@ export function planConfigChange(running: SluiceConfig, next: SluiceConfig, writ
       readYourWritesMs: next.session.readYourWritesMs,
       consistency: next.session.consistency,
       consistencyTimeoutMs: next.session.consistencyTimeoutMs,
+      idleTimeoutMs: next.session.idleTimeoutMs,
+      writeTimeoutMs: next.session.writeTimeoutMs,
     },
     dataHost: { ...running.dataHost, writeHosts, readHosts },
   };

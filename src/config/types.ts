@@ -162,6 +162,17 @@ export interface SessionConfig {
    */
   readonly consistency: Consistency;
   readonly consistencyTimeoutMs: number;
+  /**
+   * Close a client that sent nothing for this long, giving back what it holds (an open
+   * transaction is rolled back). 0 (default) = never: the servers' wait_timeout stays theirs, and
+   * a session's own `SET wait_timeout` is honoured either way.
+   */
+  readonly idleTimeoutMs: number;
+  /**
+   * Close a client that read nothing of a result for this long (MySQL's net_write_timeout); its
+   * backend connection is closed with it, never pooled mid-result. 0 = wait forever.
+   */
+  readonly writeTimeoutMs: number;
 }
 
 export type Consistency = 'eventual' | 'session' | 'global';
@@ -176,7 +187,13 @@ export interface FrontendTlsConfig {
   readonly ca?: string;
   /** Refuse logins that did not switch to TLS (ER_SECURE_TRANSPORT_REQUIRED, 3159). Default false. */
   readonly require: boolean;
+  /** Lowest TLS version a client may use. Default TLSv1.2. */
+  readonly minVersion: TlsVersion;
+  /** OpenSSL cipher list (TLS 1.3 suites included); absent = Node's defaults. */
+  readonly ciphers?: string;
 }
+
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
 /** Top-level `auth`: settings of the front-end authentication plugins. */
 export interface AuthConfig {

@@ -170,7 +170,7 @@ export class PreparedCommands {
       scope.backends.forget(held);
       held.pools.discard(held.conn);
       if (err instanceof BackendGoneError && err.bytesForwarded > 0) {
-        scope.ch.destroy();
+        scope.closeForInterruptedResult(err, held.conn.hostId);
         return;
       }
       throw err instanceof BackendGoneError ? sqlError('CR_SERVER_LOST', held.conn.hostId) : err;

@@ -76,6 +76,8 @@ export interface SessionStats {
   replays: Record<ReplayOutcome, number>;
   /** Reads with a consistency requirement (session.consistency), by what it took. */
   consistency: ConsistencyCounts;
+  /** Clients the proxy closed for a timeout, by which one. */
+  clientTimeouts: Record<ClientTimeout, number>;
   /** Connections refused before the handshake, handshakes that failed, delayed logins (edge-admission.ts). */
   edge: EdgeCounts;
 }
@@ -101,6 +103,12 @@ export function newEdgeCounts(): EdgeCounts {
     loginDelays: 0,
   };
 }
+
+/**
+ * idle: session.idleTimeoutMs; wait-timeout: the session's own SET wait_timeout; write: the
+ * client read nothing of a result for session.writeTimeoutMs.
+ */
+export type ClientTimeout = 'idle' | 'wait-timeout' | 'write';
 
 export interface ConsistencyCounts {
   /** A readHost known to have applied the session's writes served the read at once. */
@@ -140,5 +148,6 @@ export function newSessionStats(): SessionStats {
     },
     consistency: { none: 0, waited: 0, fallback: 0, waitBuckets: [...CONSISTENCY_WAIT_BUCKETS, Infinity].map(() => 0), waitSum: 0 },
     edge: newEdgeCounts(),
+    clientTimeouts: { idle: 0, 'wait-timeout': 0, write: 0 },
   };
 }

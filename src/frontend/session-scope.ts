@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { Capability, ServerStatus } from '../protocol/constants.js';
 import { encodeOk } from '../protocol/responses.js';
 import { WIRE_FORMAT_CAPABILITIES, type BackendConnection } from '../backend/backend-connection.js';
+import { ClientWriteTimeout, type BackendGoneError } from '../backend/backend-types.js';
 import type { PoolKey } from '../backend/host-pools.js';
 import type { SessionRouteState } from '../routing/types.js';
 import type { OkView } from '../backend/response-scanner.js';
@@ -62,6 +63,21 @@ export class SessionScope {
 
   get deprecateEof(): boolean {
     return (this.authed.capabilities & Capability.DEPRECATE_EOF) !== 0;
+  }
+
+  /**
+   * Part of a result reached the client and its backend connection is gone (the backend died,
+   * or the client stopped reading and the relay closed it): the client connection is closed, the
+   * only honest signal left (the client reports 2013), and nothing more is sent.
+   */
+  closeForInterruptedResult(err: BackendGoneError, hostId: string): void {
+    if (err instanceof ClientWriteTimeout) {
+      this.ctx.stats.clientTimeouts.write++;
+      this.log.info({ backend: hostId, writeTimeoutMs: err.writeTimeoutMs, bytes: err.bytesForwarded }, 'client stopped reading a result; closing it and its backend connection');
+    } else {
+      this.log.warn({ backend: hostId, err: err.message }, 'backend lost during a result; closing client');
+    }
+    this.ch.destroy();
   }
 
   /** A transaction is open or the session is pinned: its connection must be kept. */

@@ -47,6 +47,13 @@ export class Session implements KillTarget, Sweepable {
   countedUser: string | undefined;
   /** Closes the client after the session's own wait_timeout of idleness (armWaitTimeout). */
   private waitTimer: NodeJS.Timeout | undefined;
+  /**
+   * Closes the client after session.idleTimeoutMs without a command (armIdleTimeout). Made once
+   * and re-armed with refresh() when a command ends: no allocation per statement. It may fire
+   * while a command runs or after a reload changed the setting; idleTimedOut checks.
+   */
+  private idleTimer: NodeJS.Timeout | undefined;
+  private idleTimerMs = 0;
 
   /** `handshake`: the limits the login is held to (timeout, failed-login delay); absent in unit uses. */
   constructor(
@@ -309,6 +316,7 @@ export class Session implements KillTarget, Sweepable {
     if (!Number.isFinite(seconds) || seconds <= 0) return;
     this.waitTimer = setTimeout(() => {
       this.scope.log.info({ waitTimeout: seconds }, 'client idle longer than its wait_timeout; closing');
+      this.scope.ctx.stats.clientTimeouts['wait-timeout']++;
       this.scope.killed = true;
       this.scope.ch.close();
     }, seconds * 1000);
@@ -320,7 +328,45 @@ export class Session implements KillTarget, Sweepable {
     this.busy = false;
     this.idleSince = Date.now();
     if (this.scope.backends.keepsReleasable()) this.scope.ctx.idleSweeper?.watch(this, this.idleSince);
+    this.armIdleTimeout(this.scope.ctx.config().session.idleTimeoutMs);
   }
+
+  /** (Re)starts the idle clock: `ms` from now (0: off). */
+  private armIdleTimeout(ms: number): void {
+    if (ms <= 0) return; // a timer armed before a reload turned it off fires once and does nothing
+    if (this.idleTimer !== undefined && this.idleTimerMs === ms) {
+      this.idleTimer.refresh();
+      return;
+    }
+    clearTimeout(this.idleTimer);
+    this.idleTimerMs = ms;
+    this.idleTimer = setTimeout(this.idleTimedOut, ms);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * session.idleTimeoutMs without a command: the client is closed, and cleanup() gives back what
+   * it held — an open transaction's connection is reset (rolled back) first, never handed on as is.
+   */
+  private readonly idleTimedOut = (): void => {
+    const scope = this.scope;
+    if (this.busy || scope.ch.closed) return; // a command runs: its end re-arms the clock
+    const ms = scope.ctx.config().session.idleTimeoutMs;
+    if (ms <= 0) return;
+    const idleMs = Date.now() - this.idleSince;
+    if (idleMs < ms) {
+      // A reload lengthened it while this session was idle: wait for the rest.
+      clearTimeout(this.idleTimer);
+      this.idleTimerMs = 0;
+      this.idleTimer = setTimeout(this.idleTimedOut, ms - idleMs);
+      this.idleTimer.unref();
+      return;
+    }
+    scope.log.info({ idleTimeoutMs: ms, inTransaction: scope.state?.inTransaction ?? false }, 'client idle longer than session.idleTimeoutMs; closing');
+    scope.ctx.stats.clientTimeouts.idle++;
+    scope.killed = true;
+    scope.ch.close();
+  };
 
   /** Called by the server's sweeper once the session has been idle for holdConnectionMs. */
   sweep(now: number): void {
@@ -383,6 +429,7 @@ export class Session implements KillTarget, Sweepable {
   private async cleanup(): Promise<void> {
     this.busy = true; // the sweeper keeps out
     clearTimeout(this.waitTimer);
+    clearTimeout(this.idleTimer);
     const scope = this.scope;
     // The client left mid-statement: that connection's state is unknown.
     scope.active?.destroy();

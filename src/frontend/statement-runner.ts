@@ -277,8 +277,7 @@ export class StatementRunner {
       },
       (err, held, attempt) => {
         if (err.bytesForwarded > 0) {
-          scope.log.warn({ backend: held.conn.hostId, err: err.message }, 'backend lost during a result; closing client');
-          scope.ch.destroy();
+          scope.closeForInterruptedResult(err, held.conn.hostId);
           throw new ResultInterrupted(err.message);
         }
         const wasInScope = scope.inScope();

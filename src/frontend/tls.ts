@@ -69,7 +69,13 @@ export function loadFrontendSecurity(config: SluiceConfig): FrontendSecurity {
     const ca = config.tls.ca === undefined ? undefined : read('tls.ca', config.tls.ca);
     if (cert && key && (config.tls.ca === undefined || ca)) {
       try {
-        const context = tls.createSecureContext({ cert, key, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' });
+        const context = tls.createSecureContext({
+          cert,
+          key,
+          ...(ca ? { ca } : {}),
+          minVersion: config.tls.minVersion,
+          ...(config.tls.ciphers !== undefined ? { ciphers: config.tls.ciphers } : {}),
+        });
         tlsPart = { context, require: config.tls.require };
       } catch (err) {
         problems.push(`tls: cannot use the certificate/key: ${(err as Error).message}`);

@@ -12,6 +12,7 @@ function addStats(into: SessionStats, s: SessionStats): void {
   into.retries += s.retries;
   into.heldForWriter += s.heldForWriter;
   for (const [outcome, n] of Object.entries(s.replays)) into.replays[outcome as keyof SessionStats['replays']] += n;
+  for (const [reason, n] of Object.entries(s.clientTimeouts)) into.clientTimeouts[reason as keyof SessionStats['clientTimeouts']] += n;
   for (const [reason, n] of Object.entries(s.pins)) into.pins[reason as keyof SessionStats['pins']] = (into.pins[reason as keyof SessionStats['pins']] ?? 0) + n;
   const c = into.consistency;
   c.none += s.consistency.none;

@@ -102,6 +102,16 @@ export function createMetrics(src: HttpSources): Metrics {
     },
   });
   new Counter({
+    name: 'sluice_client_timeouts_total',
+    help: 'Client connections closed by the proxy for a timeout: idle (session.idleTimeoutMs), wait-timeout (the session set wait_timeout), write (the client read nothing of a result for session.writeTimeoutMs).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(stats.current.clientTimeouts)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
     name: 'sluice_session_pins_total',
     help: 'Sessions pinned to their writeHost connection, by reason.',
     labelNames: ['reason'] as const,

@@ -42,6 +42,8 @@ test('conf/sluice.yaml validates and matches the sandbox defaults', () => {
     readYourWritesMs: 0,
     consistency: 'session',
     consistencyTimeoutMs: 2000,
+    idleTimeoutMs: 0,
+    writeTimeoutMs: 60000,
   });
   // relative dnindexFile → next to the config file (conf/dnindex.properties)
   assert.equal(c.dataHost.failover.dnindexFile, path.join(repoRoot, 'conf/dnindex.properties'));

@@ -80,6 +80,7 @@ test('tls: paths relative to the config directory, require defaults to false, lo
     key: path.join(dir, 'certs/server-key.pem'),
     ca: path.join(dir, 'certs/ca.pem'),
     require: false,
+    minVersion: 'TLSv1.2',
   });
   const sec = loadFrontendSecurity(c);
   assert.ok(sec.tls?.context);
@@ -90,17 +91,31 @@ test('tls: paths relative to the config directory, require defaults to false, lo
 
 test('tls: every problem is listed (missing files, unusable PEM, wrong types, unknown keys)', (t) => {
   if (noCerts) return t.skip(noCerts);
-  const errors = errorsOf(minimal({ tls: { cert: 'nope.pem', key: 'garbage.pem', ca: 'missing-ca.pem', require: 'yes', ciphers: 'x' } }));
+  const errors = errorsOf(minimal({ tls: { cert: 'nope.pem', key: 'garbage.pem', ca: 'missing-ca.pem', require: 'yes', cipher: 'x' } }));
   const has = (re: RegExp) => assert.ok(errors.some((e) => re.test(e)), `${re} among:\n${errors.join('\n')}`);
   has(/^tls\.cert: file not found: .*nope\.pem$/);
   has(/^tls\.key: not a usable private key \(PEM\)/);
   has(/^tls\.ca: file not found: .*missing-ca\.pem$/);
   has(/^tls\.require: must be true or false, got "yes"$/);
-  has(/^tls\.ciphers: unknown key/);
+  has(/^tls\.cipher: unknown key \(did you mean "ciphers"\?\)/);
   assert.deepEqual(errorsOf(minimal({ tls: {} })), ['tls.cert: is required', 'tls.key: is required']);
   // A key that does not match the certificate.
   const mismatch = errorsOf(minimal({ tls: { cert: 'certs/server-cert.pem', key: 'certs/ca-key.pem' } }));
   assert.ok(mismatch.some((e) => /^tls: not a usable certificate\/key pair/.test(e)), mismatch.join('\n'));
+});
+
+test('tls.minVersion and tls.ciphers: checked, and applied to the secure context', (t) => {
+  if (noCerts) return t.skip(noCerts);
+  const files = { cert: 'certs/server-cert.pem', key: 'certs/server-key.pem' };
+  const c = validateConfig(minimal({ tls: { ...files, minVersion: 'TLSv1.3', ciphers: 'TLS_AES_256_GCM_SHA384:ECDHE-RSA-AES256-GCM-SHA384' } }), { baseDir: dir });
+  assert.equal(c.tls?.minVersion, 'TLSv1.3');
+  assert.equal(c.tls?.ciphers, 'TLS_AES_256_GCM_SHA384:ECDHE-RSA-AES256-GCM-SHA384');
+  assert.ok(loadFrontendSecurity(c).tls?.context);
+  const errors = errorsOf(minimal({ tls: { ...files, minVersion: 'TLSv1.4', ciphers: 'NO-SUCH-CIPHER' } }));
+  const has = (re: RegExp) => assert.ok(errors.some((e) => re.test(e)), `${re} among:\n${errors.join('\n')}`);
+  has(/^tls\.minVersion: must be one of "TLSv1", "TLSv1\.1", "TLSv1\.2", "TLSv1\.3", got "TLSv1\.4"$/);
+  has(/^tls\.ciphers: not a usable cipher list: .*no cipher match/);
+  assert.deepEqual(errorsOf(minimal({ tls: { ...files, ciphers: 7 } })), ['tls.ciphers: must be a string (quote it in YAML), got 7']);
 });
 
 test('users[].auth and the stored password forms', () => {

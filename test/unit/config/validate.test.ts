@@ -67,6 +67,8 @@ test('defaults are applied to a minimal config', () => {
     readYourWritesMs: 0,
     consistency: 'session',
     consistencyTimeoutMs: 2000,
+    idleTimeoutMs: 0,
+    writeTimeoutMs: 60000,
   });
   assert.deepEqual(c.log, { level: 'info', format: 'auto', sql: false, slowMs: 0, maxStatementLength: 1024, maskLiterals: false });
   assert.deepEqual(c.clients, []);
@@ -136,7 +138,7 @@ test('explicit values are kept', () => {
       c.dataHost.heartbeat = { sql: 'SELECT user()', intervalMs: 10, timeoutMs: 20, retries: 1 };
       c.dataHost.failover = { enabled: true, dnindexFile: '/var/lib/sluice/dnindex', promote: true };
       c.dataHost.replication = { maxLagSeconds: 0.5, checkEveryMs: 100, readmitAfter: 1 };
-      c.session = { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250, consistency: 'global', consistencyTimeoutMs: 300 };
+      c.session = { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250, consistency: 'global', consistencyTimeoutMs: 300, idleTimeoutMs: 900000, writeTimeoutMs: 0 };
       c.log = { level: 'silent' };
       c.serverVersion = '8.0.36-sluice';
     }),
@@ -159,7 +161,7 @@ test('explicit values are kept', () => {
     transactionReplayMaxBytes: 1024 * 1024,
   });
   assert.deepEqual(c.dataHost.replication, { maxLagSeconds: 0.5, checkEveryMs: 100, readmitAfter: 1 });
-  assert.deepEqual(c.session, { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250, consistency: 'global', consistencyTimeoutMs: 300 });
+  assert.deepEqual(c.session, { holdConnectionMs: 0, maxPacketSize: 1024, readYourWritesMs: 250, consistency: 'global', consistencyTimeoutMs: 300, idleTimeoutMs: 900000, writeTimeoutMs: 0 });
   assert.equal(c.log.level, 'silent');
   assert.equal(c.serverVersion, '8.0.36-sluice');
 });
