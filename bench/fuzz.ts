@@ -82,18 +82,34 @@ class ScriptCoverage {
   readonly functions = new Map<number, boolean>();
   readonly blocks = new Map<number, boolean>();
 
-  /** Folds one coverage take in; true when it covered an offset never covered before. */
-  fold(fns: readonly FunctionCov[]): boolean {
+  /**
+   * Folds one coverage take in; true when it covered an offset never covered before. With
+   * `commit` false it only looks: the inputs of a batch that did are then run one by one, and
+   * each must still find the offset new to be recognised.
+   */
+  fold(fns: readonly FunctionCov[], commit = true): boolean {
     const ranges: CoverageRange[] = [];
     let end = 0;
     for (const f of fns) {
       const head = f.ranges[0];
+      if (!commit) {
+        for (const r of f.ranges) ranges.push(r);
+        continue;
+      }
       if (head !== undefined) this.functions.set(head.startOffset, (this.functions.get(head.startOffset) ?? false) || head.count > 0);
       for (const r of f.ranges) {
         ranges.push(r);
         if (r.endOffset > end) end = r.endOffset;
         if (!this.blocks.get(r.startOffset)) this.blocks.set(r.startOffset, r.count > 0);
       }
+    }
+    if (!commit) {
+      for (const r of ranges) if (r.endOffset > end) end = r.endOffset;
+      ranges.sort((a, b) => a.startOffset - b.startOffset || b.endOffset - a.endOffset);
+      const now = new Uint8Array(end);
+      for (const r of ranges) now.fill(r.count > 0 ? 1 : 0, r.startOffset, r.endOffset);
+      for (let i = 0; i < end; i++) if (now[i] === 1 && this.ever[i] !== 1) return true;
+      return false;
     }
     if (end > this.ever.length) {
       const grown = new Uint8Array(end);
@@ -220,12 +236,12 @@ async function workerMain(args: WorkerArgs): Promise<void> {
   startWatchdog(shared, target.name, args.hangMs);
 
   /** Takes (and resets) coverage; true when some target file got an offset covered for the first time. */
-  const takeCoverage = (): boolean => {
+  const takeCoverage = (commit = true): boolean => {
     const { result } = inspect<{ result: ScriptCov[] }>(session, 'Profiler.takePreciseCoverage');
     let fresh = false;
     for (const s of result) {
       const file = urls.get(s.url.split('?')[0]!);
-      if (file !== undefined && coverage.get(file)!.fold(s.functions)) fresh = true;
+      if (file !== undefined && coverage.get(file)!.fold(s.functions, commit)) fresh = true;
     }
     return fresh;
   };
@@ -287,7 +303,7 @@ async function workerMain(args: WorkerArgs): Promise<void> {
       if (batch.length < BATCH) return;
       const run = batch;
       batch = [];
-      if (!takeCoverage()) return;
+      if (!takeCoverage(false)) return;
       // The batch reached new code: find the inputs that did, one by one.
       for (const b of run) {
         try {
@@ -300,6 +316,9 @@ async function workerMain(args: WorkerArgs): Promise<void> {
           added++;
         }
       }
+      // What only the batch as a whole reached (counts aside, rare) is recorded all the same.
+      for (const b of run) execute(b);
+      takeCoverage();
     }),
     { numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: args.seconds * 1000, seed: args.seed, markInterruptAsFailure: false },
   );
