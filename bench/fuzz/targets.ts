@@ -293,7 +293,7 @@ const classifier: FuzzTarget = {
   files: [
     'src/routing/classify.ts', 'src/routing/lexer.ts', 'src/routing/set-statement.ts', 'src/routing/hints.ts',
     'src/routing/digest.ts', 'src/routing/statement-flags.ts', 'src/routing/token-view.ts', 'src/routing/chars.ts',
-    'src/routing/keywords.ts', 'src/routing/parser-fallback.ts', 'src/routing/multi-kill.ts',
+    'src/routing/keywords.ts', 'src/routing/parser-fallback.ts',
   ],
   dictionary: SQL_WORDS,
   seeds: () => classifyCases.map((c) => Buffer.from(c.sql, 'utf8')),
