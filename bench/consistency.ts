@@ -35,7 +35,7 @@ import { pino } from 'pino';
 import YAML from 'yaml';
 import { sandboxProxyConfig, startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { BenchLifecycle, waitExit } from './lifecycle.js';
-import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sh, sluiceLine } from './util.js';
+import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sh, sluiceLine, writeResults } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -790,17 +790,7 @@ function markdown(version: string, records: readonly RunRecord[], s: readonly Su
   ].join('\n') + '\n';
 }
 
-const MARKER = '<!-- newest first: bench/sysbench-compare.ts inserts below this line -->\n';
 
-function writeResults(section: string): void {
-  const file = path.join(REPO, 'bench/RESULTS.md');
-  const text = fs.readFileSync(file, 'utf8');
-  const at = text.indexOf(MARKER);
-  if (at < 0) throw new Error(`bench/RESULTS.md has no "${MARKER.trim()}" line`);
-  const pos = at + MARKER.length;
-  fs.writeFileSync(file, text.slice(0, pos) + '\n' + section + text.slice(pos));
-  log('wrote bench/RESULTS.md');
-}
 
 // ---------------------------------------------------------------------------------------------
 // Main
@@ -866,7 +856,7 @@ async function main(): Promise<void> {
   const verdict = pointSelectVerdict(s);
   const md = markdown(sb.version, records, s, [...(verdict !== '' ? [verdict] : []), ...notes]);
   process.stdout.write('\n' + md);
-  if (opt.write) writeResults(md);
+  if (opt.write) log(`wrote ${path.relative(REPO, writeResults(REPO, md))}`);
   if (records.some((x) => !x.r.ok && x.w.id !== 'write_read')) process.exitCode = 1;
 }
 

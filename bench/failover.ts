@@ -25,9 +25,9 @@
  * 6. prints a markdown summary; --write puts it at the top of bench/RESULTS.md;
  * 7. cleans up (proxy, sandbox) on exit, errors and Ctrl-C.
  */
-import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sluiceLine } from './util.js';
+import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sluiceLine, buildDistIfNeeded, writeResults } from './util.js';
 import { BenchLifecycle, waitExit } from './lifecycle.js';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -133,35 +133,6 @@ const life = new BenchLifecycle(log);
 const children = life.children;
 const cleanup = (): Promise<void> => life.cleanup();
 if (opt['keep-sandbox']) life.sandboxNote = ' (its directory is kept)';
-// ---------------------------------------------------------------------------------------------
-// Build
-
-/** Newest mtime of the .ts files under a directory. */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** `npx tsc -p tsconfig.json` unless dist/main.js is newer than every file in src/. */
-function buildIfNeeded(): void {
-  const main = path.join(REPO, 'dist/main.js');
-  const built = fs.existsSync(main) ? fs.statSync(main).mtimeMs : 0;
-  if (built > newestMtime(path.join(REPO, 'src'))) {
-    log('dist/ is up to date with src/');
-    return;
-  }
-  log('src/ is newer than dist/: npx tsc -p tsconfig.json');
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, encoding: 'utf8' });
-  if (r.status !== 0) {
-    throw new BenchError(`building dist/ failed (src/ mid-edit?):\n${(r.stdout + r.stderr).trim()}`, 3);
-  }
-}
-
 /** A failure with its own exit code and no stack trace. */
 class BenchError extends Error {
   constructor(
@@ -635,7 +606,11 @@ async function whoAnswers(proxy: Endpoint, sb: Sandbox): Promise<string> {
 
 async function runBench(): Promise<Result> {
   fs.mkdirSync(OUT, { recursive: true });
-  buildIfNeeded();
+  try {
+    buildDistIfNeeded(REPO, log);
+  } catch (err) {
+    throw new BenchError((err as Error).message, 3);
+  }
 
   log(`starting sandbox (primary + 2 replicas, semi-sync ${SEMISYNC ? 'ON' : 'OFF'})`);
   const sb = await startSandbox({
@@ -1173,17 +1148,7 @@ function sysbenchMarkdown(r: Result, a: Analysis): string {
   return lines.join('\n') + '\n';
 }
 
-const MARKER = '<!-- newest first: bench/sysbench-compare.ts inserts below this line -->\n';
 
-function writeResults(section: string): void {
-  const file = path.join(REPO, 'bench/RESULTS.md');
-  let text = fs.readFileSync(file, 'utf8');
-  if (!text.includes(MARKER)) text = MARKER + '\n' + text;
-  const at = text.indexOf(MARKER) + MARKER.length;
-  text = text.slice(0, at) + '\n' + section + text.slice(at);
-  fs.writeFileSync(file, text);
-  log(`wrote ${path.relative(REPO, file)}`);
-}
 
 async function main(): Promise<void> {
   const r = await runBench();
@@ -1192,7 +1157,7 @@ async function main(): Promise<void> {
   process.stdout.write('\n' + md);
   if (!r.proxyAlive) log('WARNING: the proxy process had exited before the end of the run');
   if (a.errorLines.length > 0) log(`the proxy logged ${a.errorLines.length} error line(s); see ${path.relative(REPO, r.proxyLog)}`);
-  if (opt.write) writeResults(md);
+  if (opt.write) log(`wrote ${path.relative(REPO, writeResults(REPO, md))}`);
   if (r.dnindexAt === undefined && a.switchLog === undefined) {
     log('no writer switch happened');
     process.exitCode = 1;

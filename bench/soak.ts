@@ -23,10 +23,10 @@
  *
  * Exit status 1 when there were unexpected errors, the proxy died, or nothing ran.
  */
-import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sluiceLine } from './util.js';
+import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sluiceLine, buildDistIfNeeded, writeResults } from './util.js';
 import { BenchLifecycle } from './lifecycle.js';
 import { groupPids, readProc } from './proc-group.js';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -101,26 +101,7 @@ const log = (msg: string): void => {
 const life = new BenchLifecycle(log);
 
 // ---------------------------------------------------------------------------------------------
-// Build and proxy
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-function buildIfNeeded(): void {
-  const main = path.join(REPO, 'dist/main.js');
-  const built = fs.existsSync(main) ? fs.statSync(main).mtimeMs : 0;
-  if (built > newestMtime(path.join(REPO, 'src'))) return;
-  log('src/ is newer than dist/: npx tsc -p tsconfig.json');
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`building dist/ failed:\n${(r.stdout + r.stderr).trim()}`);
-}
+// Proxy
 
 interface Proxy {
   readonly pid: number;
@@ -375,7 +356,7 @@ interface Result {
 }
 
 async function run(): Promise<Result> {
-  buildIfNeeded();
+  buildDistIfNeeded(REPO, log);
   log('starting sandbox (primary + 2 replicas)');
   const sb = await startSandbox({ replicas: 2, logger: pino({ level: 'warn' }, pino.destination(2)) });
   life.sandbox = sb;
@@ -471,23 +452,13 @@ function markdown(r: Result): string {
   return lines.join('\n') + '\n';
 }
 
-const MARKER = '<!-- newest first: bench/sysbench-compare.ts inserts below this line -->\n';
 
-function writeResults(section: string): void {
-  const file = path.join(REPO, 'bench/RESULTS.md');
-  let text = fs.readFileSync(file, 'utf8');
-  if (!text.includes(MARKER)) text = MARKER + '\n' + text;
-  const at = text.indexOf(MARKER) + MARKER.length;
-  text = text.slice(0, at) + '\n' + section + text.slice(at);
-  fs.writeFileSync(file, text);
-  log(`wrote ${path.relative(REPO, file)}`);
-}
 
 async function main(): Promise<void> {
   const r = await run();
   const md = markdown(r);
   process.stdout.write('\n' + md);
-  if (opt.write) writeResults(md);
+  if (opt.write) log(`wrote ${path.relative(REPO, writeResults(REPO, md))}`);
   const unexpected = [...r.tally.errors.values()].reduce((a, e) => a + e[1], 0);
   const total = [...r.tally.statements.values()].reduce((a, b) => a + b, 0);
   if (unexpected > 0 || !r.proxyAlive || total === 0 || !r.rowsOk) process.exitCode = 1;

@@ -18,7 +18,7 @@
  *    each --threads count, summarised by self time (bench/profile-top.ts);
  * 8. cleans up (proxies with their workers, sandbox) on exit, errors and Ctrl-C.
  */
-import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sh, sluiceLine } from './util.js';
+import { delay, freePort, intOption, LOAD_AVERAGE, machineLine, sh, sluiceLine, writeResults } from './util.js';
 import { BenchLifecycle, groupLeader, waitExit } from './lifecycle.js';
 import { groupDelta, groupMemory, groupPids, snapshot, type GroupSnapshot } from './proc-group.js';
 import { spawn, execFileSync } from 'node:child_process';
@@ -937,24 +937,7 @@ function markdown(version: string, records: readonly RunRecord[], s: readonly Su
   return sections.join('\n') + '\n';
 }
 
-const RESULTS_HEADER = `# Sluice benchmark results
 
-Produced by \`npm run bench -- --write\` (see [README.md](README.md)). Newest first; older runs are kept
-for comparison — mind the commit and the machine line of each.
-
-<!-- newest first: bench/sysbench-compare.ts inserts below this line -->
-`;
-
-function writeResults(section: string): void {
-  const file = path.join(REPO, 'bench/RESULTS.md');
-  const marker = '<!-- newest first: bench/sysbench-compare.ts inserts below this line -->\n';
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : RESULTS_HEADER;
-  if (!text.includes(marker)) text = RESULTS_HEADER + '\n' + text;
-  const at = text.indexOf(marker) + marker.length;
-  text = text.slice(0, at) + '\n' + section + text.slice(at);
-  fs.writeFileSync(file, text);
-  log(`wrote ${path.relative(REPO, file)}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Main
@@ -1143,7 +1126,7 @@ async function main(): Promise<void> {
   const s = summarize(records);
   const md = markdown(b.version, records, s, extra);
   process.stdout.write('\n' + md);
-  if (opt.write) writeResults(md);
+  if (opt.write) log(`wrote ${path.relative(REPO, writeResults(REPO, md))}`);
 
   const failed = records.filter((x) => !x.r.ok);
   if (failed.length > 0) {
