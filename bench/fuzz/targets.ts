@@ -34,7 +34,8 @@ import { encodeTextResultset } from '../../src/protocol/resultset.js';
 import { seeTrackedOk } from '../../src/protocol/tracked-ok.js';
 import { decodeBulkExecuteBody, decodeExecuteBody, decodeStmtPrepareOk, encodeStmtPrepareOk } from '../../src/protocol/statements.js';
 import { Capability, ColumnType, ServerStatus } from '../../src/protocol/constants.js';
-import { ResponseScanner, ScanError, StreamEditor, type ResponseShape } from '../../src/backend/response-scanner.js';
+import { ResponseScanner, ScanError, type ResponseShape } from '../../src/backend/response-scanner.js';
+import { StreamEditor } from '../../src/backend/stream-editor.js';
 import { classify } from '../../src/routing/classify.js';
 import { stripMycatBytes } from '../../src/routing/hints.js';
 import type { StatementKind } from '../../src/routing/types.js';
@@ -229,7 +230,7 @@ const col = (name: string) => ({
 
 const scanner: FuzzTarget = {
   name: 'scanner',
-  files: ['src/backend/response-scanner.ts', 'src/protocol/tracked-ok.ts', 'src/protocol/responses.ts'],
+  files: ['src/backend/response-scanner.ts', 'src/backend/stream-editor.ts', 'src/protocol/tracked-ok.ts', 'src/protocol/responses.ts'],
   seeds: () => {
     const head = (shape: number, caps: number, flags: number) => Buffer.from([shape, caps, flags, 1, 3]);
     const rs = (caps: number, status: number) => encodePackets(encodeTextResultset([col('a'), col('b')], [['1', 'x'], ['2', null]], caps, status), 1);

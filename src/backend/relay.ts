@@ -14,7 +14,8 @@
  * One relay per backend connection, reused by every statement: a statement allocates nothing
  * but its promise.
  */
-import { ResponseScanner, StreamEditor, type OkView, type ResponseShape, type ResponseSummary } from './response-scanner.js';
+import { ResponseScanner, type OkView, type ResponseShape, type ResponseSummary } from './response-scanner.js';
+import { StreamEditor } from './stream-editor.js';
 import { BackendGoneError, ClientWriteTimeout, type ClientSink } from './backend-types.js';
 
 /** What a relay needs of its backend connection. */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ResponseScanner, ScanError, StreamEditor, type ResponseShape } from '../../../src/backend/response-scanner.js';
+import { ResponseScanner, ScanError, type ResponseShape } from '../../../src/backend/response-scanner.js';
+import { StreamEditor } from '../../../src/backend/stream-editor.js';
 import { PacketWriter } from '../../../src/protocol/writer.js';
 import { Capability, ColumnType, ServerStatus, SessionTrack } from '../../../src/protocol/constants.js';
 import { encodePacket, encodePackets } from '../../../src/protocol/framer.js';
