@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../../../src/config/index.js';
+import { threeHostConfig } from '../../helpers/cluster-config.js';
 import type { SluiceConfig } from '../../../src/config/types.js';
 import { judgeLocks, type LockObservation } from '../../../src/cluster/cooperation-rules.js';
 import { initialState, reduce, toView } from '../../../src/cluster/reduce.js';
@@ -21,19 +21,10 @@ const W1 = 'db2:3306';
 const R0 = 'db3:3306';
 
 function config(cooperation: boolean): SluiceConfig {
-  return validateConfig({
-    listen: { port: 0 },
-    users: [{ name: 'app', password: 'app' }],
-    dataHost: {
-      name: 'dh1',
-      user: 'app',
-      password: 'app',
-      writeHosts: [{ host: 'db1', port: 3306 }, { host: 'db2', port: 3306 }],
-      readHosts: [{ host: 'db3', port: 3306 }],
-      failover: { enabled: true, promote: false, dnindexFile: '/nonexistent/dnindex' },
-    },
-    cluster: cooperation ? { cooperation: 'backend-locks', instanceName: 'sluice-a', lockTimeoutSeconds: 7 } : { cooperation: 'none' },
-  });
+  return threeHostConfig(
+    { enabled: true, promote: false },
+    { cluster: cooperation ? { cooperation: 'backend-locks', instanceName: 'sluice-a', lockTimeoutSeconds: 7 } : { cooperation: 'none' } },
+  );
 }
 
 /** All three servers up and replicating from db1, then the given rounds of lock answers. */

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateConfig, ConfigError } from '../../../src/config/index.js';
+import { threeHostConfig } from '../../helpers/cluster-config.js';
 import { judgeLocks, majorityNeeded, type LockObservation } from '../../../src/cluster/cooperation-rules.js';
 import { initialState, reduce, toView } from '../../../src/cluster/reduce.js';
 import type { ClusterEvent, ClusterState, CooperationFacts, Transition } from '../../../src/cluster/state.js';
@@ -82,19 +83,7 @@ test('lock names: readable, at most 64 characters', () => {
 // ------------------------------------------------------------------------------ the reducer
 
 function start(): ClusterState {
-  const cfg = validateConfig({
-    listen: { port: 0 },
-    users: [{ name: 'app', password: 'app' }],
-    dataHost: {
-      name: 'dh1',
-      user: 'app',
-      password: 'app',
-      writeHosts: [{ host: 'db1', port: 3306 }, { host: 'db2', port: 3306 }],
-      readHosts: [{ host: 'db3', port: 3306 }],
-      failover: { enabled: true, promote: true, dnindexFile: '/nonexistent/dnindex' },
-    },
-    cluster: { cooperation: 'backend-locks', instanceName: 'a' },
-  });
+  const cfg = threeHostConfig({ enabled: true, promote: true }, { cluster: { cooperation: 'backend-locks', instanceName: 'a' } });
   return initialState(cfg.dataHost, 0, { instanceName: cfg.cluster.instanceName });
 }
 

@@ -4,23 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../../../src/config/index.js';
+import { threeHostConfig } from '../../helpers/cluster-config.js';
 import { initialState, reduce, toView } from '../../../src/cluster/reduce.js';
 import type { ClusterEvent, ClusterState } from '../../../src/cluster/state.js';
 import { switchoverProblem } from '../../../src/cluster/switchover.js';
 
-const dh = validateConfig({
-  listen: { port: 0 },
-  users: [{ name: 'app', password: 'app' }],
-  dataHost: {
-    name: 'dh1',
-    user: 'app',
-    password: 'app',
-    writeHosts: [{ host: 'db1', port: 3306 }, { host: 'db2', port: 3306 }],
-    readHosts: [{ host: 'db3', port: 3306 }],
-    failover: { enabled: true, promote: true, dnindexFile: '/nonexistent/dnindex' },
-  },
-}).dataHost;
+const dh = threeHostConfig({ enabled: true, promote: true }).dataHost;
 
 function run(events: ClusterEvent[], state: ClusterState = initialState(dh)): ClusterState {
   for (const e of events) state = reduce(state, e).state;
