@@ -242,8 +242,10 @@ export class FailoverEffects {
     if (r.sourceHost === undefined || r.sourcePort === undefined) return undefined;
     if (sameEndpoint(r.sourceHost, r.sourcePort, writer.host, writer.port)) {
       // A former writer whose replication this proxy stopped when it promoted it, and whose old
-      // source is the writer again (a switchover back): it only needs starting.
-      return h.role === 'write' && h.readOnly === true && !r.sqlRunning && r.ioState === 'no' && (r.threadError === undefined || onlyConnectError(r.threadError))
+      // source is the writer again (a switchover back): it only needs starting. STOP REPLICA does
+      // not clear Last_IO_Error, so a "could not reach the source" from when that source was down
+      // may still show; it says nothing about the history (sourceUnreachable).
+      return h.role === 'write' && h.readOnly === true && !r.sqlRunning && r.ioState === 'no' && (r.threadError === undefined || r.sourceUnreachable === true)
         ? { formerMaster: true, text: 'a former writeHost whose replication from the writeHost is stopped' }
         : undefined;
     }
@@ -409,14 +411,4 @@ export class FailoverEffects {
     const v = this.store.view;
     return v.hosts.some((h) => h.id === id && h.role === 'write' && h.index === v.writerIndex);
   }
-}
-
-/**
- * A stopped replica whose only error is that it could not reach its source: what a standby
- * promoted after its source died keeps showing (Last_IO_Error is not cleared by STOP REPLICA).
- * That source is alive again now, so the error says nothing about the history; any other error
- * (a diverged GTID, an SQL error, which comes first in threadError) keeps the server out.
- */
-function onlyConnectError(threadError: string): boolean {
-  return /^error (re)?connecting to (master|source) /i.test(threadError) && !threadError.includes('; ');
 }

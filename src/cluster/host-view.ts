@@ -57,6 +57,7 @@ export function deriveView(h: HostFacts, active: boolean, prev: HostView | undef
           ...(r.sourcePort !== undefined ? { sourcePort: r.sourcePort } : {}),
           ...(r.probeError !== undefined ? { probeError: r.probeError } : {}),
           ...(r.threadError !== undefined ? { threadError: r.threadError } : {}),
+          ...(r.sourceUnreachable === true ? { sourceUnreachable: true } : {}),
         };
   if (
     prev !== undefined &&
@@ -109,6 +110,7 @@ export function sameReplicationFacts(a: ReplicationReport | undefined, b: Replic
     a.lagSeconds === b.lagSeconds &&
     a.probeError === b.probeError &&
     a.threadError === b.threadError &&
+    a.sourceUnreachable === b.sourceUnreachable &&
     ('receivedGtids' in a ? a.receivedGtids : undefined) === ('receivedGtids' in b ? b.receivedGtids : undefined)
   );
 }

@@ -105,6 +105,11 @@ export interface ReplicationStatus {
   readonly sourcePort?: number;
   /** Last_IO_Error / Last_SQL_Error when non-empty. */
   readonly threadError?: string;
+  /**
+   * The only error reported is the IO thread failing to reach its source (Last_IO_Errno a
+   * connection error, no SQL error): says nothing about the replica's history.
+   */
+  readonly sourceUnreachable?: boolean;
   /** GTIDs received from the source (Gtid_IO_Pos / Retrieved_Gtid_Set). */
   readonly receivedGtids?: string;
 }
@@ -118,6 +123,16 @@ export function isSyntaxError(err: unknown): boolean {
 function column(row: Record<string, unknown>, ...names: string[]): unknown {
   for (const n of names) if (row[n] !== undefined) return row[n];
   return undefined;
+}
+
+/** CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_GONE_ERROR, CR_SERVER_LOST: the source was not reached. */
+const CONNECT_ERRNOS: ReadonlySet<number> = new Set([2003, 2005, 2006, 2013]);
+
+/** Whether a replication status row's only error is its IO thread not reaching the source. */
+function sourceUnreachable(row: Record<string, unknown>): boolean {
+  const sqlError = column(row, 'Last_SQL_Error');
+  if (typeof sqlError === 'string' && sqlError.trim() !== '') return false;
+  return CONNECT_ERRNOS.has(Number(column(row, 'Last_IO_Errno')));
 }
 
 /** `Replica_IO_Running` / `Slave_IO_Running` → state; anything unexpected counts as stopped. */
@@ -152,6 +167,7 @@ export function parseReplicaStatus(rows: readonly Record<string, unknown>[]): Re
     ...(sourceHost !== undefined ? { sourceHost } : {}),
     ...(Number.isInteger(port) && port > 0 ? { sourcePort: port } : {}),
     ...(errors.length > 0 ? { threadError: errors.join('; ') } : {}),
+    ...(sourceUnreachable(row) ? { sourceUnreachable: true } : {}),
     ...(typeof received === 'string' && received.trim() !== '' ? { receivedGtids: received.replace(/\s+/g, '') } : {}),
   };
 }

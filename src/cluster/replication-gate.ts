@@ -97,6 +97,7 @@ export function replicationStep(
     lagSeconds: ok ? event.lagSeconds : null,
     probeError: event.error,
     threadError: ok && event.threadError ? event.threadError : undefined,
+    sourceUnreachable: ok && event.sourceUnreachable === true,
     receivedGtids: ok && event.isReplica && ioState !== 'yes' ? event.receivedGtids : undefined,
   };
   const { maxLagSeconds, readmitAfter } = state.replication;

@@ -18,6 +18,8 @@ export interface ReplicationFacts {
   readonly lagSeconds: number | null;
   readonly probeError: string | undefined;
   readonly threadError: string | undefined;
+  /** The only thread error is the IO thread not reaching its source (monitor.ts). */
+  readonly sourceUnreachable?: boolean;
   /**
    * What the replica had received when its IO thread was last seen not connected (its source
    * lost): frozen then, so it can rank failover candidates without a new state per probe.
@@ -105,6 +107,7 @@ export type ClusterEvent =
       readonly isReplica: boolean;
       readonly error?: string;
       readonly threadError?: string;
+      readonly sourceUnreachable?: boolean;
       /** Gtid_IO_Pos / Retrieved_Gtid_Set. */
       readonly receivedGtids?: string;
     }

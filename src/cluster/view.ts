@@ -38,6 +38,8 @@ export interface ReplicationView {
   readonly probeError?: string;
   /** Last_IO_Error / Last_SQL_Error when the server reported one. */
   readonly threadError?: string;
+  /** That error is only the IO thread not reaching its source (a stale one after the source died). */
+  readonly sourceUnreachable?: boolean;
   /** Consecutive healthy checks (running, lag known and within the threshold, following the writeHost) while up. */
   readonly healthyChecks: number;
 }

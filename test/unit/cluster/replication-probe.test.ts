@@ -45,6 +45,11 @@ test('MariaDB / old MySQL column names, stopped threads, NULL lag, errors', () =
     },
   );
   assert.equal(parseReplicaStatus([{ Slave_IO_Running: 'No', Slave_SQL_Running: 'Yes' }]).ioState, 'no');
+  // A stopped replica whose only error is that its source could not be reached, and ones that say more.
+  const stopped = { Slave_IO_Running: 'No', Slave_SQL_Running: 'No', Last_IO_Error: "error reconnecting to master 'repl@127.0.0.1:3311'" };
+  assert.equal(parseReplicaStatus([{ ...stopped, Last_IO_Errno: 2003 }]).sourceUnreachable, true);
+  assert.equal(parseReplicaStatus([{ ...stopped, Last_IO_Errno: 1236 }]).sourceUnreachable, undefined, 'a diverged GTID is not a connect error');
+  assert.equal(parseReplicaStatus([{ ...stopped, Last_IO_Errno: 2003, Last_SQL_Error: 'Duplicate entry' }]).sourceUnreachable, undefined);
   assert.equal(parseReplicaStatus([{ Replica_IO_Running: 'Connecting', Replica_SQL_Running: 'Yes' }]).ioState, 'connecting');
   assert.equal(parseReplicaStatus([{ Slave_IO_Running: 'Preparing', Slave_SQL_Running: 'Yes' }]).ioState, 'no', 'unknown → stopped');
   assert.equal(parseReplicaStatus([{ Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes', Seconds_Behind_Master: '12' }]).lagSeconds, 12);
